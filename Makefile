@@ -1,0 +1,26 @@
+# gcache for Go. `make test` is what CI runs.
+
+GO ?= go
+
+.PHONY: test lint generate check-generated bench fuzz
+
+## test: vet, check generated files, and run every test under the race detector
+test: lint check-generated
+	$(GO) test -race -count=1 ./...
+
+## lint: gofmt and go vet
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+## generate: regenerate the committed decorators
+generate:
+	$(GO) generate ./...
+
+## check-generated: fail when a generated file is out of date
+check-generated:
+	$(GO) run ./cmd/gcachegen -check ./...
+
+## bench: the runtime's micro-benchmarks, -count=10 for benchstat
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count=10 ./runtime/ | tee bench.txt

@@ -1,0 +1,206 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/maypok86/otter/v2"
+)
+
+// A Cache holds the tiers, the runtime configuration and the metrics that
+// its use cases share. It is safe for concurrent use. Create it with [New]
+// and release it with [Cache.Close].
+type Cache struct {
+	cfg     Config // with defaults filled in
+	log     *limitedLog
+	metrics *metrics
+	clock   otter.Clock // nil: otter's own
+	remote  *remote     // nil: local only
+	ownsRC  bool        // Close closes the Redis client
+
+	wm  *watermarks
+	sub *subscriber // nil: local only
+
+	mu       sync.Mutex
+	useCases map[string]useCaseHandle
+	closed   bool
+}
+
+// useCaseHandle is what the Cache needs of a registered use case.
+type useCaseHandle interface {
+	deleteLocal(key string) bool
+	clearLocal()
+	close()
+}
+
+// New returns a Cache configured by cfg. It never connects to Redis, so a
+// Redis that is down at start does not fail it; calls are served by their
+// functions until Redis answers. A configuration mistake is an error.
+func New(cfg Config) (*Cache, error) {
+	userClock := cfg.Clock != nil
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	m, err := newMetrics(cfg.Registerer, cfg.MetricsPrefix)
+	if err != nil {
+		return nil, fmt.Errorf("gcache: registering metrics: %w", err)
+	}
+	c := &Cache{
+		cfg:      cfg,
+		log:      newLimitedLog(cfg.Logger, cfg.Clock),
+		metrics:  m,
+		useCases: map[string]useCaseHandle{},
+	}
+	if userClock {
+		c.clock = clockAdapter{cfg.Clock}
+	}
+	if c.wm, err = newWatermarks(cfg.WatermarkTTL, cfg.Clock, c.clock); err != nil {
+		return nil, err
+	}
+	client := cfg.RedisClient
+	if cfg.Redis != nil {
+		client, c.ownsRC = cfg.Redis.client(cfg.RedisTimeout), true
+	}
+	if client == nil {
+		c.wm.live.Store(true) // no other instance can invalidate
+		return c, nil
+	}
+	c.remote = &remote{
+		client:  client,
+		timeout: cfg.RedisTimeout,
+		breaker: breaker{threshold: int32(cfg.BreakerThreshold), cooldown: cfg.BreakerCooldown, clock: cfg.Clock},
+	}
+	c.sub = startSubscriber(c)
+	return c, nil
+}
+
+// clockAdapter gives otter the Config's clock. It does not tick: expired
+// entries are dropped when they are read, not in the background.
+type clockAdapter struct{ now func() time.Time }
+
+func (c clockAdapter) NowNano() int64                      { return c.now().UnixNano() }
+func (c clockAdapter) Tick(time.Duration) <-chan time.Time { return nil }
+
+// Close stops the Cache's background work and, when the Cache created the
+// Redis client from Config.Redis, closes it. Calls made after Close are
+// served by their functions.
+func (c *Cache) Close() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	c.closed = true
+	useCases := c.useCases
+	c.mu.Unlock()
+
+	if c.sub != nil {
+		c.sub.stop()
+	}
+	for _, uc := range useCases {
+		uc.close()
+	}
+	c.wm.close()
+	if c.ownsRC {
+		return c.remote.client.Close()
+	}
+	return nil
+}
+
+// nowMs returns the time in ms since the Unix epoch, the unit of created_at
+// and of watermarks.
+func (c *Cache) nowMs() int64 { return c.cfg.Clock().UnixMilli() }
+
+// ErrUseCaseExists is returned when a use case name is registered twice on
+// one Cache.
+var ErrUseCaseExists = errors.New("gcache: use case is already registered")
+
+func (c *Cache) register(name string, uc useCaseHandle) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case c.closed:
+		return errors.New("gcache: the Cache is closed")
+	case c.useCases[name] != nil:
+		return fmt.Errorf("%w: %q", ErrUseCaseExists, name)
+	}
+	c.useCases[name] = uc
+	return nil
+}
+
+func (c *Cache) useCase(name string) useCaseHandle {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.useCases[name]
+}
+
+func (c *Cache) eachUseCase(f func(useCaseHandle)) {
+	c.mu.Lock()
+	all := make([]useCaseHandle, 0, len(c.useCases))
+	for _, uc := range c.useCases {
+		all = append(all, uc)
+	}
+	c.mu.Unlock()
+	for _, uc := range all {
+		f(uc)
+	}
+}
+
+// Delete removes one key from both tiers and tells the other instances to
+// drop their local copy. It reports whether a tier held the key. A Key
+// written as a literal is rendered with this Cache's prefix and no
+// arguments.
+func (c *Cache) Delete(ctx context.Context, key Key) (bool, error) {
+	key = key.rendered(c.cfg.KeyPrefix)
+	deleted := false
+	if uc := c.useCase(key.UseCase); uc != nil {
+		deleted = uc.deleteLocal(key.str)
+	}
+	if c.remote == nil {
+		return deleted, nil
+	}
+	inRedis, err := c.remote.del(ctx, key.str)
+	if err == nil {
+		err = c.publish(ctx, eventDelete+" "+key.str)
+	}
+	if err != nil {
+		c.countError("", key.KeyType, Remote.String(), err)
+		return deleted || inRedis, fmt.Errorf("gcache: delete %s: %w", key.str, err)
+	}
+	return deleted || inRedis, nil
+}
+
+// Flush removes every entry of this Cache's prefix from both tiers, and
+// tells the other instances to empty their local tiers. Keys of other
+// prefixes are left alone, and so are watermarks, which keep guarding
+// against writes that were under way. It never runs FLUSHALL.
+func (c *Cache) Flush(ctx context.Context) error {
+	c.eachUseCase(useCaseHandle.clearLocal)
+	if c.remote == nil {
+		return nil
+	}
+	p := c.cfg.KeyPrefix
+	err := c.remote.flush(ctx, p+":*", "{"+p+":*")
+	if err == nil {
+		err = c.publish(ctx, eventFlush)
+	}
+	if err != nil {
+		c.countError("", "", Remote.String(), err)
+		return fmt.Errorf("gcache: flush: %w", err)
+	}
+	return nil
+}
+
+// countError counts and logs an error of a Cache-wide operation.
+func (c *Cache) countError(useCase, keyType, layer string, err error) {
+	kind := classify(err)
+	if errors.Is(err, errBreakerOpen) {
+		kind = errConnection
+	}
+	c.metrics.errors.WithLabelValues(useCase, keyType, layer, string(kind), "False").Inc()
+	c.log.error("Redis operation failed", "layer", layer, "key_type", keyType, "error", err)
+}

@@ -1,0 +1,86 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// A Layer is one tier of the cache.
+type Layer uint8
+
+const (
+	Local  Layer = iota // the in-process tier
+	Remote              // the Redis tier
+)
+
+// String returns the layer's name as used in metric labels: LOCAL, REMOTE.
+func (l Layer) String() string {
+	switch l {
+	case Local:
+		return "LOCAL"
+	case Remote:
+		return "REMOTE"
+	}
+	return fmt.Sprintf("Layer(%d)", uint8(l))
+}
+
+// LayerConfig is how one layer caches a use case. A TTL of 0 or a Ramp of 0
+// turns the layer off.
+type LayerConfig struct {
+	TTL  time.Duration // how long an entry lives in this layer
+	Ramp int           // the percentage of calls that use this layer, 0–100
+}
+
+// KeyConfig is how a use case is cached, per layer.
+type KeyConfig struct {
+	Local  LayerConfig
+	Remote LayerConfig
+}
+
+// Validate reports a negative TTL or a ramp outside 0–100.
+func (c KeyConfig) Validate() error {
+	for _, l := range []struct {
+		layer Layer
+		cfg   LayerConfig
+	}{{Local, c.Local}, {Remote, c.Remote}} {
+		if l.cfg.TTL < 0 {
+			return fmt.Errorf("gcache: %s TTL %v is negative", l.layer, l.cfg.TTL)
+		}
+		if l.cfg.Ramp < 0 || l.cfg.Ramp > 100 {
+			return fmt.Errorf("gcache: %s ramp %d is outside 0–100", l.layer, l.cfg.Ramp)
+		}
+	}
+	return nil
+}
+
+func (c *KeyConfig) layer(l Layer) LayerConfig {
+	if l == Local {
+		return c.Local
+	}
+	return c.Remote
+}
+
+// A ConfigProvider decides, per call, how a key is cached; it is how ramps
+// and TTLs change at runtime. It returns nil, nil to leave the call to the
+// use case's default config. An error, a panic or an invalid config turns
+// caching off for that call (counted as config_error); the call is still
+// served. A provider runs on every enabled call, so it must answer from
+// memory: see the package documentation for ready-made providers.
+type ConfigProvider func(ctx context.Context, key *Key) (*KeyConfig, error)
+
+// reason says why a layer was skipped; its String is the metric label.
+type reason uint8
+
+const (
+	reasonContext reason = iota
+	reasonMissingConfig
+	reasonRampedDown
+	reasonConfigError
+	reasonServerDown
+	numReasons
+)
+
+var reasonNames = [numReasons]string{"context", "missing_config", "ramped_down", "config_error", "server_down"}
+
+func (r reason) String() string { return reasonNames[r] }

@@ -1,0 +1,165 @@
+package runtime
+
+import (
+	"errors"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// The metrics are those of the Python gcache library, name for name, label
+// for label, so that one dashboard serves services in both languages.
+
+var (
+	timerBuckets = []float64{.001, .005, .01, .025, .05, .075, .1, .25, .5, .75, 1, 2.5, 5, 7.5, 10}
+	sizeBuckets  = []float64{100, 1e3, 1e4, 1e5, 1e6, 1e7}
+)
+
+// layerGlobal labels what happens before or outside the layers.
+const layerGlobal = "GLOBAL"
+
+// errKind is the "error" label of gcache_error_counter_total.
+type errKind string
+
+const (
+	errFunction   errKind = "function"   // the cached function's own error (in_fallback="True")
+	errKey        errKind = "key"        // the key could not be built
+	errTimeout    errKind = "timeout"    // a Redis call ran past its deadline
+	errConnection errKind = "connection" // Redis could not be reached
+	errRedis      errKind = "redis"      // Redis answered with an error
+	errDecode     errKind = "decode"     // bytes from Redis did not decode
+	errEncode     errKind = "encode"     // a value did not encode
+	errTooLarge   errKind = "too_large"  // a value was over the size limit and was not stored
+)
+
+type metrics struct {
+	request, miss, disabled, errors, invalidation *prometheus.CounterVec
+	get, fallback, serialization, size            *prometheus.HistogramVec
+}
+
+func newMetrics(reg prometheus.Registerer, prefix string) (*metrics, error) {
+	ucLabels := []string{"use_case", "key_type", "layer"}
+	counter := func(name, help string, labels ...string) *prometheus.CounterVec {
+		return prometheus.NewCounterVec(prometheus.CounterOpts{Name: prefix + name, Help: help}, labels)
+	}
+	histogram := func(name, help string, buckets []float64, labels ...string) *prometheus.HistogramVec {
+		return prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: prefix + name, Help: help, Buckets: buckets}, labels)
+	}
+	m := &metrics{
+		request:       counter("gcache_request_counter_total", "Cache requests per layer.", ucLabels...),
+		miss:          counter("gcache_miss_counter_total", "Cache misses per layer.", ucLabels...),
+		disabled:      counter("gcache_disabled_counter_total", "Calls that skipped a layer, by reason.", append(ucLabels, "reason")...),
+		errors:        counter("gcache_error_counter_total", "Errors, by kind; in_fallback is True for the function's own errors.", append(ucLabels, "error", "in_fallback")...),
+		invalidation:  counter("gcache_invalidation_counter_total", "Invalidations per layer.", "key_type", "layer"),
+		get:           histogram("gcache_get_timer", "Time to look a key up in a layer, in seconds.", timerBuckets, ucLabels...),
+		fallback:      histogram("gcache_fallback_timer", "Time spent below a layer after it missed, in seconds.", timerBuckets, ucLabels...),
+		serialization: histogram("gcache_serialization_timer", "Time to encode (dump) or decode (load) a value, in seconds.", timerBuckets, append(ucLabels, "operation")...),
+		size:          histogram("gcache_size_histogram", "Size of values written to Redis, in bytes.", sizeBuckets, ucLabels...),
+	}
+	// A second Cache on one registry shares the first one's collectors.
+	var err error
+	for _, c := range []**prometheus.CounterVec{&m.request, &m.miss, &m.disabled, &m.errors, &m.invalidation} {
+		if *c, err = register(reg, *c); err != nil {
+			return nil, err
+		}
+	}
+	for _, h := range []**prometheus.HistogramVec{&m.get, &m.fallback, &m.serialization, &m.size} {
+		if *h, err = register(reg, *h); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+// register registers c, or returns the equal collector already registered.
+func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
+	err := reg.Register(c)
+	var dup prometheus.AlreadyRegisteredError
+	if errors.As(err, &dup) {
+		if existing, ok := dup.ExistingCollector.(C); ok {
+			return existing, nil
+		}
+	}
+	return c, err
+}
+
+// lazy resolves one labelled child on first use, so that a label set shows
+// up in the exposition only once it happened, and costs an atomic load after.
+type lazy[M any] struct {
+	once  sync.Once
+	m     M
+	get   func(...string) M
+	label []string
+}
+
+func (l *lazy[M]) child() M {
+	l.once.Do(func() { l.m = l.get(l.label...) })
+	return l.m
+}
+
+func newLazy[M any](get func(...string) M, labels ...string) *lazy[M] {
+	return &lazy[M]{get: get, label: labels}
+}
+
+type (
+	lazyCounter  = lazy[prometheus.Counter]
+	lazyObserver = lazy[prometheus.Observer]
+)
+
+// useCaseMetrics holds the children of one use case, resolved once.
+type useCaseMetrics struct {
+	request, miss    [2]*lazyCounter
+	get, fallback    [2]*lazyObserver
+	disabledContext  *lazyCounter
+	disabled         [2][numReasons]*lazyCounter
+	dump, load, size *lazyObserver
+
+	m              *metrics
+	useCase, kType string
+	errMu          sync.Mutex
+	errs           map[errLabels]prometheus.Counter
+}
+
+type errLabels struct {
+	layer      string
+	kind       errKind
+	inFallback bool
+}
+
+func (m *metrics) forUseCase(useCase, keyType string) *useCaseMetrics {
+	u := &useCaseMetrics{m: m, useCase: useCase, kType: keyType, errs: map[errLabels]prometheus.Counter{}}
+	for _, l := range []Layer{Local, Remote} {
+		name := l.String()
+		u.request[l] = newLazy(m.request.WithLabelValues, useCase, keyType, name)
+		u.miss[l] = newLazy(m.miss.WithLabelValues, useCase, keyType, name)
+		u.get[l] = newLazy(m.get.WithLabelValues, useCase, keyType, name)
+		u.fallback[l] = newLazy(m.fallback.WithLabelValues, useCase, keyType, name)
+		for r := reason(0); r < numReasons; r++ {
+			u.disabled[l][r] = newLazy(m.disabled.WithLabelValues, useCase, keyType, name, r.String())
+		}
+	}
+	u.disabledContext = newLazy(m.disabled.WithLabelValues, useCase, keyType, layerGlobal, reasonContext.String())
+	remote := Remote.String()
+	u.dump = newLazy(m.serialization.WithLabelValues, useCase, keyType, remote, "dump")
+	u.load = newLazy(m.serialization.WithLabelValues, useCase, keyType, remote, "load")
+	u.size = newLazy(m.size.WithLabelValues, useCase, keyType, remote)
+	return u
+}
+
+// error counts one error. Errors are rare, so their children are looked up
+// under a lock rather than resolved ahead.
+func (u *useCaseMetrics) error(layer string, kind errKind, inFallback bool) {
+	k := errLabels{layer, kind, inFallback}
+	u.errMu.Lock()
+	c, ok := u.errs[k]
+	if !ok {
+		in := "False"
+		if inFallback {
+			in = "True"
+		}
+		c = u.m.errors.WithLabelValues(u.useCase, u.kType, layer, string(kind), in)
+		u.errs[k] = c
+	}
+	u.errMu.Unlock()
+	c.Inc()
+}

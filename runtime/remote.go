@@ -1,0 +1,219 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// remote is the Redis tier: one round trip per read, a deadline on every
+// call, and a breaker in front.
+type remote struct {
+	client  redis.UniversalClient
+	timeout time.Duration
+	breaker breaker
+}
+
+// setTracked writes a tracked value unless the entity's watermark is at or
+// after the value's creation: such a value would be stale on arrival.
+// KEYS: value, watermark. ARGV: bytes, ttl ms, created_at ms.
+var setTracked = redis.NewScript(`
+local wm = redis.call('GET', KEYS[2])
+if wm then
+	local w = tonumber(wm)
+	if not w or w >= tonumber(ARGV[3]) then return 0 end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1`)
+
+// raiseWatermark sets a watermark that only moves forward, and returns the
+// watermark in force. A later watermark is kept and lives at least as long
+// as the new one would have. KEYS: watermark. ARGV: ms, ttl ms.
+var raiseWatermark = redis.NewScript(`
+local cur = tonumber(redis.call('GET', KEYS[1]))
+local new = tonumber(ARGV[1])
+if cur and cur >= new then
+	if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then
+		redis.call('PEXPIRE', KEYS[1], ARGV[2])
+	end
+	return cur
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return new`)
+
+// call runs op under the Redis deadline and reports its outcome to the
+// breaker: a timeout or a connection failure counts against Redis, any
+// answer from it (a miss, an error reply) for it. A call cut short by the
+// caller's own context counts neither way. While the breaker is open, call
+// returns errBreakerOpen without running op.
+func (r *remote) call(ctx context.Context, op func(context.Context) error) error {
+	if !r.breaker.allow() {
+		return errBreakerOpen
+	}
+	opCtx, cancel := context.WithTimeout(ctx, r.timeout)
+	err := op(opCtx)
+	cancel()
+	switch classify(err) {
+	case "", errRedis:
+		r.breaker.success()
+	default:
+		if ctx.Err() == nil {
+			r.breaker.failure()
+		}
+	}
+	return err
+}
+
+var errBreakerOpen = errors.New("gcache: Redis is skipped after repeated failures")
+
+// classify names the kind of a Redis error; "" is no error. A miss
+// (redis.Nil) is no error.
+func classify(err error) errKind {
+	var redisErr redis.Error
+	var netErr net.Error
+	switch {
+	case err == nil, errors.Is(err, redis.Nil):
+		return ""
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
+		return errTimeout
+	case errors.As(err, &redisErr):
+		return errRedis
+	}
+	return errConnection
+}
+
+// get returns the value at key, or nil when there is none.
+func (r *remote) get(ctx context.Context, key string) (val []byte, err error) {
+	err = r.call(ctx, func(ctx context.Context) error {
+		val, err = r.client.Get(ctx, key).Bytes()
+		if errors.Is(err, redis.Nil) {
+			return nil
+		}
+		return err
+	})
+	return val, err
+}
+
+// getTracked returns the value at key and the watermark at wmKey, in one
+// round trip. A missing watermark is 0; one that is not a number is
+// reported as badWatermark.
+func (r *remote) getTracked(ctx context.Context, key, wmKey string) (val []byte, wm int64, badWatermark bool, err error) {
+	err = r.call(ctx, func(ctx context.Context) error {
+		vals, err := r.client.MGet(ctx, key, wmKey).Result()
+		if err != nil {
+			return err
+		}
+		if s, ok := vals[0].(string); ok {
+			val = []byte(s)
+		}
+		if s, ok := vals[1].(string); ok {
+			wm, badWatermark = parseWatermark(s)
+		}
+		return nil
+	})
+	return val, wm, badWatermark, err
+}
+
+// parseWatermark reads a watermark: integer milliseconds, or a decimal as
+// older writers stored it.
+func parseWatermark(s string) (ms int64, bad bool) {
+	if ms, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return ms, false
+	}
+	if f, err := strconv.ParseFloat(s, 64); err == nil && f >= 0 && f < 1<<62 {
+		return int64(f), false
+	}
+	return 0, true
+}
+
+func (r *remote) set(ctx context.Context, key string, val []byte, ttl time.Duration) error {
+	return r.call(ctx, func(ctx context.Context) error {
+		return r.client.Set(ctx, key, val, ttl).Err()
+	})
+}
+
+func (r *remote) setTracked(ctx context.Context, key, wmKey string, val []byte, ttl time.Duration, created int64) error {
+	return r.call(ctx, func(ctx context.Context) error {
+		return setTracked.Run(ctx, r.client, []string{key, wmKey}, val, ttl.Milliseconds(), created).Err()
+	})
+}
+
+func (r *remote) raiseWatermark(ctx context.Context, wmKey string, ms int64, ttl time.Duration) (inForce int64, err error) {
+	err = r.call(ctx, func(ctx context.Context) error {
+		inForce, err = raiseWatermark.Run(ctx, r.client, []string{wmKey}, ms, ttl.Milliseconds()).Int64()
+		return err
+	})
+	return inForce, err
+}
+
+func (r *remote) del(ctx context.Context, key string) (deleted bool, err error) {
+	err = r.call(ctx, func(ctx context.Context) error {
+		n, err := r.client.Unlink(ctx, key).Result()
+		deleted = n > 0
+		return err
+	})
+	return deleted, err
+}
+
+func (r *remote) publish(ctx context.Context, channel, msg string) error {
+	return r.call(ctx, func(ctx context.Context) error {
+		return r.client.Publish(ctx, channel, msg).Err()
+	})
+}
+
+// flush unlinks every key matching one of patterns but watermarks, on
+// every master. It runs under the caller's deadline, not the per-operation
+// one: a large keyspace takes a while to scan.
+func (r *remote) flush(ctx context.Context, patterns ...string) error {
+	unlinkAll := func(ctx context.Context, c redis.UniversalClient) error {
+		for _, pattern := range patterns {
+			iter := c.Scan(ctx, 0, pattern, 1000).Iterator()
+			batch := make([]string, 0, 1000)
+			for iter.Next(ctx) {
+				if strings.HasSuffix(iter.Val(), watermarkSuffix) {
+					continue
+				}
+				batch = append(batch, iter.Val())
+				if len(batch) == cap(batch) {
+					if err := unlinkEach(ctx, c, batch); err != nil {
+						return err
+					}
+					batch = batch[:0]
+				}
+			}
+			if err := iter.Err(); err != nil {
+				return err
+			}
+			if err := unlinkEach(ctx, c, batch); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if cluster, ok := r.client.(*redis.ClusterClient); ok {
+		return cluster.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error {
+			return unlinkAll(ctx, c)
+		})
+	}
+	return unlinkAll(ctx, r.client)
+}
+
+// unlinkEach unlinks keys in one pipeline, one command per key, so that on
+// a cluster no command spans two slots.
+func unlinkEach(ctx context.Context, c redis.UniversalClient, keys []string) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	_, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, k := range keys {
+			p.Unlink(ctx, k)
+		}
+		return nil
+	})
+	return err
+}

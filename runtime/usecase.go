@@ -1,0 +1,382 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"regexp"
+	"time"
+
+	"github.com/maypok86/otter/v2"
+)
+
+// namePattern is what use case names and key types are made of.
+var namePattern = regexp.MustCompile(`^[A-Za-z0-9_.\-]+$`)
+
+// ReservedUseCase is the one use case name that cannot be registered: the
+// keys of a use case so named would read like watermarks.
+const ReservedUseCase = "watermark"
+
+// UseCaseSpec describes a use case: one cached function or method.
+type UseCaseSpec struct {
+	// Name identifies the use case in keys, metrics and the config
+	// provider. Letters, digits and "_.-"; unique per Cache.
+	Name string
+	// KeyType is the kind of entity the keys are about ("user_id").
+	KeyType string
+	// Tracked entries are checked against their entity's watermark, so
+	// that Invalidate reaches them.
+	Tracked bool
+	// Default is the config when the provider has none; its zero value
+	// leaves the use case uncached until a provider configures it.
+	Default KeyConfig
+	// Fingerprint identifies the structure of the value type in Redis; 0
+	// derives it from the type (see TypeFingerprint).
+	Fingerprint uint64
+	// Codec encodes values for Redis; nil picks the type's own
+	// MarshalBinary/UnmarshalBinary when it has both, and CBOR otherwise.
+	Codec Codec
+}
+
+// A UseCase caches the results of one function, of type T, by key. It is
+// safe for concurrent use. Generated decorators hold one per cached method;
+// it is also the way to cache a closure by hand:
+//
+//	uc, err := gcache.NewUseCase[*User](c, gcache.UseCaseSpec{Name: "GetUser", KeyType: "user_id", ...})
+//	...
+//	b := gcache.AppendString(nil, id)
+//	u, err := uc.Get(ctx, uc.Key(b, len(b)), func(ctx context.Context) (*User, error) {
+//		return db.User(ctx, id)
+//	})
+type UseCase[T any] struct {
+	c       *Cache
+	name    string
+	shape   keyShape
+	def     KeyConfig
+	fp      uint64
+	codec   valueCodec[T]
+	local   *otter.Cache[string, entry[T]]
+	metrics *useCaseMetrics
+	flight  flight[T]
+}
+
+// entry is a value in the local tier.
+type entry[T any] struct {
+	val     T
+	created int64         // ms; when the call that produced val started
+	ttl     time.Duration // the local TTL in force when it was written
+}
+
+// NewUseCase registers a use case on c. A name that is malformed, reserved
+// or already registered on c is an error, as is an invalid default config.
+func NewUseCase[T any](c *Cache, spec UseCaseSpec) (*UseCase[T], error) {
+	switch {
+	case spec.Name == ReservedUseCase:
+		return nil, fmt.Errorf("gcache: use case name %q is reserved", spec.Name)
+	case !namePattern.MatchString(spec.Name):
+		return nil, fmt.Errorf("gcache: use case name %q: want letters, digits and \"_.-\"", spec.Name)
+	case !namePattern.MatchString(spec.KeyType):
+		return nil, fmt.Errorf("gcache: use case %s: key type %q: want letters, digits and \"_.-\"", spec.Name, spec.KeyType)
+	}
+	if err := spec.Default.Validate(); err != nil {
+		return nil, fmt.Errorf("gcache: use case %s: default config: %w", spec.Name, err)
+	}
+	u := &UseCase[T]{
+		c:       c,
+		name:    spec.Name,
+		shape:   newKeyShape(c.cfg.KeyPrefix, spec.KeyType, spec.Name, spec.Tracked, c.cfg.MaxKeyLength),
+		def:     spec.Default,
+		fp:      spec.Fingerprint,
+		codec:   newValueCodec[T](spec.Codec),
+		metrics: c.metrics.forUseCase(spec.Name, spec.KeyType),
+	}
+	if u.fp == 0 {
+		u.fp = TypeFingerprint(reflect.TypeFor[T]())
+	}
+	var err error
+	u.local, err = otter.New(&otter.Options[string, entry[T]]{
+		MaximumSize: c.cfg.LocalMaxEntries,
+		Clock:       c.clock,
+		ExpiryCalculator: otter.ExpiryWritingFunc(func(e otter.Entry[string, entry[T]]) time.Duration {
+			return e.Value.ttl
+		}),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("gcache: use case %s: %w", spec.Name, err)
+	}
+	if err := c.register(spec.Name, u); err != nil {
+		u.close()
+		return nil, err
+	}
+	return u, nil
+}
+
+// Key returns the key of a call. b holds the call's id rendered by the
+// Append functions, followed by its arguments, if any, rendered as
+// "?name=value&name=value" in the order of their names; idLen is the length
+// of the id. Generated code calls Key; for a key without arguments:
+//
+//	b := gcache.AppendInt(nil, id)
+//	key := uc.Key(b, len(b))
+func (u *UseCase[T]) Key(b []byte, idLen int) Key { return u.shape.render(b, idLen) }
+
+// Enabled reports whether caching is enabled in ctx and, when it is not,
+// counts the call as disabled. Generated code checks it before it builds a
+// key, so that a disabled call costs nothing more.
+func (u *UseCase[T]) Enabled(ctx context.Context) bool {
+	if Enabled(ctx) {
+		return true
+	}
+	u.metrics.disabledContext.child().Inc()
+	return false
+}
+
+// Get returns the value of key, from the local tier, else from Redis, else
+// from fn, which then fills both. Concurrent misses of one key in this
+// process call fn once. fn's error is returned as is and never cached.
+// Whatever fails on the cache side is logged and counted, and the call is
+// served by fn, which runs at most once per call.
+//
+// Get does not copy values: a value of a pointer, slice or map type is
+// shared by every caller that gets it from the local tier, so it must not
+// be modified.
+func (u *UseCase[T]) Get(ctx context.Context, key Key, fn func(context.Context) (T, error)) (T, error) {
+	if !u.Enabled(ctx) {
+		return fn(ctx)
+	}
+	cfg, ok := u.config(ctx, &key)
+	if !ok {
+		return fn(ctx)
+	}
+	local := u.layerOn(Local, cfg.Local)
+	remote := u.c.remote != nil && u.layerOn(Remote, cfg.Remote)
+	if local {
+		if v, ok := u.getLocal(&key); ok {
+			return v, nil
+		}
+	}
+	if !local && !remote {
+		return fn(ctx)
+	}
+	return u.load(ctx, &key, &cfg, local, remote, fn)
+}
+
+// KeyError counts and logs a key that generated code could not build. The
+// call is then served by the function, uncached.
+func (u *UseCase[T]) KeyError(err error) {
+	u.metrics.error(layerGlobal, errKey, false)
+	u.c.log.error("could not build a key", "use_case", u.name, "error", err)
+}
+
+// config resolves the call's config: the provider's answer, else the
+// default. ok is false when the provider failed.
+func (u *UseCase[T]) config(ctx context.Context, key *Key) (cfg KeyConfig, ok bool) {
+	p := u.c.cfg.ConfigProvider
+	if p == nil {
+		return u.def, true
+	}
+	got, err := callProvider(ctx, p, *key)
+	if err == nil && got != nil {
+		err = got.Validate()
+	}
+	if err != nil {
+		u.metrics.disabled[Local][reasonConfigError].child().Inc()
+		if u.c.remote != nil {
+			u.metrics.disabled[Remote][reasonConfigError].child().Inc()
+		}
+		u.c.log.error("config provider failed", "use_case", u.name, "error", err)
+		return cfg, false
+	}
+	if got == nil {
+		return u.def, true
+	}
+	return *got, true
+}
+
+// callProvider calls p with its own copy of key, and turns a panic into an
+// error.
+func callProvider(ctx context.Context, p ConfigProvider, key Key) (cfg *KeyConfig, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			cfg, err = nil, fmt.Errorf("gcache: config provider panicked: %v", r)
+		}
+	}()
+	return p(ctx, &key)
+}
+
+// layerOn decides whether layer l takes part in this call.
+func (u *UseCase[T]) layerOn(l Layer, c LayerConfig) bool {
+	switch {
+	case c.TTL <= 0:
+		u.metrics.disabled[l][reasonMissingConfig].child().Inc()
+		return false
+	case c.Ramp >= 100:
+		return true
+	case c.Ramp <= 0 || rand.IntN(100) >= c.Ramp:
+		u.metrics.disabled[l][reasonRampedDown].child().Inc()
+		return false
+	}
+	return true
+}
+
+func (u *UseCase[T]) getLocal(key *Key) (T, bool) {
+	u.metrics.request[Local].child().Inc()
+	e, ok := u.local.GetIfPresent(key.str)
+	if ok && key.Tracked && u.c.wm.stale(key.entityKey(), e.created) {
+		ok = false
+	}
+	if !ok {
+		u.metrics.miss[Local].child().Inc()
+		var zero T
+		return zero, false
+	}
+	return e.val, true
+}
+
+func (u *UseCase[T]) setLocal(key *Key, v T, created int64, ttl time.Duration) {
+	if key.Tracked {
+		if u.c.wm.stale(key.entityKey(), created) {
+			return
+		}
+		ttl = min(ttl, u.c.cfg.WatermarkTTL)
+	}
+	u.local.Set(key.str, entry[T]{val: v, created: created, ttl: ttl})
+}
+
+// load serves a local miss: one caller per key at a time reads Redis and,
+// on a miss, calls fn; the others share its result.
+func (u *UseCase[T]) load(ctx context.Context, key *Key, cfg *KeyConfig, local, remote bool, fn func(context.Context) (T, error)) (T, error) {
+	start := time.Now()
+	var created int64 // set when fn produced the value, which then goes to Redis
+	v, err := u.flight.do(ctx, key.str, func(ctx context.Context) (T, error) {
+		if remote {
+			if v, created, ok := u.getRemote(ctx, key); ok {
+				if local {
+					u.setLocal(key, v, created, cfg.Local.TTL)
+				}
+				return v, nil
+			}
+		}
+		created = u.c.nowMs()
+		v, err := u.call(ctx, fn, remote)
+		if err == nil && local {
+			u.setLocal(key, v, created, cfg.Local.TTL)
+		}
+		return v, err
+	})
+	if local {
+		u.metrics.fallback[Local].child().Observe(time.Since(start).Seconds())
+	}
+	if remote && err == nil && created != 0 {
+		u.setRemote(ctx, key, v, created, cfg.Remote.TTL)
+	}
+	return v, err
+}
+
+// call calls fn and counts its error, once.
+func (u *UseCase[T]) call(ctx context.Context, fn func(context.Context) (T, error), remote bool) (T, error) {
+	start := time.Now()
+	v, err := fn(ctx)
+	if remote {
+		u.metrics.fallback[Remote].child().Observe(time.Since(start).Seconds())
+	}
+	if err != nil {
+		u.metrics.error(layerGlobal, errFunction, true)
+	}
+	return v, err
+}
+
+// getRemote reads key from Redis. Any failure is counted and logged, and
+// reads as a miss.
+func (u *UseCase[T]) getRemote(ctx context.Context, key *Key) (v T, created int64, ok bool) {
+	r := u.c.remote
+	start := time.Now()
+	var raw []byte
+	var wm int64
+	var badWatermark bool
+	var err error
+	if key.Tracked {
+		raw, wm, badWatermark, err = r.getTracked(ctx, key.str, watermarkKey(key.entityKey()))
+	} else {
+		raw, err = r.get(ctx, key.str)
+	}
+	if errors.Is(err, errBreakerOpen) {
+		u.metrics.disabled[Remote][reasonServerDown].child().Inc()
+		return v, 0, false
+	}
+	u.metrics.request[Remote].child().Inc()
+	u.metrics.get[Remote].child().Observe(time.Since(start).Seconds())
+	if err != nil {
+		if ctx.Err() == nil {
+			u.remoteError(classify(err), err)
+		}
+		return v, 0, false
+	}
+	if raw == nil {
+		u.metrics.miss[Remote].child().Inc()
+		return v, 0, false
+	}
+	start = time.Now()
+	created, payload, err := openEnvelope(raw, u.codec.id, u.fp, u.c.cfg.MaxValueSize)
+	if err == nil {
+		v, err = u.codec.unmarshal(payload)
+	}
+	u.metrics.load.child().Observe(time.Since(start).Seconds())
+	if err != nil {
+		u.remoteError(errDecode, err)
+		u.metrics.miss[Remote].child().Inc()
+		return v, 0, false
+	}
+	if badWatermark {
+		u.remoteError(errDecode, errors.New("gcache: the watermark is not a number"))
+	}
+	if key.Tracked && (badWatermark || wm >= created) {
+		u.metrics.miss[Remote].child().Inc()
+		return v, 0, false
+	}
+	return v, created, true
+}
+
+// setRemote writes a value fn produced to Redis. It runs after the callers
+// waiting for the value have it, and outlives the caller's cancellation.
+func (u *UseCase[T]) setRemote(ctx context.Context, key *Key, v T, created int64, ttl time.Duration) {
+	r := u.c.remote
+	start := time.Now()
+	payload, err := u.codec.marshal(v)
+	if err != nil {
+		u.remoteError(errEncode, err)
+		return
+	}
+	data := sealEnvelope(u.codec.id, created, u.fp, payload)
+	u.metrics.dump.child().Observe(time.Since(start).Seconds())
+	u.metrics.size.child().Observe(float64(len(data)))
+	if len(data) > u.c.cfg.MaxValueSize {
+		u.remoteError(errTooLarge, fmt.Errorf("gcache: value of %d bytes is over the limit of %d", len(data), u.c.cfg.MaxValueSize))
+		return
+	}
+	ctx = context.WithoutCancel(ctx)
+	if key.Tracked {
+		err = r.setTracked(ctx, key.str, watermarkKey(key.entityKey()), data, min(ttl, u.c.cfg.WatermarkTTL), created)
+	} else {
+		err = r.set(ctx, key.str, data, ttl)
+	}
+	if err != nil && !errors.Is(err, errBreakerOpen) {
+		u.remoteError(classify(err), err)
+	}
+}
+
+func (u *UseCase[T]) remoteError(kind errKind, err error) {
+	u.metrics.error(Remote.String(), kind, false)
+	u.c.log.error("Redis tier failed", "use_case", u.name, "error", err)
+}
+
+func (u *UseCase[T]) deleteLocal(key string) bool {
+	_, ok := u.local.Invalidate(key)
+	return ok
+}
+
+func (u *UseCase[T]) clearLocal() { u.local.InvalidateAll() }
+
+func (u *UseCase[T]) close() { u.local.StopAllGoroutines() }

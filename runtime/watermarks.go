@@ -1,0 +1,76 @@
+package runtime
+
+import (
+	"sync/atomic"
+	"time"
+
+	"github.com/maypok86/otter/v2"
+)
+
+// maxWatermarks bounds the local watermark table.
+const maxWatermarks = 100_000
+
+// watermarks is this process's view of the entities' watermarks: the time
+// of their latest invalidation. A tracked local entry is stale when its
+// entity's watermark is at or after the entry's creation.
+//
+// The table is bounded. An evicted watermark raises the floor, before which
+// every tracked entry is stale, so that forgetting never serves stale data;
+// so does a lost subscription, since invalidations may have been missed.
+type watermarks struct {
+	table *otter.Cache[string, int64]
+	floor atomic.Int64 // ms
+	// live is false while invalidations from other instances may be missed:
+	// before the first subscription and after it drops.
+	live atomic.Bool
+}
+
+func newWatermarks(ttl time.Duration, now func() time.Time, clock otter.Clock) (*watermarks, error) {
+	w := &watermarks{}
+	var err error
+	w.table, err = otter.New(&otter.Options[string, int64]{
+		MaximumSize: maxWatermarks,
+		Clock:       clock,
+		// A watermark is kept until every entry it guards has expired.
+		ExpiryCalculator: otter.ExpiryWritingFunc(func(e otter.Entry[string, int64]) time.Duration {
+			return time.UnixMilli(e.Value).Sub(now()) + ttl
+		}),
+		OnAtomicDeletion: func(e otter.DeletionEvent[string, int64]) {
+			if e.Cause == otter.CauseOverflow {
+				w.raiseFloor(e.Value)
+			}
+		},
+	})
+	return w, err
+}
+
+// stale reports whether a tracked entry of entity created at ms is stale.
+func (w *watermarks) stale(entity string, created int64) bool {
+	if !w.live.Load() || created <= w.floor.Load() {
+		return true
+	}
+	wm, ok := w.table.GetIfPresent(entity)
+	return ok && wm >= created
+}
+
+// raise moves the entity's watermark forward to ms.
+func (w *watermarks) raise(entity string, ms int64) {
+	w.table.Compute(entity, func(old int64, found bool) (int64, otter.ComputeOp) {
+		if found && old >= ms {
+			return old, otter.CancelOp
+		}
+		return ms, otter.WriteOp
+	})
+}
+
+// raiseFloor makes every tracked entry created at or before ms stale.
+func (w *watermarks) raiseFloor(ms int64) {
+	for {
+		cur := w.floor.Load()
+		if cur >= ms || w.floor.CompareAndSwap(cur, ms) {
+			return
+		}
+	}
+}
+
+func (w *watermarks) close() { w.table.StopAllGoroutines() }
