@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"strings"
+	"unsafe"
 )
 
 // DefaultKeyPrefix is the key prefix of a Cache whose Config sets none.
@@ -30,8 +31,7 @@ type Key struct {
 	UseCase string
 	Tracked bool // the value is checked against the entity's watermark
 
-	str    string // the rendered key
-	entity int    // len(str) of "{prefix:key_type:id}" when Tracked
+	str string // the rendered key
 }
 
 // String returns the rendered key, as stored in Redis. A Key written as a
@@ -49,8 +49,9 @@ func (k Key) rendered(prefix string) Key {
 	return shape.render(b, len(b))
 }
 
-// entityKey returns "{prefix:key_type:id}" of a tracked key.
-func (k *Key) entityKey() string { return k.str[:k.entity] }
+// entityKey returns "{prefix:key_type:id}" of a tracked key. An id never
+// holds a raw '}', so the first one closes the entity.
+func (k *Key) entityKey() string { return k.str[:strings.IndexByte(k.str, '}')+1] }
 
 // keyShape holds the parts of a use case's keys that never change.
 type keyShape struct {
@@ -73,41 +74,41 @@ func newKeyShape(prefix, keyType, useCase string, tracked bool, maxLen int) keyS
 	return keyShape{head: head, tail: "#" + useCase, keyType: keyType, useCase: useCase, tracked: tracked, max: maxLen}
 }
 
-// render builds the key from b, which holds the escaped id in b[:idLen]
-// and the rendered arguments after it ("?a=1&b=2", or nothing).
-func (s *keyShape) render(b []byte, idLen int) Key {
+// appendKey appends the key of a call to dst. b holds the call's escaped
+// id in b[:idLen] and its rendered arguments after it ("?a=1&b=2", or
+// nothing). The arguments of a key longer than the limit are hashed.
+func (s *keyShape) appendKey(dst, b []byte, idLen int) []byte {
 	id, args := b[:idLen], b[idLen:]
-	closer := 0
+	dst = append(dst, s.head...)
+	dst = append(dst, id...)
+	n := len(s.head) + len(b) + len(s.tail)
 	if s.tracked {
-		closer = 1
+		dst = append(dst, '}')
+		n++
 	}
-	n := len(s.head) + len(id) + closer + len(args) + len(s.tail)
-	var hashed [len(hashedArgs) + 32]byte
-	if n > s.max && len(args) > 0 {
+	if n > s.max && len(args) > len(hashedArgs)+32 {
 		sum := sha256.Sum256(args)
-		copy(hashed[:], hashedArgs)
-		hex.Encode(hashed[len(hashedArgs):], sum[:16])
-		n += len(hashed) - len(args)
-		args = hashed[:]
+		dst = append(dst, hashedArgs...)
+		dst = hex.AppendEncode(dst, sum[:16])
+	} else {
+		dst = append(dst, args...)
 	}
-	var sb strings.Builder
-	sb.Grow(n)
-	sb.WriteString(s.head)
-	sb.Write(id)
-	if s.tracked {
-		sb.WriteByte('}')
-	}
-	sb.Write(args)
-	sb.WriteString(s.tail)
-	str := sb.String()
+	return append(dst, s.tail...)
+}
 
+// render returns the Key of a call, as laid out for appendKey.
+func (s *keyShape) render(b []byte, idLen int) Key {
+	buf := s.appendKey(make([]byte, 0, len(s.head)+len(b)+1+len(s.tail)), b, idLen)
+	return s.keyOf(unsafe.String(&buf[0], len(buf)), idLen)
+}
+
+// keyOf returns the Key of the rendered key str, whose escaped id is idLen
+// bytes long. str must be the Key's own.
+func (s *keyShape) keyOf(str string, idLen int) Key {
 	k := Key{KeyType: s.keyType, UseCase: s.useCase, Tracked: s.tracked, str: str}
 	k.ID = str[len(s.head) : len(s.head)+idLen]
 	if strings.IndexByte(k.ID, '%') >= 0 {
 		k.ID = unescape(k.ID)
-	}
-	if s.tracked {
-		k.entity = len(s.head) + idLen + 1
 	}
 	return k
 }

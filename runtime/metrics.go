@@ -33,8 +33,9 @@ const (
 )
 
 type metrics struct {
-	request, miss, disabled, errors, invalidation *prometheus.CounterVec
-	get, fallback, serialization, size            *prometheus.HistogramVec
+	request, miss, disabled            *stripedVec // on the hot path
+	errors, invalidation               *prometheus.CounterVec
+	get, fallback, serialization, size *prometheus.HistogramVec
 }
 
 func newMetrics(reg prometheus.Registerer, prefix string) (*metrics, error) {
@@ -46,9 +47,9 @@ func newMetrics(reg prometheus.Registerer, prefix string) (*metrics, error) {
 		return prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: prefix + name, Help: help, Buckets: buckets}, labels)
 	}
 	m := &metrics{
-		request:       counter("gcache_request_counter_total", "Cache requests per layer.", ucLabels...),
-		miss:          counter("gcache_miss_counter_total", "Cache misses per layer.", ucLabels...),
-		disabled:      counter("gcache_disabled_counter_total", "Calls that skipped a layer, by reason.", append(ucLabels, "reason")...),
+		request:       newStripedVec(prefix+"gcache_request_counter_total", "Cache requests per layer.", ucLabels...),
+		miss:          newStripedVec(prefix+"gcache_miss_counter_total", "Cache misses per layer.", ucLabels...),
+		disabled:      newStripedVec(prefix+"gcache_disabled_counter_total", "Calls that skipped a layer, by reason.", append(ucLabels, "reason")...),
 		errors:        counter("gcache_error_counter_total", "Errors, by kind; in_fallback is True for the function's own errors.", append(ucLabels, "error", "in_fallback")...),
 		invalidation:  counter("gcache_invalidation_counter_total", "Invalidations per layer.", "key_type", "layer"),
 		get:           histogram("gcache_get_timer", "Time to look a key up in a layer, in seconds.", timerBuckets, ucLabels...),
@@ -58,7 +59,12 @@ func newMetrics(reg prometheus.Registerer, prefix string) (*metrics, error) {
 	}
 	// A second Cache on one registry shares the first one's collectors.
 	var err error
-	for _, c := range []**prometheus.CounterVec{&m.request, &m.miss, &m.disabled, &m.errors, &m.invalidation} {
+	for _, c := range []**stripedVec{&m.request, &m.miss, &m.disabled} {
+		if *c, err = register(reg, *c); err != nil {
+			return nil, err
+		}
+	}
+	for _, c := range []**prometheus.CounterVec{&m.errors, &m.invalidation} {
 		if *c, err = register(reg, *c); err != nil {
 			return nil, err
 		}
@@ -102,7 +108,7 @@ func newLazy[M any](get func(...string) M, labels ...string) *lazy[M] {
 }
 
 type (
-	lazyCounter  = lazy[prometheus.Counter]
+	lazyCounter  = lazy[*stripedCounter]
 	lazyObserver = lazy[prometheus.Observer]
 )
 

@@ -7,7 +7,10 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"regexp"
+	"strings"
+	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/maypok86/otter/v2"
 )
@@ -116,7 +119,7 @@ func NewUseCase[T any](c *Cache, spec UseCaseSpec) (*UseCase[T], error) {
 // Key returns the key of a call. b holds the call's id rendered by the
 // Append functions, followed by its arguments, if any, rendered as
 // "?name=value&name=value" in the order of their names; idLen is the length
-// of the id. Generated code calls Key; for a key without arguments:
+// of the id. For a key without arguments:
 //
 //	b := gcache.AppendInt(nil, id)
 //	key := uc.Key(b, len(b))
@@ -146,6 +149,34 @@ func (u *UseCase[T]) Get(ctx context.Context, key Key, fn func(context.Context) 
 	if !u.Enabled(ctx) {
 		return fn(ctx)
 	}
+	if key.str == "" {
+		b := AppendString(nil, key.ID)
+		key = u.shape.render(b, len(b))
+	}
+	return u.get(ctx, key.str, 0, key, fn)
+}
+
+// GetRendered is [UseCase.Get] for a key still in the form [UseCase.Key]
+// takes: it builds no Key, and allocates nothing, when the call hits the
+// local tier and no ConfigProvider is set. b must not change until
+// GetRendered returns. Generated decorators call it.
+func (u *UseCase[T]) GetRendered(ctx context.Context, b []byte, idLen int, fn func(context.Context) (T, error)) (T, error) {
+	if !u.Enabled(ctx) {
+		return fn(ctx)
+	}
+	var buf [256]byte
+	full := u.shape.appendKey(buf[:0], b, idLen)
+	return u.get(ctx, unsafe.String(unsafe.SliceData(full), len(full)), idLen, Key{}, fn)
+}
+
+// get serves an enabled call. str is the rendered key, which may borrow
+// the caller's buffer; key is the call's own Key, or the zero Key when it
+// is yet to be built, as it is only when needed: for the config provider
+// and on a local miss.
+func (u *UseCase[T]) get(ctx context.Context, str string, idLen int, key Key, fn func(context.Context) (T, error)) (T, error) {
+	if key.str == "" && u.c.cfg.ConfigProvider != nil {
+		key = u.shape.keyOf(strings.Clone(str), idLen)
+	}
 	cfg, ok := u.config(ctx, &key)
 	if !ok {
 		return fn(ctx)
@@ -153,12 +184,19 @@ func (u *UseCase[T]) Get(ctx context.Context, key Key, fn func(context.Context) 
 	local := u.layerOn(Local, cfg.Local)
 	remote := u.c.remote != nil && u.layerOn(Remote, cfg.Remote)
 	if local {
-		if v, ok := u.getLocal(&key); ok {
+		entity := ""
+		if u.shape.tracked {
+			entity = str[:strings.IndexByte(str, '}')+1]
+		}
+		if v, ok := u.getLocal(str, entity); ok {
 			return v, nil
 		}
 	}
 	if !local && !remote {
 		return fn(ctx)
+	}
+	if key.str == "" {
+		key = u.shape.keyOf(strings.Clone(str), idLen)
 	}
 	return u.load(ctx, &key, &cfg, local, remote, fn)
 }
@@ -177,7 +215,7 @@ func (u *UseCase[T]) config(ctx context.Context, key *Key) (cfg KeyConfig, ok bo
 	if p == nil {
 		return u.def, true
 	}
-	got, err := callProvider(ctx, p, *key)
+	got, err := callProvider(ctx, p, key)
 	if err == nil && got != nil {
 		err = got.Validate()
 	}
@@ -195,15 +233,23 @@ func (u *UseCase[T]) config(ctx context.Context, key *Key) (cfg KeyConfig, ok bo
 	return *got, true
 }
 
-// callProvider calls p with its own copy of key, and turns a panic into an
-// error.
-func callProvider(ctx context.Context, p ConfigProvider, key Key) (cfg *KeyConfig, err error) {
+// keyPool holds the Keys handed to config providers, which must not keep
+// them: a provider runs on every call, and a Key of its own per call would
+// be an allocation on every local hit.
+var keyPool = sync.Pool{New: func() any { return new(Key) }}
+
+// callProvider calls p with a copy of key, and turns a panic into an error.
+func callProvider(ctx context.Context, p ConfigProvider, key *Key) (cfg *KeyConfig, err error) {
+	k := keyPool.Get().(*Key)
+	*k = *key
 	defer func() {
+		*k = Key{}
+		keyPool.Put(k)
 		if r := recover(); r != nil {
 			cfg, err = nil, fmt.Errorf("gcache: config provider panicked: %v", r)
 		}
 	}()
-	return p(ctx, &key)
+	return p(ctx, k)
 }
 
 // layerOn decides whether layer l takes part in this call.
@@ -221,10 +267,12 @@ func (u *UseCase[T]) layerOn(l Layer, c LayerConfig) bool {
 	return true
 }
 
-func (u *UseCase[T]) getLocal(key *Key) (T, bool) {
+// getLocal looks key up in the local tier; entity is the key's entity when
+// it is tracked.
+func (u *UseCase[T]) getLocal(key, entity string) (T, bool) {
 	u.metrics.request[Local].child().Inc()
-	e, ok := u.local.GetIfPresent(key.str)
-	if ok && key.Tracked && u.c.wm.stale(key.entityKey(), e.created) {
+	e, ok := u.local.GetIfPresent(key)
+	if ok && entity != "" && u.c.wm.stale(entity, e.created) {
 		ok = false
 	}
 	if !ok {

@@ -1,0 +1,207 @@
+package runtime
+
+import (
+	"context"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/gcache-go/gcache/internal/redistest"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// The benchmarks call the runtime the way a generated decorator does: check
+// Enabled, build the key with the Append functions, then Get with a closure
+// over the call's arguments.
+
+type benchUser struct {
+	ID        int64
+	Name      string
+	Email     string
+	Bio       string
+	Tags      []string
+	Addresses []benchAddress
+	Created   time.Time
+	Active    bool
+}
+
+type benchAddress struct{ Street, City, Zip, Country string }
+
+func sampleUser(id int64) *benchUser {
+	return &benchUser{
+		ID: id, Name: "Ada Lovelace", Email: "ada@example.com",
+		Bio:  "Mathematician and writer, chiefly known for her work on the Analytical Engine; the first to see that the machine had applications beyond calculation.",
+		Tags: []string{"math", "computing", "poetry", "engines", "notes"},
+		Addresses: []benchAddress{
+			{"12 St James's Square", "London", "SW1Y 4JH", "UK"},
+			{"Ockham Park", "Ockham", "GU23 6NL", "UK"},
+		},
+		Created: time.Date(2024, 5, 6, 7, 8, 9, 10, time.UTC), Active: true,
+	}
+}
+
+type store interface {
+	SearchPosts(ctx context.Context, userID string, page int) (*benchUser, error)
+}
+
+type db struct{ u *benchUser }
+
+func (d *db) SearchPosts(ctx context.Context, userID string, page int) (*benchUser, error) {
+	return d.u, nil
+}
+
+// decorator is what gcachegen emits for store.
+type decorator struct {
+	next store
+	uc   *UseCase[*benchUser]
+}
+
+func (c *decorator) SearchPosts(ctx context.Context, userID string, page int) (*benchUser, error) {
+	if !c.uc.Enabled(ctx) {
+		return c.next.SearchPosts(ctx, userID, page)
+	}
+	b := make([]byte, 0, 128)
+	b = AppendString(b, userID)
+	idLen := len(b)
+	b = append(b, "?page="...)
+	b = AppendInt(b, int64(page))
+	return c.uc.GetRendered(ctx, b, idLen, func(ctx context.Context) (*benchUser, error) {
+		return c.next.SearchPosts(ctx, userID, page)
+	})
+}
+
+func benchCache(b *testing.B, cfg Config, layers KeyConfig) (*Cache, *decorator) {
+	b.Helper()
+	cfg.Registerer = prometheus.NewRegistry()
+	cfg.Logger = quiet
+	c, err := New(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = c.Close() })
+	uc, err := NewUseCase[*benchUser](c, UseCaseSpec{Name: "SearchPosts", KeyType: "user_id", Default: layers})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return c, &decorator{next: &db{sampleUser(1)}, uc: uc}
+}
+
+var sink *benchUser
+
+func BenchmarkDirectCall(b *testing.B) {
+	var s store = &db{sampleUser(1)}
+	ctx := context.Background()
+	for b.Loop() {
+		sink, _ = s.SearchPosts(ctx, "123", 2)
+	}
+}
+
+func BenchmarkDisabledCall(b *testing.B) {
+	_, d := benchCache(b, Config{}, allLayers)
+	var s store = d
+	ctx := context.Background()
+	for b.Loop() {
+		sink, _ = s.SearchPosts(ctx, "123", 2)
+	}
+}
+
+func BenchmarkLocalHit(b *testing.B) {
+	_, d := benchCache(b, Config{}, allLayers)
+	var s store = d
+	ctx := Enable(context.Background())
+	sink, _ = s.SearchPosts(ctx, "123", 2)
+	b.Run("serial", func(b *testing.B) {
+		for b.Loop() {
+			sink, _ = s.SearchPosts(ctx, "123", 2)
+		}
+	})
+	b.Run("parallel", func(b *testing.B) {
+		b.RunParallel(func(pb *testing.PB) {
+			var u *benchUser // a shared sink would be the contention measured
+			for pb.Next() {
+				u, _ = s.SearchPosts(ctx, "123", 2)
+			}
+			_ = u
+		})
+	})
+}
+
+// BenchmarkLocalHitByHand builds the same key through the handle directly.
+func BenchmarkLocalHitByHand(b *testing.B) {
+	_, d := benchCache(b, Config{}, allLayers)
+	ctx := Enable(context.Background())
+	fn := func(context.Context) (*benchUser, error) { return d.next.SearchPosts(ctx, "123", 2) }
+	key := func() Key {
+		buf := AppendString(make([]byte, 0, 64), "123")
+		return d.uc.Key(append(buf, "?page=2"...), 3)
+	}
+	sink, _ = d.uc.Get(ctx, key(), fn)
+	for b.Loop() {
+		sink, _ = d.uc.Get(ctx, key(), fn)
+	}
+}
+
+func remoteOnly() KeyConfig { return KeyConfig{Remote: LayerConfig{TTL: time.Hour, Ramp: 100}} }
+
+func BenchmarkRemoteHit(b *testing.B) {
+	srv := redistest.Start(b)
+	_, d := benchCache(b, Config{Redis: &RedisConfig{Addrs: []string{srv.Addr()}}}, remoteOnly())
+	ctx := Enable(context.Background())
+	if _, err := d.SearchPosts(ctx, "123", 2); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		sink, _ = d.SearchPosts(ctx, "123", 2)
+	}
+}
+
+// BenchmarkBareRedisGet is the floor of a remote hit: a GET of the same
+// bytes and a CBOR decode, with no cache around them.
+func BenchmarkBareRedisGet(b *testing.B) {
+	srv := redistest.Start(b)
+	rdb := srv.Client()
+	ctx := context.Background()
+	payload, err := CBOR.Marshal(sampleUser(1))
+	if err != nil {
+		b.Fatal(err)
+	}
+	rdb.Set(ctx, "urn:user_id:123?page=2#SearchPosts", payload, time.Hour)
+	for b.Loop() {
+		raw, err := rdb.Get(ctx, "urn:user_id:123?page=2#SearchPosts").Bytes()
+		if err != nil {
+			b.Fatal(err)
+		}
+		var u *benchUser
+		if err := CBOR.Unmarshal(raw, &u); err != nil {
+			b.Fatal(err)
+		}
+		sink = u
+	}
+}
+
+// BenchmarkMiss measures a miss in both tiers: a Redis read, the function
+// (which returns at once) and one Redis write.
+func BenchmarkMiss(b *testing.B) {
+	srv := redistest.Start(b)
+	_, d := benchCache(b, Config{Redis: &RedisConfig{Addrs: []string{srv.Addr()}}}, allLayers)
+	ctx := Enable(context.Background())
+	i := 0
+	for b.Loop() {
+		i++
+		sink, _ = d.SearchPosts(ctx, strconv.Itoa(i), 2)
+	}
+}
+
+func BenchmarkKeyBuild(b *testing.B) {
+	_, d := benchCache(b, Config{}, allLayers)
+	var k Key
+	for b.Loop() {
+		buf := make([]byte, 0, 128)
+		buf = AppendString(buf, "123")
+		n := len(buf)
+		buf = append(buf, "?page="...)
+		buf = AppendInt(buf, 2)
+		k = d.uc.Key(buf, n)
+	}
+	_ = k
+}
