@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"encoding"
+	"fmt"
 	"math"
 	"strconv"
 	"time"
@@ -261,3 +262,8 @@ func unhex(c byte) int {
 	}
 	return -1
 }
+
+// NilKeyError is the error of a key that cannot be built because a pointer
+// on the way to one of its parts is nil; expr names the pointer as the
+// annotation spells it. The call is served uncached.
+func NilKeyError(expr string) error { return fmt.Errorf("gcache: key part %s is nil", expr) }

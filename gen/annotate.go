@@ -1,0 +1,376 @@
+package gen
+
+import (
+	"go/token"
+	"go/types"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// namePattern is what use case names and key types are made of.
+var namePattern = regexp.MustCompile(`^[A-Za-z0-9_.\-]+$`)
+
+// reservedUseCase would make keys read like watermarks.
+const reservedUseCase = "watermark"
+
+// methodDirectives are the directives a method takes.
+const methodDirectives = "cache, ttl, ramp, arg, ignore, invalidate"
+
+// annotate applies the directives of a method's doc comment.
+func (l *loader) annotate(iface *Interface, method *Method, m *types.Func, sig *types.Signature, ds []*directive) {
+	var cache, ttl, ramp *directive
+	var adapters, ignores []option
+	var invalidations []*directive
+	once := func(slot **directive, d *directive) {
+		if *slot != nil {
+			l.errorf(d.pos, "second //gcache:%s on %s (the first is at line %d)", d.name, method.Name, (*slot).pos.Line)
+			return
+		}
+		*slot = d
+	}
+	for _, d := range ds {
+		switch d.name {
+		case "cache":
+			once(&cache, d)
+		case "ttl":
+			once(&ttl, d)
+		case "ramp":
+			once(&ramp, d)
+		case "arg":
+			if len(d.opts) == 0 {
+				l.errorf(d.pos, "//gcache:arg needs PARAM=EXPR")
+			}
+			adapters = append(adapters, d.opts...)
+		case "ignore":
+			if len(d.opts) == 0 {
+				l.errorf(d.pos, "//gcache:ignore needs the parameters to leave out")
+			}
+			ignores = append(ignores, d.opts...)
+		case "invalidate":
+			invalidations = append(invalidations, d)
+		case "wrap":
+			l.errorf(d.pos, "//gcache:wrap goes on the interface type, not on a method")
+		default:
+			l.errorf(d.pos, "unknown directive //gcache:%s (a method takes %s)", d.name, methodDirectives)
+		}
+	}
+	if cache == nil {
+		for _, d := range []*directive{ttl, ramp} {
+			if d != nil {
+				l.errorf(d.pos, "//gcache:%s without //gcache:cache on %s", d.name, method.Name)
+			}
+		}
+		for _, o := range append(adapters, ignores...) {
+			l.errorf(o.pos, "%s: //gcache:arg and //gcache:ignore need //gcache:cache on %s", o.key, method.Name)
+		}
+	}
+	if cache != nil && len(invalidations) > 0 {
+		l.errorf(invalidations[0].pos, "%s is both cached and invalidating; a method is one or the other", method.Name)
+		return
+	}
+	if cache == nil && len(invalidations) == 0 {
+		return
+	}
+	sc := l.newKeyScope(method.Name, m, sig)
+	if !l.checkContext(cache, invalidations, method, sig) {
+		return
+	}
+	if cache != nil {
+		method.Cache = l.cacheOf(iface, method, sc, sig, cache, ttl, ramp, adapters, ignores)
+	}
+	for _, d := range invalidations {
+		if inv := l.invalidateOf(sc, d); inv != nil {
+			method.Invalidations = append(method.Invalidations, inv)
+		}
+	}
+}
+
+// checkContext checks that a cached or invalidating method takes a context
+// first.
+func (l *loader) checkContext(cache *directive, invs []*directive, method *Method, sig *types.Signature) bool {
+	if sig.Params().Len() > 0 && isContext(sig.Params().At(0).Type()) {
+		return true
+	}
+	d := cache
+	if d == nil {
+		d = invs[0]
+	}
+	l.errorf(d.pos, "%s must take a context.Context as its first parameter", method.Name)
+	return false
+}
+
+func isContext(t types.Type) bool { return isNamed(t, "context", "Context") }
+
+func isNamed(t types.Type, path, name string) bool {
+	n, ok := types.Unalias(t).(*types.Named)
+	return ok && n.Obj().Pkg() != nil && n.Obj().Pkg().Path() == path && n.Obj().Name() == name
+}
+
+func isError(t types.Type) bool { return types.Identical(t, types.Universe.Lookup("error").Type()) }
+
+// opts reads the options of a directive: those in keys take a value,
+// those in flags do not; anything else is an error.
+func (l *loader) opts(d *directive, keys, flags []string) map[string]option {
+	got := map[string]option{}
+	for _, o := range d.opts {
+		isKey, isFlag := contains(keys, o.key), contains(flags, o.key)
+		switch {
+		case !isKey && !isFlag:
+			l.errorf(o.pos, "unknown option %q of //gcache:%s (have %s)", o.key, d.name, strings.Join(append(keys, flags...), ", "))
+			continue
+		case isKey && !o.hasValue:
+			l.errorf(o.pos, "option %s of //gcache:%s needs a value: %s=...", o.key, d.name, o.key)
+			continue
+		case isFlag && o.hasValue:
+			l.errorf(o.pos, "option %s of //gcache:%s takes no value", o.key, d.name)
+			continue
+		}
+		if prev, dup := got[o.key]; dup {
+			l.errorf(o.pos, "option %s given twice (first at column %d)", o.key, prev.pos.Column)
+			continue
+		}
+		got[o.key] = o
+	}
+	return got
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// required reports a missing option, unless opts has reported it given
+// wrongly already.
+func (l *loader) required(d *directive, key, form string) {
+	for _, o := range d.opts {
+		if o.key == key {
+			return
+		}
+	}
+	l.errorf(d.pos, "//gcache:%s needs %s", d.name, form)
+}
+
+// keyType reads a key_type option.
+func (l *loader) keyType(d *directive, o map[string]option) (string, bool) {
+	kt, ok := o["key_type"]
+	if !ok {
+		l.required(d, "key_type", "key_type=")
+		return "", false
+	}
+	if !namePattern.MatchString(kt.value) {
+		l.errorf(kt.valuePos, "key_type %q: want letters, digits and \"_.-\"", kt.value)
+		return "", false
+	}
+	return kt.value, true
+}
+
+func (l *loader) cacheOf(iface *Interface, method *Method, sc *keyScope, sig *types.Signature, d, ttl, ramp *directive, adapters, ignores []option) *Cache {
+	o := l.opts(d, []string{"key_type", "id", "use_case"}, []string{"track"})
+	c := &Cache{UseCase: iface.Name + "." + method.Name}
+	_, c.Tracked = o["track"]
+	ok := true
+	if c.KeyType, ok = l.keyType(d, o); !ok {
+		return nil
+	}
+	if uc, ok := o["use_case"]; ok {
+		c.UseCase = uc.value
+		switch {
+		case uc.value == reservedUseCase:
+			l.errorf(uc.valuePos, "use_case %q is reserved", uc.value)
+			return nil
+		case !namePattern.MatchString(uc.value):
+			l.errorf(uc.valuePos, "use_case %q: want letters, digits and \"_.-\"", uc.value)
+			return nil
+		}
+	}
+	if prev, dup := l.useCases[c.UseCase]; dup {
+		l.errorf(d.pos, "use_case %q is already used at %s; use cases are unique per package", c.UseCase, prev)
+		return nil
+	}
+	l.useCases[c.UseCase] = d.pos
+
+	switch res := sig.Results(); {
+	case res.Len() == 1 && !isError(res.At(0).Type()):
+		c.Value = method.Results[0]
+	case res.Len() == 2 && isError(res.At(1).Type()):
+		c.Value, c.ReturnsError = method.Results[0], true
+	default:
+		l.errorf(d.pos, "%s returns %s; a cached method returns T or (T, error)", method.Name, types.TypeString(sig.Results(), func(p *types.Package) string {
+			if p == l.pkg.Types {
+				return ""
+			}
+			return p.Name()
+		}))
+		return nil
+	}
+	c.Fingerprint = fingerprint(sig.Results().At(0).Type())
+	if !l.defaults(c, ttl, ramp) {
+		return nil
+	}
+
+	id, ok := o["id"]
+	if !ok {
+		l.required(d, "id", "id=EXPR, the entity's id")
+		return nil
+	}
+	idPart, idParam, ok := sc.check(id.value, id.valuePos)
+	if !ok {
+		return nil
+	}
+	c.ID = idPart
+
+	adapted := map[string]option{}
+	for _, a := range adapters {
+		switch {
+		case !a.hasValue:
+			l.errorf(a.pos, "//gcache:arg %s needs an expression: %s=EXPR", a.key, a.key)
+		case sc.param(a.key) == nil:
+			l.errorf(a.pos, "//gcache:arg %s: %s", a.key, sc.notAParam(a.key))
+		case adapted[a.key].key != "":
+			l.errorf(a.pos, "//gcache:arg %s given twice", a.key)
+		default:
+			adapted[a.key] = a
+		}
+	}
+	ignored := map[string]bool{}
+	for _, ig := range ignores {
+		switch {
+		case ig.hasValue:
+			l.errorf(ig.pos, "//gcache:ignore takes parameter names, not %s=...", ig.key)
+		case sc.param(ig.key) == nil:
+			l.errorf(ig.pos, "//gcache:ignore %s: %s", ig.key, sc.notAParam(ig.key))
+		case ig.key == idParam:
+			l.errorf(ig.pos, "//gcache:ignore %s: it is the id; the key cannot leave it out", ig.key)
+		case adapted[ig.key].key != "":
+			l.errorf(ig.pos, "%s is both adapted (//gcache:arg) and ignored", ig.key)
+		default:
+			ignored[ig.key] = true
+		}
+	}
+	for _, p := range sc.params {
+		name := p.Name()
+		if ignored[name] {
+			continue
+		}
+		if a, ok := adapted[name]; ok {
+			if part, _, ok := sc.check(a.value, a.valuePos); ok {
+				c.Args = append(c.Args, KeyArg{Name: name, Part: part})
+			}
+			continue
+		}
+		if name == idParam {
+			continue // the id alone
+		}
+		if name == "" || name == "_" {
+			l.errorf(d.pos, "%s has an unnamed parameter of type %s; a cached method names every parameter that is part of its key", method.Name, l.typeString(p.Type()))
+			continue
+		}
+		enc, msg := sc.encoder(p.Type(), true, d.pos)
+		if enc == nil {
+			l.errorf(d.pos, "parameter %s of %s: %s; add //gcache:arg %s=EXPR or //gcache:ignore %s", name, method.Name, msg, name, name)
+			continue
+		}
+		c.Args = append(c.Args, KeyArg{Name: name, Part: KeyPart{Expr: ParamRef{Name: name}, Enc: enc}})
+	}
+	sort.Slice(c.Args, func(i, j int) bool { return c.Args[i].Name < c.Args[j].Name })
+	return c
+}
+
+// defaults reads //gcache:ttl and //gcache:ramp into the use case's default
+// config. A layer with a TTL and no ramp is ramped to 100.
+func (l *loader) defaults(c *Cache, ttl, ramp *directive) bool {
+	if ttl == nil {
+		if ramp != nil {
+			l.errorf(ramp.pos, "//gcache:ramp without //gcache:ttl has no effect; add //gcache:ttl")
+			return false
+		}
+		return true
+	}
+	layers := []string{"local", "remote"}
+	ok := true
+	to := l.opts(ttl, layers, nil)
+	if len(to) == 0 && len(ttl.opts) == 0 {
+		l.errorf(ttl.pos, "//gcache:ttl needs local=DURATION, remote=DURATION or both")
+		return false
+	}
+	for i, layer := range layers {
+		o, set := to[layer]
+		if !set {
+			continue
+		}
+		d, err := time.ParseDuration(o.value)
+		switch {
+		case err != nil:
+			l.errorf(o.valuePos, "ttl %s=%s: not a duration (want 30s, 5m, 1h30m)", layer, o.value)
+			ok = false
+		case d < 0:
+			l.errorf(o.valuePos, "ttl %s=%s is negative", layer, o.value)
+			ok = false
+		default:
+			c.Default[i] = LayerDefault{TTL: d, Ramp: 100}
+		}
+	}
+	if ramp == nil {
+		return ok
+	}
+	ro := l.opts(ramp, layers, nil)
+	for i, layer := range layers {
+		o, set := ro[layer]
+		if !set {
+			continue
+		}
+		n, err := strconv.Atoi(o.value)
+		if err != nil || n < 0 || n > 100 {
+			l.errorf(o.valuePos, "ramp %s=%s: want a whole percentage from 0 to 100", layer, o.value)
+			ok = false
+			continue
+		}
+		c.Default[i].Ramp = n
+	}
+	return ok
+}
+
+func (l *loader) invalidateOf(sc *keyScope, d *directive) *Invalidate {
+	o := l.opts(d, []string{"key_type", "id", "buffer"}, nil)
+	kt, ok := l.keyType(d, o)
+	if !ok {
+		return nil
+	}
+	inv := &Invalidate{KeyType: kt}
+	if b, ok := o["buffer"]; ok {
+		d, err := time.ParseDuration(b.value)
+		if err != nil || d < 0 {
+			l.errorf(b.valuePos, "buffer=%s: want a duration of 0 or more (5s, 1m)", b.value)
+			return nil
+		}
+		inv.Buffer = d
+	}
+	id, ok := o["id"]
+	if !ok {
+		l.required(d, "id", "id=EXPR, the entity's id")
+		return nil
+	}
+	part, _, ok := sc.check(id.value, id.valuePos)
+	if !ok {
+		return nil
+	}
+	inv.ID = part
+	return inv
+}
+
+func posLess(a, b token.Position) bool {
+	if a.Filename != b.Filename {
+		return a.Filename < b.Filename
+	}
+	if a.Line != b.Line {
+		return a.Line < b.Line
+	}
+	return a.Column < b.Column
+}

@@ -1,0 +1,124 @@
+package gen
+
+import (
+	"fmt"
+	"go/token"
+	"strings"
+)
+
+// directivePrefix starts every directive, like //go:generate: no space
+// after the slashes.
+const directivePrefix = "//gcache:"
+
+// A directive is one //gcache: comment line.
+type directive struct {
+	name string
+	pos  token.Position // of the "//"
+	opts []option
+}
+
+// An option is one word after the directive's name: key=value, or a bare
+// word (a flag such as track, or a parameter of ignore).
+type option struct {
+	key, value string
+	hasValue   bool
+	pos        token.Position // of the option's first byte
+	valuePos   token.Position // of the value's first byte
+}
+
+// isDirective reports whether a comment's text is a gcache directive.
+func isDirective(text string) bool { return strings.HasPrefix(text, directivePrefix) }
+
+// parseDirective splits a directive comment into its name and options.
+// pos is the position of the comment. It checks the form only; what the
+// options mean is checked by the loader.
+func parseDirective(text string, pos token.Position) (*directive, error) {
+	if !isDirective(text) {
+		return nil, errorAt(pos, "not a gcache directive: %q", text)
+	}
+	rest := text[len(directivePrefix):]
+	offset := len(directivePrefix)
+	end := strings.IndexAny(rest, " \t")
+	if end < 0 {
+		end = len(rest)
+	}
+	name := rest[:end]
+	rest = rest[end:]
+	d := &directive{name: name, pos: pos}
+	if name == "" {
+		return nil, errorAt(pos, "directive has no name: want //gcache:NAME")
+	}
+	if !isWord(name) {
+		return nil, errorAt(pos, "malformed directive name %q", name)
+	}
+	offset += len(name)
+	for rest != "" {
+		// Skip the blanks before the next word.
+		n := len(rest) - len(strings.TrimLeft(rest, " \t"))
+		rest, offset = rest[n:], offset+n
+		if rest == "" {
+			break
+		}
+		end := strings.IndexAny(rest, " \t")
+		if end < 0 {
+			end = len(rest)
+		}
+		word := rest[:end]
+		o := option{pos: shift(pos, offset)}
+		if k, v, ok := strings.Cut(word, "="); ok {
+			o.key, o.value, o.hasValue = k, v, true
+			o.valuePos = shift(pos, offset+len(k)+1)
+			if k == "" {
+				return nil, errorAt(o.pos, "option %q has no name", word)
+			}
+		} else {
+			o.key = word
+		}
+		d.opts = append(d.opts, o)
+		rest, offset = rest[end:], offset+end
+	}
+	return d, nil
+}
+
+// isWord reports whether s is made of letters, digits and underscores.
+func isWord(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c == '_' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// shift returns pos moved right by n bytes on its line.
+func shift(pos token.Position, n int) token.Position {
+	pos.Column += n
+	if pos.Offset >= 0 {
+		pos.Offset += n
+	}
+	return pos
+}
+
+// An Error is a mistake in the annotated source, at a position.
+type Error struct {
+	Pos token.Position
+	Msg string
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("%s: gcache: %s", e.Pos, e.Msg) }
+
+func errorAt(pos token.Position, format string, args ...any) *Error {
+	return &Error{Pos: pos, Msg: fmt.Sprintf(format, args...)}
+}
+
+// Errors is every mistake found in one run, in source order.
+type Errors []*Error
+
+func (es Errors) Error() string {
+	lines := make([]string, len(es))
+	for i, e := range es {
+		lines[i] = e.Error()
+	}
+	return strings.Join(lines, "\n")
+}

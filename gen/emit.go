@@ -1,0 +1,731 @@
+package gen
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/dave/jennifer/jen"
+)
+
+// keyBufferSize is the stack buffer a decorator renders keys into; longer
+// keys move to the heap.
+const keyBufferSize = 128
+
+// emit renders the Go source of f.
+func emit(f *File) ([]byte, error) {
+	aliases := name(f)
+	out := jen.NewFilePathName(f.Package.Path, f.Package.Name)
+	out.HeaderComment(header)
+	for _, line := range f.BuildLines {
+		out.HeaderComment(line)
+	}
+	for path, alias := range aliases {
+		if alias == packageName(f, path) {
+			out.ImportName(path, alias)
+		} else {
+			out.ImportAlias(path, alias)
+		}
+	}
+	for _, iface := range f.Interfaces {
+		(&emitter{iface: iface}).decorator(out)
+	}
+	var buf bytes.Buffer
+	if err := out.Render(&buf); err != nil {
+		return nil, fmt.Errorf("rendering %s: %w", f.Path, err)
+	}
+	return buf.Bytes(), nil
+}
+
+func packageName(f *File, path string) string {
+	switch path {
+	case runtimePath:
+		return "runtime"
+	case "time":
+		return "time"
+	}
+	return f.Imports[path]
+}
+
+func rt(name string) *jen.Statement { return jen.Qual(runtimePath, name) }
+
+// emitter writes the decorator of one interface.
+type emitter struct {
+	iface *Interface
+	// Per method: the decorator's field and key helpers, in the order of
+	// the method's use case, then invalidations.
+	fields  map[*Method][]string
+	helpers map[*Method][]string
+}
+
+// names allocates the decorator's field and helper names.
+func (e *emitter) names() {
+	e.fields, e.helpers = map[*Method][]string{}, map[*Method][]string{}
+	taken := map[string]bool{"next": true}
+	for _, m := range e.iface.Methods {
+		n := 0
+		if m.Cache != nil {
+			n = 1
+		}
+		n += len(m.Invalidations)
+		base := lowerFirst(m.Name)
+		for range n {
+			e.fields[m] = append(e.fields[m], unique(base, taken))
+			e.helpers[m] = append(e.helpers[m], unique(base+"Key", taken))
+		}
+	}
+}
+
+func lowerFirst(s string) string {
+	r := []rune(s)
+	i := 0
+	for i < len(r) && unicode.IsUpper(r[i]) {
+		i++
+	}
+	if i > 1 && i < len(r) {
+		i-- // keep the capital that starts the next word: URLPath → urlPath
+	}
+	return strings.ToLower(string(r[:i])) + string(r[i:])
+}
+
+// typeParams returns the decorator's type parameter list and arguments.
+func (e *emitter) typeParams() (params, args []jen.Code) {
+	for _, tp := range e.iface.TypeParams {
+		params = append(params, jen.Id(tp.Name).Add(constraintCode(tp.Constraint)))
+		args = append(args, jen.Id(tp.Name))
+	}
+	return params, args
+}
+
+// self is the decorator type with its type arguments.
+func (e *emitter) self() *jen.Statement {
+	_, args := e.typeParams()
+	s := jen.Id(e.iface.Decorator)
+	if len(args) > 0 {
+		s = s.Types(args...)
+	}
+	return s
+}
+
+func (e *emitter) wrappedType() *jen.Statement {
+	_, args := e.typeParams()
+	s := jen.Id(e.iface.Name)
+	if len(args) > 0 {
+		s = s.Types(args...)
+	}
+	return s
+}
+
+func (e *emitter) decorator(out *jen.File) {
+	e.names()
+	d, iface := e.iface.Decorator, e.iface.Name
+	tparams, _ := e.typeParams()
+
+	var cached, fields []jen.Code
+	fields = append(fields, jen.Id("next").Add(e.wrappedType()))
+	for _, m := range e.iface.Methods {
+		names := e.fields[m]
+		if m.Cache != nil {
+			fields = append(fields, jen.Id(names[0]).Op("*").Add(rt("UseCase")).Types(typeCode(m.Cache.Value)))
+			cached = append(cached, jen.Lit(m.Cache.UseCase))
+			names = names[1:]
+		}
+		for _, n := range names {
+			fields = append(fields, jen.Id(n).Op("*").Add(rt("Invalidator")))
+		}
+	}
+	out.Commentf("%s is a caching decorator of %s, made from its //gcache:", d, iface)
+	out.Commentf("annotations. Methods without annotations call the wrapped %s.", iface)
+	out.Type().Id(d).Types(tparams...).Struct(fields...)
+	out.Line()
+
+	e.constructor(out)
+	if len(tparams) == 0 {
+		out.Var().Id("_").Id(iface).Op("=").Parens(jen.Op("*").Id(d)).Parens(jen.Nil())
+		out.Line()
+	}
+	for _, m := range e.iface.Methods {
+		switch {
+		case m.Cache != nil:
+			e.cachedMethod(out, m)
+		case len(m.Invalidations) > 0:
+			e.invalidatingMethod(out, m)
+		default:
+			e.passThrough(out, m)
+		}
+	}
+}
+
+func (e *emitter) constructor(out *jen.File) {
+	d := e.iface.Decorator
+	tparams, _ := e.typeParams()
+	var useCases []string
+	for _, m := range e.iface.Methods {
+		if m.Cache != nil {
+			useCases = append(useCases, m.Cache.UseCase)
+		}
+	}
+	out.Commentf("New%s returns a decorator of next that caches through c.", d)
+	if len(useCases) > 0 {
+		out.Commentf("It registers the use cases %s on c, so it is an", strings.Join(useCases, ", "))
+		out.Comment("error to make two of them on one Cache.")
+	}
+	body := []jen.Code{}
+	if len(tparams) > 0 {
+		body = append(body, jen.Var().Id("_").Add(e.wrappedType()).Op("=").Parens(jen.Op("*").Add(e.self())).Parens(jen.Nil()))
+	}
+	values := []kv{{"next", jen.Id("next")}}
+	for _, m := range e.iface.Methods {
+		names := e.fields[m]
+		if m.Cache != nil {
+			n := names[0]
+			names = names[1:]
+			values = append(values, kv{n, jen.Id(n)})
+			body = append(body,
+				jen.List(jen.Id(n), jen.Err()).Op(":=").Add(rt("NewUseCase")).Types(typeCode(m.Cache.Value)).Call(jen.Id("c"), e.spec(m.Cache)),
+				ifErrReturn())
+		}
+		for i, n := range names {
+			inv := m.Invalidations[i]
+			args := []jen.Code{jen.Id("c"), jen.Lit(inv.KeyType)}
+			if inv.Buffer > 0 {
+				args = append(args, rt("WithFutureBuffer").Call(durationCode(inv.Buffer)))
+			}
+			values = append(values, kv{n, jen.Id(n)})
+			body = append(body, jen.List(jen.Id(n), jen.Err()).Op(":=").Add(rt("NewInvalidator")).Call(args...), ifErrReturn())
+		}
+	}
+	body = append(body, jen.Return(jen.Op("&").Add(literal(e.self(), values...)), jen.Nil()))
+	out.Func().Id("New"+d).Types(tparams...).
+		Params(jen.Id("next").Add(e.wrappedType()), jen.Id("c").Op("*").Add(rt("Cache"))).
+		Params(jen.Op("*").Add(e.self()), jen.Error()).
+		Block(body...)
+	out.Line()
+}
+
+// kv is one field of a composite literal.
+type kv struct {
+	key   string
+	value jen.Code
+}
+
+// literal is a composite literal with its fields in the order given, one
+// per line.
+func literal(typ *jen.Statement, fields ...kv) *jen.Statement {
+	items := make([]jen.Code, len(fields))
+	for i, f := range fields {
+		items[i] = jen.Id(f.key).Op(":").Add(f.value)
+	}
+	return typ.Custom(jen.Options{Open: "{", Close: "}", Separator: ",", Multi: true}, items...)
+}
+
+func ifErrReturn() jen.Code {
+	return jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), jen.Err()))
+}
+
+// spec is the UseCaseSpec literal of a use case.
+func (e *emitter) spec(c *Cache) jen.Code {
+	fields := []kv{{"Name", jen.Lit(c.UseCase)}, {"KeyType", jen.Lit(c.KeyType)}}
+	if c.Tracked {
+		fields = append(fields, kv{"Tracked", jen.True()})
+	}
+	var layers []kv
+	for i, name := range []string{"Local", "Remote"} {
+		if l := c.Default[i]; l.TTL > 0 || l.Ramp > 0 {
+			layers = append(layers, kv{name, rt("LayerConfig").Values(
+				jen.Id("TTL").Op(":").Add(durationCode(l.TTL)),
+				jen.Id("Ramp").Op(":").Lit(l.Ramp),
+			)})
+		}
+	}
+	if len(layers) > 0 {
+		fields = append(fields, kv{"Default", literal(rt("KeyConfig"), layers...)})
+	}
+	if c.Fingerprint != 0 {
+		fields = append(fields, kv{"Fingerprint", jen.Op(fmt.Sprintf("0x%016x", c.Fingerprint))})
+	}
+	return literal(rt("UseCaseSpec"), fields...)
+}
+
+// durationCode spells d in its largest whole unit: 5 * time.Minute.
+func durationCode(d time.Duration) jen.Code {
+	for _, u := range []struct {
+		d    time.Duration
+		name string
+	}{{time.Hour, "Hour"}, {time.Minute, "Minute"}, {time.Second, "Second"}, {time.Millisecond, "Millisecond"}, {time.Microsecond, "Microsecond"}} {
+		if d%u.d == 0 {
+			if d == u.d {
+				return jen.Qual("time", u.name)
+			}
+			return jen.Lit(int(d/u.d)).Op("*").Qual("time", u.name)
+		}
+	}
+	return jen.Qual("time", "Duration").Call(jen.Lit(int(d)))
+}
+
+// signature returns the method's parameters and results as the decorator
+// declares them.
+func signature(m *Method) (params, results []jen.Code) {
+	for i, p := range m.Params {
+		t := typeCode(p.Type)
+		if m.Variadic && i == len(m.Params)-1 {
+			t = jen.Op("...").Add(typeCode(p.Type.(Slice).Elem))
+		}
+		params = append(params, jen.Id(p.Name).Add(t))
+	}
+	for _, r := range m.Results {
+		results = append(results, typeCode(r))
+	}
+	return params, results
+}
+
+// forward is the call of the wrapped method with the decorator's
+// arguments.
+func forward(m *Method) *jen.Statement {
+	var args []jen.Code
+	for i, p := range m.Params {
+		a := jen.Id(p.Name)
+		if m.Variadic && i == len(m.Params)-1 {
+			a = a.Op("...")
+		}
+		args = append(args, a)
+	}
+	return jen.Id("c").Dot("next").Dot(m.Name).Call(args...)
+}
+
+func (e *emitter) method(out *jen.File, m *Method, body ...jen.Code) {
+	params, results := signature(m)
+	out.Func().Params(jen.Id("c").Op("*").Add(e.self())).Id(m.Name).Params(params...).Params(results...).Block(body...)
+	out.Line()
+}
+
+func (e *emitter) passThrough(out *jen.File, m *Method) {
+	out.Commentf("%s calls the wrapped %s.", m.Name, m.Name)
+	call := forward(m)
+	if len(m.Results) > 0 {
+		e.method(out, m, jen.Return(call))
+	} else {
+		e.method(out, m, call)
+	}
+}
+
+func (e *emitter) cachedMethod(out *jen.File, m *Method) {
+	c := m.Cache
+	uc := jen.Id("c").Dot(e.fields[m][0])
+	ctx := m.Params[0].Name
+	call := forward(m)
+	// fallback serves the call uncached.
+	fallback := jen.Return(call)
+	fn := jen.Func().Params(jen.Id(ctx).Qual("context", "Context")).Params(typeCode(c.Value), jen.Error())
+	var get []jen.Code
+	if c.ReturnsError {
+		get = []jen.Code{jen.Return(uc.Clone().Dot("GetRendered").Call(jen.Id(ctx), jen.Id("key"), jen.Id("idLen"), fn.Block(jen.Return(call))))}
+	} else {
+		// A value-only method cannot return the error a cancelled wait
+		// ends with; it calls the wrapped method instead.
+		get = []jen.Code{
+			jen.List(jen.Id("val"), jen.Err()).Op(":=").Add(uc.Clone().Dot("GetRendered").Call(jen.Id(ctx), jen.Id("key"), jen.Id("idLen"),
+				fn.Block(jen.Return(call, jen.Nil())))),
+			jen.If(jen.Err().Op("!=").Nil()).Block(fallback),
+			jen.Return(jen.Id("val")),
+		}
+	}
+	out.Commentf("%s serves the wrapped %s through the cache: use case %s, key type %s.", m.Name, m.Name, c.UseCase, c.KeyType)
+	e.method(out, m, append([]jen.Code{
+		jen.If(jen.Op("!").Add(uc.Clone().Dot("Enabled").Call(jen.Id(ctx)))).Block(fallback),
+		jen.List(jen.Id("key"), jen.Id("idLen"), jen.Err()).Op(":=").Add(jen.Id("c").Dot(e.helpers[m][0]).Call(e.helperArgs(m, jen.Make(jen.Index().Byte(), jen.Lit(0), jen.Lit(keyBufferSize)))...)),
+		jen.If(jen.Err().Op("!=").Nil()).Block(uc.Clone().Dot("KeyError").Call(jen.Err()), fallback),
+	}, get...)...)
+	e.keyHelper(out, m, e.helpers[m][0], c.ID, c.Args)
+}
+
+func (e *emitter) invalidatingMethod(out *jen.File, m *Method) {
+	ctx := m.Params[0].Name
+	taken := map[string]bool{}
+	for _, p := range m.Params {
+		taken[p.Name] = true
+	}
+	for _, n := range generatedNames {
+		taken[n] = true
+	}
+	var results []jen.Code
+	errIndex := -1
+	for i, r := range m.Results {
+		if n, ok := r.(Named); ok && n.Path == "" && n.Name == "error" && i == len(m.Results)-1 {
+			errIndex = i
+			results = append(results, jen.Err())
+			continue
+		}
+		results = append(results, jen.Id(unique("res", taken)))
+	}
+	var invalidate []jen.Code
+	var kinds []string
+	for i, inv := range m.Invalidations {
+		kinds = append(kinds, inv.KeyType)
+		assign := ":="
+		if i > 0 {
+			assign = "="
+		}
+		invalidate = append(invalidate,
+			jen.List(jen.Id("key"), jen.Id("_"), jen.Id("keyErr")).Op(assign).Add(jen.Id("c").Dot(e.helpers[m][i]).Call(e.helperArgs(m, jen.Nil())...)),
+			jen.Id("c").Dot(e.fields[m][i]).Dot("Invalidate").Call(jen.Id(ctx), jen.Id("key"), jen.Id("keyErr")))
+		if i < len(m.Invalidations)-1 {
+			invalidate = append(invalidate, jen.Line())
+		}
+	}
+	var body []jen.Code
+	if len(results) > 0 {
+		body = append(body, jen.List(results...).Op(":=").Add(forward(m)))
+	} else {
+		body = append(body, forward(m))
+	}
+	when := "after it returns"
+	if errIndex >= 0 {
+		body = append(body, jen.If(jen.Err().Op("==").Nil()).Block(invalidate...))
+		when = "when it succeeds"
+	} else {
+		body = append(body, invalidate...)
+	}
+	if len(results) > 0 {
+		body = append(body, jen.Return(results...))
+	}
+	out.Commentf("%s calls the wrapped %s and, %s, invalidates the %s it names.", m.Name, m.Name, when, strings.Join(kinds, " and "))
+	e.method(out, m, body...)
+	for i, inv := range m.Invalidations {
+		e.keyHelper(out, m, e.helpers[m][i], inv.ID, nil)
+	}
+}
+
+// helperArgs are the arguments of a key helper: the buffer, then the
+// method's parameters after the context.
+func (e *emitter) helperArgs(m *Method, buf jen.Code) []jen.Code {
+	args := []jen.Code{buf}
+	for _, p := range m.Params[1:] {
+		args = append(args, jen.Id(p.Name))
+	}
+	return args
+}
+
+// keyHelper writes the method that renders a call's id and arguments: the
+// layout UseCase.GetRendered and Invalidator.Invalidate take.
+func (e *emitter) keyHelper(out *jen.File, m *Method, name string, id KeyPart, args []KeyArg) {
+	params := []jen.Code{jen.Id("b").Index().Byte()}
+	for _, p := range m.Params[1:] {
+		params = append(params, jen.Id(p.Name).Add(typeCode(p.Type)))
+	}
+	fail := func(err jen.Code) jen.Code { return jen.Return(jen.Id("b"), jen.Lit(0), err) }
+	r := &renderer{fail: fail}
+	r.part(id)
+	if len(args) > 0 {
+		r.add(jen.Id("idLen").Op(":=").Len(jen.Id("b")))
+		for i, a := range args {
+			sep := "&"
+			if i == 0 {
+				sep = "?"
+			}
+			r.add(jen.Id("b").Op("=").Append(jen.Id("b"), jen.Lit(sep+a.Name+"=").Op("...")))
+			r.part(a.Part)
+		}
+	}
+	idLen := jen.Id("idLen")
+	if len(args) == 0 {
+		idLen = jen.Len(jen.Id("b"))
+	}
+	body := r.stmts
+	if r.fallible {
+		body = append([]jen.Code{jen.Var().Err().Error()}, body...)
+	}
+	body = append(body, jen.Return(jen.Id("b"), idLen, jen.Nil()))
+	out.Commentf("%s renders the id and arguments of %s calls after b.", name, m.Name)
+	out.Func().Params(jen.Op("*").Add(e.self())).Id(name).Params(params...).Params(jen.Index().Byte(), jen.Int(), jen.Error()).Block(body...)
+	out.Line()
+}
+
+// A renderer accumulates the statements that append key parts to b.
+type renderer struct {
+	stmts    []jen.Code
+	fail     func(err jen.Code) jen.Code // the return of a failed rendering
+	fallible bool                        // an err variable is needed
+}
+
+func (r *renderer) add(c jen.Code) { r.stmts = append(r.stmts, c) }
+
+// part appends a key part: its nil checks, then its value.
+func (r *renderer) part(p KeyPart) {
+	for _, n := range p.Nil {
+		r.add(jen.If(exprCode(n.Expr).Op("==").Nil()).Block(r.fail(rt("NilKeyError").Call(jen.Lit(n.Text)))))
+	}
+	r.value(p.Enc, exprCode(p.Expr), isSimple(p.Expr))
+}
+
+// isSimple reports whether evaluating x twice is as cheap and safe as
+// once: no calls.
+func isSimple(x Expr) bool {
+	switch x := x.(type) {
+	case ParamRef:
+		return true
+	case Selector:
+		return isSimple(x.X)
+	case Deref:
+		return isSimple(x.X)
+	}
+	return false
+}
+
+// value appends the statements that render v with enc.
+func (r *renderer) value(enc *Encoder, v *jen.Statement, simple bool) {
+	switch enc.Kind {
+	case EncNilable:
+		if !simple {
+			// Evaluate once: v is used twice.
+			inner := &renderer{fail: r.fail}
+			inner.add(jen.Id("v").Op(":=").Add(v))
+			inner.value(enc, jen.Id("v"), true)
+			r.fallible = r.fallible || inner.fallible
+			r.add(jen.Block(inner.stmts...))
+			return
+		}
+		elem := v.Clone()
+		if enc.Deref {
+			elem = jen.Op("*").Add(v.Clone())
+		}
+		inner := &renderer{fail: r.fail}
+		inner.value(enc.Elem, elem, true)
+		r.fallible = r.fallible || inner.fallible
+		r.add(jen.If(v.Clone().Op("==").Nil()).Block(
+			jen.Id("b").Op("=").Add(rt("AppendNil")).Call(jen.Id("b")),
+		).Else().Block(inner.stmts...))
+	case EncText:
+		r.fallible = true
+		r.add(jen.If(jen.List(jen.Id("b"), jen.Err()).Op("=").Add(rt("AppendText")).Call(jen.Id("b"), v), jen.Err().Op("!=").Nil()).Block(r.fail(jen.Err())))
+	case EncSlice:
+		if enc.Elem.Fallible() {
+			r.fallible = true
+			r.add(jen.If(jen.List(jen.Id("b"), jen.Err()).Op("=").Add(rt("AppendSliceErr")).Call(jen.Id("b"), v, elemFunc(enc.Elem)), jen.Err().Op("!=").Nil()).Block(r.fail(jen.Err())))
+			return
+		}
+		r.add(jen.Id("b").Op("=").Add(rt("AppendSlice")).Call(jen.Id("b"), v, elemFunc(enc.Elem)))
+	default:
+		r.add(jen.Id("b").Op("=").Add(appendCall(enc, v)))
+	}
+}
+
+// appendCall is the call of the Append function of an infallible scalar.
+func appendCall(enc *Encoder, v *jen.Statement) *jen.Statement {
+	conv := func(t string) *jen.Statement {
+		if enc.Conv {
+			return jen.Id(t).Call(v)
+		}
+		return v
+	}
+	b := jen.Id("b")
+	switch enc.Kind {
+	case EncString:
+		return rt("AppendString").Call(b, conv("string"))
+	case EncBytes:
+		if enc.Conv {
+			return rt("AppendBytes").Call(b, jen.Index().Byte().Call(v))
+		}
+		return rt("AppendBytes").Call(b, v)
+	case EncBool:
+		return rt("AppendBool").Call(b, conv("bool"))
+	case EncInt:
+		return rt("AppendInt").Call(b, conv("int64"))
+	case EncUint:
+		return rt("AppendUint").Call(b, conv("uint64"))
+	case EncFloat32:
+		return rt("AppendFloat").Call(b, jen.Float64().Call(v), jen.Lit(32))
+	case EncFloat64:
+		return rt("AppendFloat").Call(b, conv("float64"), jen.Lit(64))
+	case EncTime:
+		return rt("AppendTime").Call(b, v)
+	case EncDuration:
+		return rt("AppendDuration").Call(b, v)
+	case EncCacheKey:
+		return rt("AppendString").Call(b, v.Clone().Dot("CacheKey").Call())
+	}
+	panic(fmt.Sprintf("gen: no Append function for encoder kind %d", enc.Kind))
+}
+
+// elemFunc is the function that renders one slice element: an Append
+// function itself when its signature fits, or a literal.
+func elemFunc(enc *Encoder) jen.Code {
+	if !enc.Conv {
+		switch enc.Kind {
+		case EncString:
+			return rt("AppendString")
+		case EncBytes:
+			return rt("AppendBytes")
+		case EncBool:
+			return rt("AppendBool")
+		case EncInt:
+			return rt("AppendInt")
+		case EncUint:
+			return rt("AppendUint")
+		case EncTime:
+			return rt("AppendTime")
+		case EncDuration:
+			return rt("AppendDuration")
+		case EncText:
+			return rt("AppendText").Types(typeCode(enc.Type))
+		}
+	}
+	params := jen.Params(jen.Id("b").Index().Byte(), jen.Id("v").Add(typeCode(enc.Type)))
+	if enc.Fallible() {
+		inner := &renderer{fail: func(err jen.Code) jen.Code { return jen.Return(jen.Id("b"), err) }}
+		inner.value(enc, jen.Id("v"), true)
+		body := append([]jen.Code{jen.Var().Err().Error()}, inner.stmts...)
+		body = append(body, jen.Return(jen.Id("b"), jen.Nil()))
+		return jen.Func().Add(params).Params(jen.Index().Byte(), jen.Error()).Block(body...)
+	}
+	inner := &renderer{fail: func(err jen.Code) jen.Code { return jen.Return(jen.Id("b")) }}
+	inner.value(enc, jen.Id("v"), true)
+	if len(inner.stmts) == 1 && enc.Kind != EncNilable && enc.Kind != EncSlice {
+		return jen.Func().Add(params).Index().Byte().Block(jen.Return(appendCall(enc, jen.Id("v"))))
+	}
+	return jen.Func().Add(params).Index().Byte().Block(append(inner.stmts, jen.Return(jen.Id("b")))...)
+}
+
+// exprCode is the Go code of a key expression.
+func exprCode(x Expr) *jen.Statement {
+	switch x := x.(type) {
+	case ParamRef:
+		return jen.Id(x.Name)
+	case Selector:
+		return operand(x.X).Dot(x.Name)
+	case MethodCall:
+		return operand(x.X).Dot(x.Name).Call()
+	case Conversion:
+		switch x.To.(type) {
+		case Pointer, *Func, Chan:
+			return jen.Parens(typeCode(x.To)).Call(exprCode(x.X))
+		}
+		return typeCode(x.To).Call(exprCode(x.X))
+	case Deref:
+		return jen.Op("*").Add(exprCode(x.X))
+	}
+	panic(fmt.Sprintf("gen: unknown expression %T", x))
+}
+
+// operand is x as the operand of a selector: a dereference needs
+// parentheses there.
+func operand(x Expr) *jen.Statement {
+	if _, ok := x.(Deref); ok {
+		return jen.Parens(exprCode(x))
+	}
+	return exprCode(x)
+}
+
+// typeCode is the Go code of a type.
+func typeCode(t Type) *jen.Statement {
+	switch t := t.(type) {
+	case Named:
+		var s *jen.Statement
+		if t.Path == "" {
+			s = jen.Id(t.Name)
+		} else {
+			s = jen.Qual(t.Path, t.Name)
+		}
+		if len(t.Args) > 0 {
+			args := make([]jen.Code, len(t.Args))
+			for i, a := range t.Args {
+				args[i] = typeCode(a)
+			}
+			s = s.Types(args...)
+		}
+		return s
+	case TypeParamRef:
+		return jen.Id(t.Name)
+	case Pointer:
+		return jen.Op("*").Add(typeCode(t.Elem))
+	case Slice:
+		return jen.Index().Add(typeCode(t.Elem))
+	case Array:
+		return jen.Index(jen.Lit(int(t.Len))).Add(typeCode(t.Elem))
+	case Map:
+		return jen.Map(typeCode(t.Key)).Add(typeCode(t.Elem))
+	case Chan:
+		switch t.Dir {
+		case "<-chan":
+			return jen.Op("<-").Chan().Add(typeCode(t.Elem))
+		case "chan<-":
+			return jen.Chan().Op("<-").Add(typeCode(t.Elem))
+		}
+		return jen.Chan().Add(typeCode(t.Elem))
+	case *Func:
+		return jen.Func().Add(funcSig(t))
+	case Struct:
+		fields := make([]jen.Code, len(t.Fields))
+		for i, f := range t.Fields {
+			var s *jen.Statement
+			if f.Embedded {
+				s = typeCode(f.Type)
+			} else {
+				s = jen.Id(f.Name).Add(typeCode(f.Type))
+			}
+			if f.Tag != "" {
+				s = s.Add(jen.Lit(f.Tag))
+			}
+			fields[i] = s
+		}
+		return jen.Struct(fields...)
+	case InterfaceType:
+		return jen.Interface(interfaceElems(t)...)
+	case Union:
+		terms := make([]jen.Code, len(t.Terms))
+		for i, term := range t.Terms {
+			s := typeCode(term.Type)
+			if term.Tilde {
+				s = jen.Op("~").Add(s)
+			}
+			terms[i] = s
+		}
+		return jen.Union(terms...)
+	}
+	panic(fmt.Sprintf("gen: unknown type %T", t))
+}
+
+func interfaceElems(t InterfaceType) []jen.Code {
+	var elems []jen.Code
+	for _, e := range t.Embedded {
+		elems = append(elems, typeCode(e))
+	}
+	for _, m := range t.Methods {
+		elems = append(elems, jen.Id(m.Name).Add(funcSig(m.Sig)))
+	}
+	return elems
+}
+
+// constraintCode is a type parameter's constraint: an implicit interface
+// (~int | ~string) is written bare.
+func constraintCode(t Type) *jen.Statement {
+	if it, ok := t.(InterfaceType); ok && it.Implicit && len(it.Embedded) == 1 && len(it.Methods) == 0 {
+		return typeCode(it.Embedded[0])
+	}
+	return typeCode(t)
+}
+
+func funcSig(f *Func) *jen.Statement {
+	params := make([]jen.Code, len(f.Params))
+	for i, p := range f.Params {
+		if f.Variadic && i == len(f.Params)-1 {
+			params[i] = jen.Op("...").Add(typeCode(p.(Slice).Elem))
+			continue
+		}
+		params[i] = typeCode(p)
+	}
+	results := make([]jen.Code, len(f.Results))
+	for i, r := range f.Results {
+		results[i] = typeCode(r)
+	}
+	s := jen.Params(params...)
+	switch len(results) {
+	case 0:
+		return s
+	case 1:
+		return s.Add(results[0])
+	}
+	return s.Params(results...)
+}

@@ -1,0 +1,395 @@
+package gen
+
+import (
+	"bytes"
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/printer"
+	"go/token"
+	"go/types"
+	"strings"
+)
+
+// A keyScope checks the key expressions of one method.
+type keyScope struct {
+	l      *loader
+	method string
+	all    []*types.Var // every parameter, for error messages
+	params []*types.Var // the parameters after the context
+	pkg    *types.Package
+	anchor token.Pos // where type names in conversions are resolved
+}
+
+func (l *loader) newKeyScope(method string, m *types.Func, sig *types.Signature) *keyScope {
+	sc := &keyScope{l: l, method: method, pkg: m.Pkg()}
+	for i := range sig.Params().Len() {
+		p := sig.Params().At(i)
+		sc.all = append(sc.all, p)
+		if i > 0 {
+			sc.params = append(sc.params, p)
+		}
+	}
+	if m.Pkg() == l.pkg.Types {
+		sc.anchor = m.Pos()
+	}
+	return sc
+}
+
+// typeString spells t as the source would: types of this package bare,
+// others by package name.
+func (l *loader) typeString(t types.Type) string {
+	return types.TypeString(t, func(p *types.Package) string {
+		if p == l.pkg.Types {
+			return ""
+		}
+		return p.Name()
+	})
+}
+
+func (sc *keyScope) param(name string) *types.Var {
+	for _, p := range sc.all {
+		if p.Name() == name && name != "_" {
+			return p
+		}
+	}
+	return nil
+}
+
+func (sc *keyScope) notAParam(name string) string {
+	names := make([]string, 0, len(sc.all))
+	for _, p := range sc.all {
+		names = append(names, p.Name())
+	}
+	return fmt.Sprintf("%q is not a parameter of %s (have %s)", name, sc.method, strings.Join(names, ", "))
+}
+
+// check parses and checks the key expression src, written at pos. It
+// returns the key part and, when src is a bare parameter, its name.
+func (sc *keyScope) check(src string, pos token.Position) (KeyPart, string, bool) {
+	e, err := parser.ParseExpr(src)
+	if err != nil || src == "" {
+		sc.l.errorf(pos, "%q is not a Go expression", src)
+		return KeyPart{}, "", false
+	}
+	var part KeyPart
+	x, t, ok := sc.expr(e, &part, pos)
+	if !ok {
+		return KeyPart{}, "", false
+	}
+	part.Expr = x
+	bare := ""
+	if id, isIdent := ast.Unparen(e).(*ast.Ident); isIdent {
+		bare = id.Name
+	}
+	var msg string
+	part.Enc, msg = sc.encoder(t, addressable(x), pos)
+	if part.Enc == nil {
+		hint := "use //gcache:arg to render it through an expression that is"
+		if bare != "" {
+			hint = fmt.Sprintf("add //gcache:arg %s=EXPR or //gcache:ignore %s", bare, bare)
+		}
+		sc.l.errorf(pos, "%s: %s; %s", src, msg, hint)
+		return KeyPart{}, "", false
+	}
+	return part, bare, true
+}
+
+// at returns the position of node n of an expression written at pos.
+func at(pos token.Position, n ast.Node) token.Position { return shift(pos, int(n.Pos())-1) }
+
+func (sc *keyScope) expr(e ast.Expr, part *KeyPart, pos token.Position) (Expr, types.Type, bool) {
+	fail := func(n ast.Node, format string, args ...any) (Expr, types.Type, bool) {
+		sc.l.errorf(at(pos, n), format, args...)
+		return nil, nil, false
+	}
+	switch e := e.(type) {
+	case *ast.ParenExpr:
+		return sc.expr(e.X, part, pos)
+	case *ast.Ident:
+		p := sc.param(e.Name)
+		if p == nil {
+			return fail(e, "%s", sc.notAParam(e.Name))
+		}
+		return ParamRef{Name: e.Name}, p.Type(), true
+	case *ast.StarExpr:
+		x, t, ok := sc.expr(e.X, part, pos)
+		if !ok {
+			return nil, nil, false
+		}
+		p, isPtr := t.Underlying().(*types.Pointer)
+		if !isPtr {
+			return fail(e, "cannot dereference %s of type %s", text(e.X), sc.l.typeString(t))
+		}
+		part.Nil = append(part.Nil, NilCheck{Expr: x, Text: text(e.X)})
+		return Deref{X: x}, p.Elem(), true
+	case *ast.SelectorExpr:
+		if id, ok := e.X.(*ast.Ident); ok && sc.param(id.Name) == nil {
+			return fail(e, "%s: %s", text(e), sc.notAParam(id.Name))
+		}
+		x, t, ok := sc.expr(e.X, part, pos)
+		if !ok {
+			return nil, nil, false
+		}
+		obj, index, _ := types.LookupFieldOrMethod(t, true, sc.pkg, e.Sel.Name)
+		switch obj := obj.(type) {
+		case *types.Var:
+			x = sc.walkEmbedded(x, t, index, part, text(e.X), true)
+			return Selector{X: x, Name: e.Sel.Name}, obj.Type(), true
+		case *types.Func:
+			return fail(e.Sel, "%s is a method: call it, %s()", text(e), text(e))
+		}
+		return fail(e.Sel, "%s (of type %s) has no field or method %s", text(e.X), sc.l.typeString(t), e.Sel.Name)
+	case *ast.CallExpr:
+		if len(e.Args) == 0 {
+			return sc.methodCall(e, part, pos)
+		}
+		if len(e.Args) == 1 && !e.Ellipsis.IsValid() {
+			return sc.conversion(e, part, pos)
+		}
+		return fail(e, "%s: a key expression calls methods without arguments, or converts one value", text(e))
+	}
+	return fail(e, "%s: want a parameter, a field or method selector chain, or a conversion", text(e))
+}
+
+// walkEmbedded follows the embedded fields of a promoted field or method's
+// index path from x, of type t. Every pointer it dereferences on the way
+// gets a nil check; so does the final receiver when derefLast is set (a
+// field, or a method that a nil receiver would make panic).
+func (sc *keyScope) walkEmbedded(x Expr, t types.Type, index []int, part *KeyPart, src string, derefLast bool) Expr {
+	for _, i := range index[:len(index)-1] {
+		if isPointer(t) {
+			part.Nil = append(part.Nil, NilCheck{Expr: x, Text: src})
+		}
+		st, ok := deref(t).Underlying().(*types.Struct)
+		if !ok {
+			break
+		}
+		f := st.Field(i)
+		x = Selector{X: x, Name: f.Name()}
+		src += "." + f.Name()
+		t = f.Type()
+	}
+	if derefLast && (isPointer(t) || types.IsInterface(t)) {
+		part.Nil = append(part.Nil, NilCheck{Expr: x, Text: src})
+	}
+	return x
+}
+
+func isPointer(t types.Type) bool {
+	_, ok := t.Underlying().(*types.Pointer)
+	return ok
+}
+
+func deref(t types.Type) types.Type {
+	if p, ok := t.Underlying().(*types.Pointer); ok {
+		return p.Elem()
+	}
+	return t
+}
+
+func (sc *keyScope) methodCall(e *ast.CallExpr, part *KeyPart, pos token.Position) (Expr, types.Type, bool) {
+	sel, ok := e.Fun.(*ast.SelectorExpr)
+	if !ok {
+		sc.l.errorf(at(pos, e), "%s: only methods are called in a key expression", text(e))
+		return nil, nil, false
+	}
+	if id, ok := sel.X.(*ast.Ident); ok && sc.param(id.Name) == nil {
+		sc.l.errorf(at(pos, sel), "%s: %s", text(sel), sc.notAParam(id.Name))
+		return nil, nil, false
+	}
+	x, t, ok := sc.expr(sel.X, part, pos)
+	if !ok {
+		return nil, nil, false
+	}
+	obj, index, _ := types.LookupFieldOrMethod(t, addressable(x), sc.pkg, sel.Sel.Name)
+	fn, isFunc := obj.(*types.Func)
+	if !isFunc {
+		if obj == nil {
+			if other, _, _ := types.LookupFieldOrMethod(t, true, sc.pkg, sel.Sel.Name); other != nil {
+				sc.l.errorf(at(pos, sel.Sel), "%s has a pointer receiver and %s is not addressable", text(sel), text(sel.X))
+				return nil, nil, false
+			}
+		}
+		sc.l.errorf(at(pos, sel.Sel), "%s (of type %s) has no method %s", text(sel.X), sc.l.typeString(t), sel.Sel.Name)
+		return nil, nil, false
+	}
+	sig := fn.Type().(*types.Signature)
+	if sig.Params().Len() != 0 || sig.Results().Len() != 1 {
+		sc.l.errorf(at(pos, sel.Sel), "%s must take no arguments and return one value", text(sel))
+		return nil, nil, false
+	}
+	// A method with a pointer receiver may accept nil; any other call
+	// through a nil pointer or interface panics.
+	_, ptrRecv := sig.Recv().Type().Underlying().(*types.Pointer)
+	x = sc.walkEmbedded(x, t, index, part, text(sel.X), !ptrRecv)
+	return MethodCall{X: x, Name: sel.Sel.Name}, sig.Results().At(0).Type(), true
+}
+
+func (sc *keyScope) conversion(e *ast.CallExpr, part *KeyPart, pos token.Position) (Expr, types.Type, bool) {
+	tv, err := types.Eval(sc.l.fset, sc.pkg, sc.anchor, text(e.Fun))
+	if err != nil || !tv.IsType() {
+		sc.l.errorf(at(pos, e.Fun), "%s: a key expression calls methods without arguments, or converts to a type", text(e))
+		return nil, nil, false
+	}
+	x, t, ok := sc.expr(e.Args[0], part, pos)
+	if !ok {
+		return nil, nil, false
+	}
+	if !types.ConvertibleTo(t, tv.Type) {
+		sc.l.errorf(at(pos, e), "cannot convert %s (of type %s) to %s", text(e.Args[0]), sc.l.typeString(t), sc.l.typeString(tv.Type))
+		return nil, nil, false
+	}
+	return Conversion{To: sc.l.typeOf(tv.Type, pos), X: x}, tv.Type, true
+}
+
+// addressable reports whether the value of x is addressable, so that a
+// method with a pointer receiver can be called on it.
+func addressable(x Expr) bool {
+	switch x := x.(type) {
+	case ParamRef, Deref:
+		return true
+	case Selector:
+		return addressable(x.X)
+	}
+	return false
+}
+
+func text(n ast.Node) string {
+	var b bytes.Buffer
+	_ = printer.Fprint(&b, token.NewFileSet(), n)
+	return b.String()
+}
+
+// encoder returns how a value of type t renders into a key, or nil and the
+// reason it cannot.
+func (sc *keyScope) encoder(t types.Type, addr bool, pos token.Position) (*Encoder, string) {
+	enc := func(kind EncKind, conv bool) (*Encoder, string) {
+		return &Encoder{Kind: kind, Conv: conv}, ""
+	}
+	switch {
+	case isNamed(t, "time", "Time"):
+		return enc(EncTime, false)
+	case isNamed(t, "time", "Duration"):
+		return enc(EncDuration, false)
+	}
+	_, isIface := t.Underlying().(*types.Interface)
+	_, isPtr := t.Underlying().(*types.Pointer)
+	if _, isTP := t.(*types.TypeParam); isTP {
+		isIface = false
+	}
+	for _, m := range []struct {
+		name string
+		kind EncKind
+		ok   func(*types.Signature) bool
+	}{
+		{"CacheKey", EncCacheKey, returnsString},
+		{"MarshalText", EncText, returnsBytesError},
+	} {
+		if !hasMethod(t, m.name, m.ok, addr, sc.pkg) {
+			continue
+		}
+		e := &Encoder{Kind: m.kind}
+		if isIface || isPtr {
+			// A nil interface or pointer renders "nil" rather than panic.
+			return &Encoder{Kind: EncNilable, Elem: e}, ""
+		}
+		return e, ""
+	}
+	if tp, ok := t.(*types.TypeParam); ok {
+		core := coreType(tp)
+		if core == nil {
+			return nil, fmt.Sprintf("type parameter %s has no single underlying type nor a CacheKey or MarshalText method", sc.l.typeString(tp))
+		}
+		e, msg := sc.encoder(core, addr, pos)
+		if e != nil {
+			e.Conv = true
+		}
+		return e, msg
+	}
+	switch u := t.Underlying().(type) {
+	case *types.Basic:
+		conv := func(target types.BasicKind) bool { return !types.Identical(t, types.Typ[target]) }
+		switch info := u.Info(); {
+		case u.Kind() == types.String:
+			return enc(EncString, conv(types.String))
+		case u.Kind() == types.Bool:
+			return enc(EncBool, conv(types.Bool))
+		case info&types.IsInteger != 0 && info&types.IsUnsigned == 0:
+			return enc(EncInt, conv(types.Int64))
+		case info&types.IsInteger != 0 && u.Kind() != types.Uintptr:
+			return enc(EncUint, conv(types.Uint64))
+		case u.Kind() == types.Float32:
+			return enc(EncFloat32, true)
+		case u.Kind() == types.Float64:
+			return enc(EncFloat64, conv(types.Float64))
+		}
+	case *types.Slice:
+		if b, ok := u.Elem().Underlying().(*types.Basic); ok && b.Kind() == types.Uint8 {
+			return enc(EncBytes, !types.Identical(t, types.NewSlice(types.Typ[types.Uint8])))
+		}
+		elem, msg := sc.encoder(u.Elem(), true, pos)
+		if elem == nil {
+			return nil, "its elements are not key-encodable: " + msg
+		}
+		elem.Type = sc.l.typeOf(u.Elem(), pos)
+		return &Encoder{Kind: EncSlice, Elem: elem}, ""
+	case *types.Pointer:
+		if _, ok := u.Elem().Underlying().(*types.Pointer); ok {
+			return nil, fmt.Sprintf("type %s is a pointer to a pointer, whose nil levels would render alike", sc.l.typeString(t))
+		}
+		elem, msg := sc.encoder(u.Elem(), true, pos)
+		if elem == nil {
+			return nil, msg
+		}
+		return &Encoder{Kind: EncNilable, Elem: elem, Deref: true}, ""
+	}
+	return nil, fmt.Sprintf("type %s is not key-encodable (want a string, bool, number, []byte, time.Time, time.Duration, a pointer or slice of those, or a type with CacheKey() string or MarshalText)", sc.l.typeString(t))
+}
+
+// hasMethod reports whether t has method name with a signature ok accepts;
+// with addr, pointer-receiver methods count too.
+func hasMethod(t types.Type, name string, ok func(*types.Signature) bool, addr bool, pkg *types.Package) bool {
+	obj, _, _ := types.LookupFieldOrMethod(t, addr, pkg, name)
+	fn, isFunc := obj.(*types.Func)
+	return isFunc && ok(fn.Type().(*types.Signature))
+}
+
+func returnsString(sig *types.Signature) bool {
+	return sig.Params().Len() == 0 && sig.Results().Len() == 1 && types.Identical(sig.Results().At(0).Type(), types.Typ[types.String])
+}
+
+func returnsBytesError(sig *types.Signature) bool {
+	return sig.Params().Len() == 0 && sig.Results().Len() == 2 &&
+		types.Identical(sig.Results().At(0).Type(), types.NewSlice(types.Typ[types.Uint8])) && isError(sig.Results().At(1).Type())
+}
+
+// coreType returns the one underlying type of a type parameter's type set,
+// or nil when there is none.
+func coreType(tp *types.TypeParam) types.Type {
+	iface, ok := tp.Constraint().Underlying().(*types.Interface)
+	if !ok {
+		return nil
+	}
+	var core types.Type
+	for i := range iface.NumEmbeddeds() {
+		terms := []types.Type{iface.EmbeddedType(i)}
+		if u, ok := iface.EmbeddedType(i).(*types.Union); ok {
+			terms = terms[:0]
+			for j := range u.Len() {
+				terms = append(terms, u.Term(j).Type())
+			}
+		}
+		for _, term := range terms {
+			under := term.Underlying()
+			if _, isIface := under.(*types.Interface); isIface {
+				return nil
+			}
+			if core != nil && !types.Identical(core, under) {
+				return nil
+			}
+			core = under
+		}
+	}
+	return core
+}

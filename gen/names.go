@@ -1,0 +1,160 @@
+package gen
+
+import (
+	"go/token"
+	"sort"
+	"strconv"
+)
+
+// Identifiers of the generated code, which imports and parameters must not
+// shadow: the receiver and constructor parameters, and the key helpers'
+// locals.
+var generatedNames = []string{"c", "next", "b", "idLen", "err", "key", "keyErr", "val"}
+
+// Packages every generated file may import.
+const (
+	runtimePath = "github.com/gcache-go/gcache/runtime"
+	runtimeName = "gcache"
+)
+
+// name gives every import of f an alias and every parameter a name that
+// collides with nothing the decorator declares or uses, rewriting the key
+// expressions to match. It returns the aliases by path.
+func name(f *File) map[string]string {
+	taken := map[string]bool{}
+	for _, n := range generatedNames {
+		taken[n] = true
+	}
+	for _, iface := range f.Interfaces {
+		for _, tp := range iface.TypeParams {
+			taken[tp.Name] = true
+		}
+	}
+	// The emitter itself uses the runtime, and time for durations; the
+	// rest are the packages the types name.
+	fixed := map[string]string{runtimePath: runtimeName}
+	if usesTime(f) {
+		fixed["time"] = "time"
+	}
+	all := map[string]string{}
+	for p, n := range f.Imports {
+		all[p] = n
+	}
+	for p, n := range fixed {
+		all[p] = n
+	}
+	paths := make([]string, 0, len(all))
+	for p := range all {
+		paths = append(paths, p)
+	}
+	// The runtime and time keep their names when they can; then paths in
+	// order.
+	sort.Slice(paths, func(i, j int) bool {
+		fi, fj := fixed[paths[i]] != "", fixed[paths[j]] != ""
+		if fi != fj {
+			return fi
+		}
+		return paths[i] < paths[j]
+	})
+	aliases := map[string]string{}
+	for _, p := range paths {
+		aliases[p] = unique(all[p], taken)
+	}
+	for _, iface := range f.Interfaces {
+		for _, m := range iface.Methods {
+			nameParams(m, taken)
+		}
+	}
+	return aliases
+}
+
+// usesTime reports whether the decorators of f spell durations.
+func usesTime(f *File) bool {
+	for _, iface := range f.Interfaces {
+		for _, m := range iface.Methods {
+			if m.Cache != nil && (m.Cache.Default[0].TTL > 0 || m.Cache.Default[1].TTL > 0) {
+				return true
+			}
+			for _, inv := range m.Invalidations {
+				if inv.Buffer > 0 {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// unique returns base, or base with the smallest number appended that is
+// not taken, and takes it.
+func unique(base string, taken map[string]bool) string {
+	n := base
+	for i := 2; taken[n] || token.IsKeyword(n); i++ {
+		n = base + strconv.Itoa(i)
+	}
+	taken[n] = true
+	return n
+}
+
+// nameParams names the parameters of m: unnamed and blank ones after
+// their position, colliding ones with a number.
+func nameParams(m *Method, reserved map[string]bool) {
+	taken := map[string]bool{}
+	for n := range reserved {
+		taken[n] = true
+	}
+	renames := map[string]string{}
+	for i := range m.Params {
+		p := &m.Params[i]
+		base := p.Name
+		if base == "" || base == "_" {
+			base = "arg" + strconv.Itoa(i)
+			if i == 0 && m.Cache != nil || i == 0 && len(m.Invalidations) > 0 {
+				base = "ctx"
+			}
+		}
+		n := unique(base, taken)
+		if p.Name != "" && p.Name != "_" && n != p.Name {
+			renames[p.Name] = n
+		}
+		p.Name = n
+	}
+	if len(renames) == 0 {
+		return
+	}
+	if m.Cache != nil {
+		renamePart(&m.Cache.ID, renames)
+		for i := range m.Cache.Args {
+			renamePart(&m.Cache.Args[i].Part, renames)
+		}
+	}
+	for _, inv := range m.Invalidations {
+		renamePart(&inv.ID, renames)
+	}
+}
+
+func renamePart(p *KeyPart, renames map[string]string) {
+	p.Expr = renameExpr(p.Expr, renames)
+	for i := range p.Nil {
+		p.Nil[i].Expr = renameExpr(p.Nil[i].Expr, renames)
+	}
+}
+
+func renameExpr(e Expr, renames map[string]string) Expr {
+	switch e := e.(type) {
+	case ParamRef:
+		if n, ok := renames[e.Name]; ok {
+			return ParamRef{Name: n}
+		}
+		return e
+	case Selector:
+		return Selector{X: renameExpr(e.X, renames), Name: e.Name}
+	case MethodCall:
+		return MethodCall{X: renameExpr(e.X, renames), Name: e.Name}
+	case Conversion:
+		return Conversion{To: e.To, X: renameExpr(e.X, renames)}
+	case Deref:
+		return Deref{X: renameExpr(e.X, renames)}
+	}
+	return e
+}
