@@ -22,6 +22,9 @@ func fingerprint(t types.Type) uint64 {
 // parameters.
 func describe(w *typeid.Writer, t types.Type, stack []*types.Named) bool {
 	t = types.Unalias(t)
+	if _, ok := t.(*types.TypeParam); ok {
+		return false // its Underlying is the constraint, not the type
+	}
 	if n, ok := t.(*types.Named); ok && n.Obj().Pkg() != nil {
 		for i, s := range stack {
 			if types.Identical(s, n) {
@@ -85,7 +88,7 @@ func describe(w *typeid.Writer, t types.Type, stack []*types.Named) bool {
 		w.Token("}")
 		return ok && t.IsMethodSet()
 	}
-	return false // a type parameter
+	return false
 }
 
 func describeFunc(w *typeid.Writer, sig *types.Signature, stack []*types.Named) bool {

@@ -409,9 +409,9 @@ func (l *loader) methodDoc(m *types.Func) (*token.FileSet, *ast.CommentGroup) {
 	if other.file == nil {
 		return l.fset, nil
 	}
+	// Export data keeps the line of a method, not its column.
 	return other.fset, fieldDoc(other.file, m.Name(), func(p token.Pos) bool {
-		q := other.fset.Position(p)
-		return q.Line == pos.Line && (pos.Column == 0 || q.Column == pos.Column)
+		return other.fset.Position(p).Line == pos.Line
 	})
 }
 

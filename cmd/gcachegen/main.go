@@ -42,8 +42,12 @@ import (
 	"github.com/gcache-go/gcache/gen"
 )
 
-func main() {
+func main() { os.Exit(cli(os.Args[1:], os.Stdout, os.Stderr)) }
+
+// cli runs gcachegen with args and returns its exit status.
+func cli(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("gcachegen", flag.ContinueOnError)
+	fs.SetOutput(stderr)
 	check := fs.Bool("check", false, "write nothing; list the generated files that are out of date and exit 1 if any")
 	verbose := fs.Bool("v", false, "print the files written and deleted")
 	fs.Usage = func() {
@@ -51,13 +55,13 @@ func main() {
 		fmt.Fprintf(fs.Output(), "Generates <file>_gcache.go caching decorators for interfaces annotated //gcache:wrap.\n\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(os.Args[1:]); err != nil {
+	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			os.Exit(0)
+			return 0
 		}
-		os.Exit(2)
+		return 2
 	}
-	os.Exit(run(options{patterns: fs.Args(), check: *check, verbose: *verbose}, os.Stdout, os.Stderr))
+	return run(options{patterns: fs.Args(), check: *check, verbose: *verbose}, stdout, stderr)
 }
 
 type options struct {

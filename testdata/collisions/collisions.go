@@ -13,7 +13,7 @@ import (
 //gcache:wrap
 type Render interface {
 	//gcache:cache key_type=page id=gcache
-	//gcache:ttl local=1m
+	//gcache:ttl local=1m remote=1m
 	Page(context context.Context, gcache string, time time.Duration, c, b, key, err, val, idLen, next int) (string, error)
 
 	//gcache:cache key_type=page id=id

@@ -26,7 +26,8 @@ func NewRenderCache(next Render, c *gcache.Cache) (*RenderCache, error) {
 		Name:    "Render.Page",
 		KeyType: "page",
 		Default: gcache.KeyConfig{
-			Local: gcache.LayerConfig{TTL: time.Minute, Ramp: 100},
+			Local:  gcache.LayerConfig{TTL: time.Minute, Ramp: 100},
+			Remote: gcache.LayerConfig{TTL: time.Minute, Ramp: 100},
 		},
 		Fingerprint: 0x704be0d8faaffc58,
 	})

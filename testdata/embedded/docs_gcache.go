@@ -12,14 +12,28 @@ import (
 // annotations. Methods without annotations call the wrapped Docs.
 type DocsCache struct {
 	next  Docs
+	read  *gcache.UseCase[string]
 	size  *gcache.UseCase[int64]
 	write *gcache.Invalidator
 }
 
 // NewDocsCache returns a decorator of next that caches through c.
-// It registers the use cases DocsSize on c, so it is an
+// It registers the use cases Docs.Read, DocsSize on c, so it is an
 // error to make two of them on one Cache.
 func NewDocsCache(next Docs, c *gcache.Cache) (*DocsCache, error) {
+	read, err := gcache.NewUseCase[string](c, gcache.UseCaseSpec{
+		Name:    "Docs.Read",
+		KeyType: "doc",
+		Tracked: true,
+		Default: gcache.KeyConfig{
+			Local:  gcache.LayerConfig{TTL: time.Minute, Ramp: 100},
+			Remote: gcache.LayerConfig{TTL: time.Hour, Ramp: 100},
+		},
+		Fingerprint: 0x704be0d8faaffc58,
+	})
+	if err != nil {
+		return nil, err
+	}
 	size, err := gcache.NewUseCase[int64](c, gcache.UseCaseSpec{
 		Name:    "DocsSize",
 		KeyType: "doc",
@@ -37,6 +51,7 @@ func NewDocsCache(next Docs, c *gcache.Cache) (*DocsCache, error) {
 	}
 	return &DocsCache{
 		next:  next,
+		read:  read,
 		size:  size,
 		write: write,
 	}, nil
@@ -49,9 +64,25 @@ func (c *DocsCache) Close() error {
 	return c.next.Close()
 }
 
-// Read calls the wrapped Read.
+// Read serves the wrapped Read through the cache: use case Docs.Read, key type doc.
 func (c *DocsCache) Read(ctx context.Context, id string) (string, error) {
-	return c.next.Read(ctx, id)
+	if !c.read.Enabled(ctx) {
+		return c.next.Read(ctx, id)
+	}
+	key, idLen, err := c.readKey(make([]byte, 0, 128), id)
+	if err != nil {
+		c.read.KeyError(err)
+		return c.next.Read(ctx, id)
+	}
+	return c.read.GetRendered(ctx, key, idLen, func(ctx context.Context) (string, error) {
+		return c.next.Read(ctx, id)
+	})
+}
+
+// readKey renders the id and arguments of Read calls after b.
+func (*DocsCache) readKey(b []byte, id string) ([]byte, int, error) {
+	b = gcache.AppendString(b, id)
+	return b, len(b), nil
 }
 
 // Size serves the wrapped Size through the cache: use case DocsSize, key type doc.

@@ -28,7 +28,6 @@ func NewStoreCache[K ~string, V any](next Store[K, V], c *gcache.Cache) (*StoreC
 		Default: gcache.KeyConfig{
 			Local: gcache.LayerConfig{TTL: time.Minute, Ramp: 100},
 		},
-		Fingerprint: 0xe76c444608ca8b44,
 	})
 	if err != nil {
 		return nil, err
@@ -39,7 +38,6 @@ func NewStoreCache[K ~string, V any](next Store[K, V], c *gcache.Cache) (*StoreC
 		Default: gcache.KeyConfig{
 			Local: gcache.LayerConfig{TTL: time.Minute, Ramp: 100},
 		},
-		Fingerprint: 0x0b9561ce22513fc4,
 	})
 	if err != nil {
 		return nil, err

@@ -16,8 +16,20 @@ type Result struct {
 	Stamp time.Time
 }
 
+// Tree is recursive: its fingerprint refers back to itself.
+type Tree struct {
+	Name     string
+	Children []*Tree
+	Meta     map[string]any
+	Next     func(*Tree) error `json:"-"`
+}
+
 //gcache:wrap
 type Shapes interface {
+	//gcache:cache key_type=q id=q
+	//gcache:ttl local=1m
+	Tree(ctx context.Context, q string) (*Tree, error)
+
 	//gcache:cache key_type=q id=q
 	//gcache:ttl local=1m
 	Variadic(ctx context.Context, q string, opts ...int) (res []string, err error)

@@ -22,6 +22,7 @@ type ShapesCache struct {
 	pointer   *gcache.UseCase[*url.URL]
 	struct2   *gcache.UseCase[Result]
 	touch     *gcache.Invalidator
+	tree      *gcache.UseCase[*Tree]
 	update    *gcache.Invalidator
 	update2   *gcache.Invalidator
 	valueOnly *gcache.UseCase[int]
@@ -29,7 +30,7 @@ type ShapesCache struct {
 }
 
 // NewShapesCache returns a decorator of next that caches through c.
-// It registers the use cases Shapes.Anonymous, Shapes.Map, Shapes.Pointer, Shapes.Struct, Shapes.ValueOnly, Shapes.Variadic on c, so it is an
+// It registers the use cases Shapes.Anonymous, Shapes.Map, Shapes.Pointer, Shapes.Struct, Shapes.Tree, Shapes.ValueOnly, Shapes.Variadic on c, so it is an
 // error to make two of them on one Cache.
 func NewShapesCache(next Shapes, c *gcache.Cache) (*ShapesCache, error) {
 	anonymous, err := gcache.NewUseCase[struct {
@@ -83,6 +84,17 @@ func NewShapesCache(next Shapes, c *gcache.Cache) (*ShapesCache, error) {
 	if err != nil {
 		return nil, err
 	}
+	tree, err := gcache.NewUseCase[*Tree](c, gcache.UseCaseSpec{
+		Name:    "Shapes.Tree",
+		KeyType: "q",
+		Default: gcache.KeyConfig{
+			Local: gcache.LayerConfig{TTL: time.Minute, Ramp: 100},
+		},
+		Fingerprint: 0x9cd2ab83dc289011,
+	})
+	if err != nil {
+		return nil, err
+	}
 	update, err := gcache.NewInvalidator(c, "q")
 	if err != nil {
 		return nil, err
@@ -120,6 +132,7 @@ func NewShapesCache(next Shapes, c *gcache.Cache) (*ShapesCache, error) {
 		pointer:   pointer,
 		struct2:   struct2,
 		touch:     touch,
+		tree:      tree,
 		update:    update,
 		update2:   update2,
 		valueOnly: valueOnly,
@@ -243,6 +256,27 @@ func (c *ShapesCache) Touch(ctx context.Context, q string) {
 
 // touchKey renders the id and arguments of Touch calls after b.
 func (*ShapesCache) touchKey(b []byte, q string) ([]byte, int, error) {
+	b = gcache.AppendString(b, q)
+	return b, len(b), nil
+}
+
+// Tree serves the wrapped Tree through the cache: use case Shapes.Tree, key type q.
+func (c *ShapesCache) Tree(ctx context.Context, q string) (*Tree, error) {
+	if !c.tree.Enabled(ctx) {
+		return c.next.Tree(ctx, q)
+	}
+	key, idLen, err := c.treeKey(make([]byte, 0, 128), q)
+	if err != nil {
+		c.tree.KeyError(err)
+		return c.next.Tree(ctx, q)
+	}
+	return c.tree.GetRendered(ctx, key, idLen, func(ctx context.Context) (*Tree, error) {
+		return c.next.Tree(ctx, q)
+	})
+}
+
+// treeKey renders the id and arguments of Tree calls after b.
+func (*ShapesCache) treeKey(b []byte, q string) ([]byte, int, error) {
 	b = gcache.AppendString(b, q)
 	return b, len(b), nil
 }
