@@ -123,9 +123,15 @@ func (c *Cache) Close() error {
 	return nil
 }
 
-// nowMs returns the time in ms since the Unix epoch, the unit of created_at
-// and of watermarks.
-func (c *Cache) nowMs() int64 { return c.cfg.Clock().UnixMilli() }
+// now returns the time in ns since the Unix epoch. Redis holds times in ms,
+// as the Python library does; this process keeps its own to the ns, so that
+// a call that starts in the millisecond after an invalidation here is not
+// taken for one that started before it.
+func (c *Cache) now() int64 { return c.cfg.Clock().UnixNano() }
+
+// msToNs turns a time from Redis, in ms, into the last ns it may stand for:
+// a watermark errs on the side of staleness.
+func msToNs(ms int64) int64 { return ms*1e6 + 999_999 }
 
 // ErrUseCaseExists is returned when a use case name is registered twice on
 // one Cache.

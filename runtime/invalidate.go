@@ -50,17 +50,21 @@ func (c *Cache) Invalidate(ctx context.Context, keyType, id string, opts ...Inva
 
 func (c *Cache) invalidate(ctx context.Context, keyType, escapedID string, buffer time.Duration) error {
 	entity := "{" + c.cfg.KeyPrefix + ":" + keyType + ":" + escapedID + "}"
-	wm := c.nowMs() + buffer.Milliseconds()
+	wm := c.now() + int64(buffer)
 	c.wm.raise(entity, wm)
 	c.metrics.invalidation.WithLabelValues(keyType, Local.String()).Inc()
 	if c.remote == nil {
 		return nil
 	}
-	inForce, err := c.remote.raiseWatermark(ctx, watermarkKey(entity), wm, c.cfg.WatermarkTTL+buffer)
+	wmMs := wm / 1e6
+	inForce, err := c.remote.raiseWatermark(ctx, watermarkKey(entity), wmMs, c.cfg.WatermarkTTL+buffer)
 	if err == nil {
 		c.metrics.invalidation.WithLabelValues(keyType, Remote.String()).Inc()
-		c.wm.raise(entity, inForce)
-		err = c.publish(ctx, eventInvalidate+" "+keyType+" "+escapedID+" "+strconv.FormatInt(inForce, 10))
+		if inForce > wmMs { // a later invalidation, from elsewhere
+			wm = msToNs(inForce)
+			c.wm.raise(entity, wm)
+		}
+		err = c.publish(ctx, eventInvalidate+" "+keyType+" "+escapedID+" "+strconv.FormatInt(wm, 10))
 	}
 	if err != nil {
 		c.countError("", keyType, Remote.String(), err)
@@ -108,7 +112,7 @@ func (inv *Invalidator) Invalidate(ctx context.Context, id []byte, idErr error) 
 
 // Events on the channel "<prefix>:gcache:events", one per message:
 //
-//	invalidate <key_type> <escaped id> <watermark ms>
+//	invalidate <key_type> <escaped id> <watermark, ns since the Unix epoch>
 //	delete <key>
 //	flush
 const (
@@ -129,8 +133,8 @@ func (c *Cache) apply(msg string) {
 	fields := strings.Fields(msg)
 	switch {
 	case len(fields) == 4 && fields[0] == eventInvalidate:
-		if ms, err := strconv.ParseInt(fields[3], 10, 64); err == nil {
-			c.wm.raise("{"+c.cfg.KeyPrefix+":"+fields[1]+":"+fields[2]+"}", ms)
+		if ns, err := strconv.ParseInt(fields[3], 10, 64); err == nil {
+			c.wm.raise("{"+c.cfg.KeyPrefix+":"+fields[1]+":"+fields[2]+"}", ns)
 			return
 		}
 	case len(fields) == 2 && fields[0] == eventDelete:
@@ -202,7 +206,7 @@ func (s *subscriber) run(ctx context.Context) {
 		err := s.receive(ctx, ps)
 		_ = ps.Close()
 		s.c.wm.live.Store(false)
-		s.c.wm.raiseFloor(s.c.nowMs())
+		s.c.wm.raiseFloor(s.c.now())
 		if ctx.Err() != nil {
 			return
 		}
@@ -244,7 +248,7 @@ func (s *subscriber) receive(ctx context.Context, ps *redis.PubSub) error {
 		case *redis.Subscription:
 			if m.Kind == "subscribe" {
 				subscribed = true
-				s.c.wm.raiseFloor(s.c.nowMs())
+				s.c.wm.raiseFloor(s.c.now())
 				s.c.wm.live.Store(true)
 			}
 		case *redis.Message:

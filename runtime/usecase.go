@@ -68,7 +68,7 @@ type UseCase[T any] struct {
 // entry is a value in the local tier.
 type entry[T any] struct {
 	val     T
-	created int64         // ms; when the call that produced val started
+	created int64         // ns; when the call that produced val started
 	ttl     time.Duration // the local TTL in force when it was written
 }
 
@@ -297,17 +297,17 @@ func (u *UseCase[T]) setLocal(key *Key, v T, created int64, ttl time.Duration) {
 // on a miss, calls fn; the others share its result.
 func (u *UseCase[T]) load(ctx context.Context, key *Key, cfg *KeyConfig, local, remote bool, fn func(context.Context) (T, error)) (T, error) {
 	start := time.Now()
-	var created int64 // set when fn produced the value, which then goes to Redis
+	var created int64 // ns; set when fn produced the value, which then goes to Redis
 	v, err := u.flight.do(ctx, key.str, func(ctx context.Context) (T, error) {
 		if remote {
-			if v, created, ok := u.getRemote(ctx, key); ok {
+			if v, createdMs, ok := u.getRemote(ctx, key); ok {
 				if local {
-					u.setLocal(key, v, created, cfg.Local.TTL)
+					u.setLocal(key, v, createdMs*1e6, cfg.Local.TTL)
 				}
 				return v, nil
 			}
 		}
-		created = u.c.nowMs()
+		created = u.c.now()
 		v, err := u.call(ctx, fn, remote)
 		if err == nil && local {
 			u.setLocal(key, v, created, cfg.Local.TTL)
@@ -318,7 +318,7 @@ func (u *UseCase[T]) load(ctx context.Context, key *Key, cfg *KeyConfig, local, 
 		u.metrics.fallback[Local].child().Observe(time.Since(start).Seconds())
 	}
 	if remote && err == nil && created != 0 {
-		u.setRemote(ctx, key, v, created, cfg.Remote.TTL)
+		u.setRemote(ctx, key, v, created/1e6, cfg.Remote.TTL)
 	}
 	return v, err
 }
@@ -336,8 +336,8 @@ func (u *UseCase[T]) call(ctx context.Context, fn func(context.Context) (T, erro
 	return v, err
 }
 
-// getRemote reads key from Redis. Any failure is counted and logged, and
-// reads as a miss.
+// getRemote reads key from Redis and returns its value and creation time
+// in ms. Any failure is counted and logged, and reads as a miss.
 func (u *UseCase[T]) getRemote(ctx context.Context, key *Key) (v T, created int64, ok bool) {
 	r := u.c.remote
 	start := time.Now()
@@ -389,7 +389,7 @@ func (u *UseCase[T]) getRemote(ctx context.Context, key *Key) (v T, created int6
 
 // setRemote writes a value fn produced to Redis. It runs after the callers
 // waiting for the value have it, and outlives the caller's cancellation.
-func (u *UseCase[T]) setRemote(ctx context.Context, key *Key, v T, created int64, ttl time.Duration) {
+func (u *UseCase[T]) setRemote(ctx context.Context, key *Key, v T, createdMs int64, ttl time.Duration) {
 	r := u.c.remote
 	start := time.Now()
 	payload, err := u.codec.marshal(v)
@@ -397,7 +397,7 @@ func (u *UseCase[T]) setRemote(ctx context.Context, key *Key, v T, created int64
 		u.remoteError(errEncode, err)
 		return
 	}
-	data := sealEnvelope(u.codec.id, created, u.fp, payload)
+	data := sealEnvelope(u.codec.id, createdMs, u.fp, payload)
 	u.metrics.dump.child().Observe(time.Since(start).Seconds())
 	u.metrics.size.child().Observe(float64(len(data)))
 	if len(data) > u.c.cfg.MaxValueSize {
@@ -406,7 +406,7 @@ func (u *UseCase[T]) setRemote(ctx context.Context, key *Key, v T, created int64
 	}
 	ctx = context.WithoutCancel(ctx)
 	if key.Tracked {
-		err = r.setTracked(ctx, key.str, watermarkKey(key.entityKey()), data, min(ttl, u.c.cfg.WatermarkTTL), created)
+		err = r.setTracked(ctx, key.str, watermarkKey(key.entityKey()), data, min(ttl, u.c.cfg.WatermarkTTL), createdMs)
 	} else {
 		err = r.set(ctx, key.str, data, ttl)
 	}

@@ -11,15 +11,15 @@ import (
 const maxWatermarks = 100_000
 
 // watermarks is this process's view of the entities' watermarks: the time
-// of their latest invalidation. A tracked local entry is stale when its
-// entity's watermark is at or after the entry's creation.
+// of their latest invalidation, in ns. A tracked local entry is stale when
+// its entity's watermark is at or after the entry's creation.
 //
 // The table is bounded. An evicted watermark raises the floor, before which
 // every tracked entry is stale, so that forgetting never serves stale data;
 // so does a lost subscription, since invalidations may have been missed.
 type watermarks struct {
 	table *otter.Cache[string, int64]
-	floor atomic.Int64 // ms
+	floor atomic.Int64 // ns
 	// live is false while invalidations from other instances may be missed:
 	// before the first subscription and after it drops.
 	live atomic.Bool
@@ -33,7 +33,7 @@ func newWatermarks(ttl time.Duration, now func() time.Time, clock otter.Clock) (
 		Clock:       clock,
 		// A watermark is kept until every entry it guards has expired.
 		ExpiryCalculator: otter.ExpiryWritingFunc(func(e otter.Entry[string, int64]) time.Duration {
-			return time.UnixMilli(e.Value).Sub(now()) + ttl
+			return time.Unix(0, e.Value).Sub(now()) + ttl
 		}),
 		OnAtomicDeletion: func(e otter.DeletionEvent[string, int64]) {
 			if e.Cause == otter.CauseOverflow {
@@ -44,7 +44,7 @@ func newWatermarks(ttl time.Duration, now func() time.Time, clock otter.Clock) (
 	return w, err
 }
 
-// stale reports whether a tracked entry of entity created at ms is stale.
+// stale reports whether a tracked entry of entity created at ns is stale.
 func (w *watermarks) stale(entity string, created int64) bool {
 	if !w.live.Load() || created <= w.floor.Load() {
 		return true
@@ -53,21 +53,21 @@ func (w *watermarks) stale(entity string, created int64) bool {
 	return ok && wm >= created
 }
 
-// raise moves the entity's watermark forward to ms.
-func (w *watermarks) raise(entity string, ms int64) {
+// raise moves the entity's watermark forward to ns.
+func (w *watermarks) raise(entity string, ns int64) {
 	w.table.Compute(entity, func(old int64, found bool) (int64, otter.ComputeOp) {
-		if found && old >= ms {
+		if found && old >= ns {
 			return old, otter.CancelOp
 		}
-		return ms, otter.WriteOp
+		return ns, otter.WriteOp
 	})
 }
 
-// raiseFloor makes every tracked entry created at or before ms stale.
-func (w *watermarks) raiseFloor(ms int64) {
+// raiseFloor makes every tracked entry created at or before ns stale.
+func (w *watermarks) raiseFloor(ns int64) {
 	for {
 		cur := w.floor.Load()
-		if cur >= ms || w.floor.CompareAndSwap(cur, ms) {
+		if cur >= ns || w.floor.CompareAndSwap(cur, ns) {
 			return
 		}
 	}
