@@ -199,3 +199,5 @@ func (l *logRecorder) text() string {
 	defer l.mu.Unlock()
 	return strings.Join(l.msgs, "\n")
 }
+
+func slogNew(h slog.Handler) *slog.Logger { return slog.New(h) }

@@ -190,3 +190,41 @@ func TestLiteralKeyRendersWithPrefix(t *testing.T) {
 		t.Errorf("rendered = %q %+v", r.String(), r)
 	}
 }
+
+// FuzzKeyIsInjective renders two calls with an id, a string argument and
+// a slice argument each, and checks that different calls never share a
+// key, whatever bytes they hold (delimiters, %, braces, "nil", 0–255).
+func FuzzKeyIsInjective(f *testing.F) {
+	f.Add("1?x=2#y", "a", "b,c", "1", "a?x=2#y", "b,c")
+	f.Add("a:b", "", "", "a", "b", "")
+	f.Add("{}", "nil", "x", "%7B%7D", "%6Eil", "x")
+	f.Add("id", "p&q=r", "[a]", "id", "p", "a")
+	f.Add("\x00\xff", " ", ",,", "\x00", "\xff ", ",")
+	s := newKeyShape("urn", "T", "uc", true, 0)
+	render := func(id, arg, list string) string {
+		b := AppendString(nil, id)
+		idLen := len(b)
+		b = append(b, "?a="...)
+		b = AppendString(b, arg)
+		b = append(b, "&l="...)
+		var elems []string
+		if list != "" {
+			elems = strings.Split(list, ",")
+		}
+		b = AppendSlice(b, elems, AppendString)
+		return s.render(b, idLen).String()
+	}
+	f.Fuzz(func(t *testing.T, id1, arg1, list1, id2, arg2, list2 string) {
+		k1, k2 := render(id1, arg1, list1), render(id2, arg2, list2)
+		same := id1 == id2 && arg1 == arg2 && list1 == list2
+		if k1 == k2 && !same {
+			t.Fatalf("(%q, %q, %q) and (%q, %q, %q) both render as %q", id1, arg1, list1, id2, arg2, list2, k1)
+		}
+		// The id reads back from the key, and stays inside its entity.
+		b := AppendString(nil, id1)
+		key := s.render(b, len(b))
+		if key.ID != id1 || key.entityKey() != "{urn:T:"+EscapeID(id1)+"}" {
+			t.Fatalf("id %q: key %q gives id %q, entity %q", id1, key, key.ID, key.entityKey())
+		}
+	})
+}

@@ -26,10 +26,14 @@ type watermarks struct {
 }
 
 func newWatermarks(ttl time.Duration, now func() time.Time, clock otter.Clock) (*watermarks, error) {
+	return newWatermarksSized(maxWatermarks, ttl, now, clock)
+}
+
+func newWatermarksSized(size int, ttl time.Duration, now func() time.Time, clock otter.Clock) (*watermarks, error) {
 	w := &watermarks{}
 	var err error
 	w.table, err = otter.New(&otter.Options[string, int64]{
-		MaximumSize: maxWatermarks,
+		MaximumSize: size,
 		Clock:       clock,
 		// A watermark is kept until every entry it guards has expired.
 		ExpiryCalculator: otter.ExpiryWritingFunc(func(e otter.Entry[string, int64]) time.Duration {

@@ -1,0 +1,146 @@
+package runtime_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"time"
+
+	gcache "github.com/gcache-go/gcache/runtime"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+type User struct{ ID, Name string }
+
+// Caching a closure by hand, without the generator: a use case, a key,
+// and Get.
+func Example() {
+	c, err := gcache.New(gcache.Config{Registerer: prometheus.NewRegistry()})
+	if err != nil {
+		panic(err)
+	}
+	defer c.Close()
+
+	getUser, err := gcache.NewUseCase[*User](c, gcache.UseCaseSpec{
+		Name:    "GetUser",
+		KeyType: "user_id",
+		Default: gcache.KeyConfig{Local: gcache.LayerConfig{TTL: time.Minute, Ramp: 100}},
+	})
+	if err != nil {
+		panic(err)
+	}
+	calls := 0
+	load := func(ctx context.Context) (*User, error) {
+		calls++
+		return &User{ID: "123", Name: "Ada"}, nil
+	}
+
+	ctx := gcache.Enable(context.Background())
+	b := gcache.AppendString(nil, "123")
+	key := getUser.Key(b, len(b))
+	for range 3 {
+		u, err := getUser.Get(ctx, key, load)
+		if err != nil {
+			panic(err)
+		}
+		fmt.Println(u.Name)
+	}
+	fmt.Println("key:", key)
+	fmt.Println("calls:", calls)
+	// Output:
+	// Ada
+	// Ada
+	// Ada
+	// key: urn:user_id:123#GetUser
+	// calls: 1
+}
+
+// A key with arguments: the id, then the arguments sorted by name.
+func ExampleUseCase_Key() {
+	c, _ := gcache.New(gcache.Config{Registerer: prometheus.NewRegistry()})
+	defer c.Close()
+	search, _ := gcache.NewUseCase[[]string](c, gcache.UseCaseSpec{Name: "SearchUserPosts", KeyType: "user_id"})
+
+	b := gcache.AppendString(nil, "123")
+	idLen := len(b)
+	b = append(b, "?page="...)
+	b = gcache.AppendInt(b, 2)
+	b = append(b, "&q="...)
+	b = gcache.AppendString(b, "a&b=c")
+	fmt.Println(search.Key(b, idLen))
+	// Output: urn:user_id:123?page=2&q=a%26b%3Dc#SearchUserPosts
+}
+
+// Invalidate makes every tracked entry of one entity stale, whatever its
+// use case and arguments.
+func ExampleCache_Invalidate() {
+	c, _ := gcache.New(gcache.Config{Registerer: prometheus.NewRegistry()})
+	defer c.Close()
+	profile, _ := gcache.NewUseCase[string](c, gcache.UseCaseSpec{
+		Name:    "Profile",
+		KeyType: "user_id",
+		Tracked: true,
+		Default: gcache.KeyConfig{Local: gcache.LayerConfig{TTL: time.Hour, Ramp: 100}},
+	})
+	name := "Ada"
+	load := func(context.Context) (string, error) { return name, nil }
+	ctx := gcache.Enable(context.Background())
+	b := gcache.AppendString(nil, "7")
+	key := profile.Key(b, len(b))
+
+	v, _ := profile.Get(ctx, key, load)
+	fmt.Println(v)
+	name = "Ada Lovelace"
+	v, _ = profile.Get(ctx, key, load)
+	fmt.Println(v, "(cached)")
+	if err := c.Invalidate(ctx, "user_id", "7"); err != nil {
+		panic(err)
+	}
+	v, _ = profile.Get(ctx, key, load)
+	fmt.Println(v)
+	// Output:
+	// Ada
+	// Ada (cached)
+	// Ada Lovelace
+}
+
+// Middleware turns caching on for reads only.
+func ExampleMiddleware() {
+	h := gcache.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Println(r.Method, gcache.Enabled(r.Context()))
+	}))
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/users/7", nil))
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPut, "/users/7", nil))
+	// Output:
+	// GET true
+	// PUT false
+}
+
+// A ConfigProvider changes ramps and TTLs at runtime: here, a kill switch.
+func ExampleConfigProvider() {
+	var killed bool
+	provider := func(ctx context.Context, key *gcache.Key) (*gcache.KeyConfig, error) {
+		if killed && key.UseCase == "GetUser" {
+			return &gcache.KeyConfig{}, nil // every layer off
+		}
+		return nil, nil // the use case's default
+	}
+	c, _ := gcache.New(gcache.Config{ConfigProvider: provider, Registerer: prometheus.NewRegistry()})
+	defer c.Close()
+	getUser, _ := gcache.NewUseCase[int](c, gcache.UseCaseSpec{
+		Name: "GetUser", KeyType: "user_id",
+		Default: gcache.KeyConfig{Local: gcache.LayerConfig{TTL: time.Hour, Ramp: 100}},
+	})
+	calls := 0
+	load := func(context.Context) (int, error) { calls++; return calls, nil }
+	ctx := gcache.Enable(context.Background())
+	b := gcache.AppendInt(nil, 7)
+	key := getUser.Key(b, len(b))
+	getUser.Get(ctx, key, load)
+	getUser.Get(ctx, key, load)
+	killed = true
+	getUser.Get(ctx, key, load)
+	fmt.Println("calls:", calls)
+	// Output: calls: 2
+}
