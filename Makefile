@@ -21,6 +21,6 @@ generate:
 check-generated:
 	$(GO) run ./cmd/gcachegen -check ./...
 
-## bench: the runtime's micro-benchmarks, -count=10 for benchstat
+## bench: the runtime's and the generated code's micro-benchmarks, -count=10 for benchstat
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -count=10 ./runtime/ | tee bench.txt
+	$(GO) test -run '^$$' -bench . -benchmem -count=10 ./runtime/ ./gen/ | tee bench.txt
