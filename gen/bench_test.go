@@ -20,7 +20,7 @@ func (s fixedStore) SearchUserPosts(context.Context, string, int, basic.Filter, 
 	return nil, nil
 }
 func (s fixedStore) UpdateUser(context.Context, string, basic.User) error { return nil }
-func (s fixedStore) Ping(context.Context) error                          { return nil }
+func (s fixedStore) Ping(context.Context) error                           { return nil }
 
 func benchCache(b *testing.B) *gcache.Cache {
 	c, err := gcache.New(gcache.Config{Registerer: prometheus.NewRegistry()})
