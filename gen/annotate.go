@@ -3,18 +3,13 @@ package gen
 import (
 	"go/token"
 	"go/types"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/gcache-go/gcache/internal/names"
 )
-
-// namePattern is what use case names and key types are made of.
-var namePattern = regexp.MustCompile(`^[A-Za-z0-9_.\-]+$`)
-
-// reservedUseCase would make keys read like watermarks.
-const reservedUseCase = "watermark"
 
 // methodDirectives are the directives a method takes.
 const methodDirectives = "cache, ttl, ramp, arg, ignore, invalidate"
@@ -164,8 +159,8 @@ func (l *loader) keyType(d *directive, o map[string]option) (string, bool) {
 		l.required(d, "key_type", "key_type=")
 		return "", false
 	}
-	if !namePattern.MatchString(kt.value) {
-		l.errorf(kt.valuePos, "key_type %q: want letters, digits and \"_.-\"", kt.value)
+	if !names.Valid(kt.value) {
+		l.errorf(kt.valuePos, "key_type %q: %s", kt.value, names.Want)
 		return "", false
 	}
 	return kt.value, true
@@ -182,11 +177,11 @@ func (l *loader) cacheOf(iface *Interface, method *Method, sc *keyScope, sig *ty
 	if uc, ok := o["use_case"]; ok {
 		c.UseCase = uc.value
 		switch {
-		case uc.value == reservedUseCase:
+		case uc.value == names.Reserved:
 			l.errorf(uc.valuePos, "use_case %q is reserved", uc.value)
 			return nil
-		case !namePattern.MatchString(uc.value):
-			l.errorf(uc.valuePos, "use_case %q: want letters, digits and \"_.-\"", uc.value)
+		case !names.Valid(uc.value):
+			l.errorf(uc.valuePos, "use_case %q: %s", uc.value, names.Want)
 			return nil
 		}
 	}
@@ -202,12 +197,7 @@ func (l *loader) cacheOf(iface *Interface, method *Method, sc *keyScope, sig *ty
 	case res.Len() == 2 && isError(res.At(1).Type()):
 		c.Value, c.ReturnsError = method.Results[0], true
 	default:
-		l.errorf(d.pos, "%s returns %s; a cached method returns T or (T, error)", method.Name, types.TypeString(sig.Results(), func(p *types.Package) string {
-			if p == l.pkg.Types {
-				return ""
-			}
-			return p.Name()
-		}))
+		l.errorf(d.pos, "%s returns %s; a cached method returns T or (T, error)", method.Name, l.typeString(sig.Results()))
 		return nil
 	}
 	c.Fingerprint = fingerprint(sig.Results().At(0).Type())
@@ -215,12 +205,7 @@ func (l *loader) cacheOf(iface *Interface, method *Method, sc *keyScope, sig *ty
 		return nil
 	}
 
-	id, ok := o["id"]
-	if !ok {
-		l.required(d, "id", "id=EXPR, the entity's id")
-		return nil
-	}
-	idPart, idParam, ok := sc.check(id.value, id.valuePos)
+	idPart, idParam, ok := l.idOf(d, o, sc)
 	if !ok {
 		return nil
 	}
@@ -352,17 +337,23 @@ func (l *loader) invalidateOf(sc *keyScope, d *directive) *Invalidate {
 		}
 		inv.Buffer = d
 	}
-	id, ok := o["id"]
-	if !ok {
-		l.required(d, "id", "id=EXPR, the entity's id")
-		return nil
-	}
-	part, _, ok := sc.check(id.value, id.valuePos)
+	part, _, ok := l.idOf(d, o, sc)
 	if !ok {
 		return nil
 	}
 	inv.ID = part
 	return inv
+}
+
+// idOf reads and checks the id= option of a directive; param is set when
+// the id is a parameter alone.
+func (l *loader) idOf(d *directive, o map[string]option, sc *keyScope) (part KeyPart, param string, ok bool) {
+	id, ok := o["id"]
+	if !ok {
+		l.required(d, "id", "id=EXPR, the entity's id")
+		return KeyPart{}, "", false
+	}
+	return sc.check(id.value, id.valuePos)
 }
 
 func posLess(a, b token.Position) bool {

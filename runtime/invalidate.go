@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gcache-go/gcache/internal/names"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -35,8 +36,8 @@ func WithFutureBuffer(d time.Duration) InvalidateOption {
 // moves forward. An error leaves this instance's local tier invalidated;
 // it is counted and returned.
 func (c *Cache) Invalidate(ctx context.Context, keyType, id string, opts ...InvalidateOption) error {
-	if !namePattern.MatchString(keyType) {
-		return fmt.Errorf("gcache: key type %q: want letters, digits and \"_.-\"", keyType)
+	if !names.Valid(keyType) {
+		return fmt.Errorf("gcache: key type %q: %s", keyType, names.Want)
 	}
 	var o invalidateOptions
 	for _, opt := range opts {
@@ -83,8 +84,8 @@ type Invalidator struct {
 
 // NewInvalidator returns an Invalidator of keyType.
 func NewInvalidator(c *Cache, keyType string, opts ...InvalidateOption) (*Invalidator, error) {
-	if !namePattern.MatchString(keyType) {
-		return nil, fmt.Errorf("gcache: key type %q: want letters, digits and \"_.-\"", keyType)
+	if !names.Valid(keyType) {
+		return nil, fmt.Errorf("gcache: key type %q: %s", keyType, names.Want)
 	}
 	var o invalidateOptions
 	for _, opt := range opts {

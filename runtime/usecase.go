@@ -6,21 +6,18 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
-	"regexp"
 	"strings"
 	"sync"
 	"time"
 	"unsafe"
 
+	"github.com/gcache-go/gcache/internal/names"
 	"github.com/maypok86/otter/v2"
 )
 
-// namePattern is what use case names and key types are made of.
-var namePattern = regexp.MustCompile(`^[A-Za-z0-9_.\-]+$`)
-
 // ReservedUseCase is the one use case name that cannot be registered: the
 // keys of a use case so named would read like watermarks.
-const ReservedUseCase = "watermark"
+const ReservedUseCase = names.Reserved
 
 // UseCaseSpec describes a use case: one cached function or method.
 type UseCaseSpec struct {
@@ -78,10 +75,10 @@ func NewUseCase[T any](c *Cache, spec UseCaseSpec) (*UseCase[T], error) {
 	switch {
 	case spec.Name == ReservedUseCase:
 		return nil, fmt.Errorf("gcache: use case name %q is reserved", spec.Name)
-	case !namePattern.MatchString(spec.Name):
-		return nil, fmt.Errorf("gcache: use case name %q: want letters, digits and \"_.-\"", spec.Name)
-	case !namePattern.MatchString(spec.KeyType):
-		return nil, fmt.Errorf("gcache: use case %s: key type %q: want letters, digits and \"_.-\"", spec.Name, spec.KeyType)
+	case !names.Valid(spec.Name):
+		return nil, fmt.Errorf("gcache: use case name %q: %s", spec.Name, names.Want)
+	case !names.Valid(spec.KeyType):
+		return nil, fmt.Errorf("gcache: use case %s: key type %q: %s", spec.Name, spec.KeyType, names.Want)
 	}
 	if err := spec.Default.Validate(); err != nil {
 		return nil, fmt.Errorf("gcache: use case %s: default config: %w", spec.Name, err)
