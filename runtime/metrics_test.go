@@ -214,7 +214,7 @@ func TestLogIsRateLimited(t *testing.T) {
 	l.error("other")
 	now = now.Add(logEvery)
 	l.error("Redis down")
-	if got := rec.text(); got != "gcache: Redis down\ngcache: other\ngcache: Redis down" {
+	if got := rec.text(); got != "gcache: Redis down\ngcache: other\ngcache: Redis down suppressed=99" {
 		t.Errorf("logged:\n%s", got)
 	}
 }

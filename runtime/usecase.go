@@ -213,6 +213,10 @@ func (u *UseCase[T]) config(ctx context.Context, key *Key) (cfg KeyConfig, ok bo
 		return u.def, true
 	}
 	got, err := callProvider(ctx, p, key)
+	if err == nil && ctx.Err() != nil {
+		// The provider overran the call's context: its answer is late.
+		err = fmt.Errorf("gcache: config provider returned after the call's context ended: %w", ctx.Err())
+	}
 	if err == nil && got != nil {
 		err = got.Validate()
 	}
