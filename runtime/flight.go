@@ -9,7 +9,7 @@ import (
 // callers of the same key wait for its result instead of loading too.
 //
 // The load runs in the goroutine of the first caller, with that caller's
-// context. A waiter whose own context ends returns at once with its
+// context; do reports to the others that their result was shared. A waiter whose own context ends returns at once with its
 // context's error. When the load ends because the first caller's context
 // ended, or panics, its result is not shared: the waiters start over and one
 // of them loads.
@@ -25,7 +25,7 @@ type flightCall[T any] struct {
 	retry bool
 }
 
-func (f *flight[T]) do(ctx context.Context, key string, load func(context.Context) (T, error)) (T, error) {
+func (f *flight[T]) do(ctx context.Context, key string, load func(context.Context) (T, error)) (v T, err error, shared bool) {
 	for {
 		f.mu.Lock()
 		if f.calls == nil {
@@ -36,17 +36,18 @@ func (f *flight[T]) do(ctx context.Context, key string, load func(context.Contex
 			c = &flightCall[T]{done: make(chan struct{})}
 			f.calls[key] = c
 			f.mu.Unlock()
-			return f.lead(ctx, key, c, load)
+			v, err = f.lead(ctx, key, c, load)
+			return v, err, false
 		}
 		f.mu.Unlock()
 		select {
 		case <-c.done:
 			if !c.retry {
-				return c.val, c.err
+				return c.val, c.err, true
 			}
 		case <-ctx.Done():
 			var zero T
-			return zero, ctx.Err()
+			return zero, ctx.Err(), true
 		}
 	}
 }

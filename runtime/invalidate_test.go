@@ -393,3 +393,37 @@ func TestWatermarkTableForgetsSafely(t *testing.T) {
 		t.Error("an entry created after every forgotten watermark is stale")
 	}
 }
+
+// TestWaiterAfterInvalidationGetsAFreshValue: a caller that joins a load
+// in flight after an invalidation returned does not share that load's
+// value, read before the invalidation; it loads again. (The soak found
+// this: single-flight used to hand the old value to every waiter.)
+func TestWaiterAfterInvalidationGetsAFreshValue(t *testing.T) {
+	h := withRedis(t, Config{})
+	uc := useCase[string](t, h.c, trackedSpec("P", allLayers))
+	src := &versioned{hold: make(chan chan struct{}, 1)}
+	leader := make(chan string)
+	go func() {
+		v, _ := uc.Get(enabled, keyOf(uc, "1"), src.fn)
+		leader <- v
+	}()
+	release := <-src.hold // the leader read v0 and waits
+	src.version.Store(1)
+	if err := h.c.Invalidate(context.Background(), "user_id", "1"); err != nil {
+		t.Fatal(err)
+	}
+	waiter := make(chan string)
+	go func() {
+		v, _ := uc.Get(enabled, keyOf(uc, "1"), src.fn)
+		waiter <- v
+	}()
+	eventually(t, "the waiter joins the load", func() bool { return h.metric("gcache_miss_counter_total", "layer", "LOCAL") == 2 })
+	src.hold = nil
+	close(release)
+	if v := <-leader; v != "v0" {
+		t.Errorf("leader = %q", v)
+	}
+	if v := <-waiter; v != "v1" {
+		t.Errorf("the waiter that came after the invalidation got %q, want v1", v)
+	}
+}

@@ -59,7 +59,13 @@ type UseCase[T any] struct {
 	codec   valueCodec[T]
 	local   *otter.Cache[string, entry[T]]
 	metrics *useCaseMetrics
-	flight  flight[T]
+	flight  flight[loaded[T]]
+}
+
+// loaded is a value and when the call that made it started, in ns.
+type loaded[T any] struct {
+	val     T
+	created int64
 }
 
 // entry is a value in the local tier.
@@ -295,33 +301,43 @@ func (u *UseCase[T]) setLocal(key *Key, v T, created int64, ttl time.Duration) {
 }
 
 // load serves a local miss: one caller per key at a time reads Redis and,
-// on a miss, calls fn; the others share its result.
+// on a miss, calls fn; the others share its result, unless, for a tracked
+// key, the entity was invalidated after that call started: a caller that
+// came after an invalidation must not get a value from before it, so it
+// loads again.
 func (u *UseCase[T]) load(ctx context.Context, key *Key, cfg *KeyConfig, local, remote bool, fn func(context.Context) (T, error)) (T, error) {
 	start := time.Now()
-	var created int64 // ns; set when fn produced the value, which then goes to Redis
-	v, err := u.flight.do(ctx, key.str, func(ctx context.Context) (T, error) {
-		if remote {
-			if v, createdMs, ok := u.getRemote(ctx, key); ok {
-				if local {
-					u.setLocal(key, v, createdMs*1e6, cfg.Local.TTL)
+	for {
+		fromFn := false // the value is this caller's own call's, for Redis
+		res, err, shared := u.flight.do(ctx, key.str, func(ctx context.Context) (loaded[T], error) {
+			if remote {
+				if v, createdMs, ok := u.getRemote(ctx, key); ok {
+					if local {
+						u.setLocal(key, v, createdMs*1e6, cfg.Local.TTL)
+					}
+					return loaded[T]{v, createdMs * 1e6}, nil
 				}
-				return v, nil
 			}
+			res := loaded[T]{created: u.c.now()}
+			var err error
+			res.val, err = u.call(ctx, fn, remote)
+			if err == nil && local {
+				u.setLocal(key, res.val, res.created, cfg.Local.TTL)
+			}
+			fromFn = err == nil
+			return res, err
+		})
+		if shared && err == nil && key.Tracked && u.c.wm.invalidatedSince(key.entityKey(), res.created) {
+			continue
 		}
-		created = u.c.now()
-		v, err := u.call(ctx, fn, remote)
-		if err == nil && local {
-			u.setLocal(key, v, created, cfg.Local.TTL)
+		if local {
+			u.metrics.fallback[Local].child().Observe(time.Since(start).Seconds())
 		}
-		return v, err
-	})
-	if local {
-		u.metrics.fallback[Local].child().Observe(time.Since(start).Seconds())
+		if remote && fromFn {
+			u.setRemote(ctx, key, res.val, res.created/1e6, cfg.Remote.TTL)
+		}
+		return res.val, err
 	}
-	if remote && err == nil && created != 0 {
-		u.setRemote(ctx, key, v, created/1e6, cfg.Remote.TTL)
-	}
-	return v, err
 }
 
 // call calls fn and counts its error, once.

@@ -50,11 +50,14 @@ func newWatermarksSized(size int, ttl time.Duration, now func() time.Time, clock
 
 // stale reports whether a tracked entry of entity created at ns is stale.
 func (w *watermarks) stale(entity string, created int64) bool {
-	if !w.live.Load() || created <= w.floor.Load() {
-		return true
-	}
+	return !w.live.Load() || created <= w.floor.Load() || w.invalidatedSince(entity, created)
+}
+
+// invalidatedSince reports whether this process knows of an invalidation
+// of entity at or after ns.
+func (w *watermarks) invalidatedSince(entity string, ns int64) bool {
 	wm, ok := w.table.GetIfPresent(entity)
-	return ok && wm >= created
+	return ok && wm >= ns
 }
 
 // raise moves the entity's watermark forward to ns.
