@@ -9,12 +9,16 @@ import (
 // open, it lets one call through per cooldown to probe; the first success
 // closes it.
 type breaker struct {
-	threshold int32
-	cooldown  time.Duration
-	clock     func() time.Time
+	breakerConfig
 
 	failures  atomic.Int32
 	openUntil atomic.Int64 // Unix ns; 0 while closed
+}
+
+type breakerConfig struct {
+	threshold int32
+	cooldown  time.Duration
+	clock     func() time.Time
 }
 
 // allow reports whether a Redis call may go ahead.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/maypok86/otter/v2"
@@ -27,7 +28,7 @@ type Cache struct {
 
 	mu       sync.Mutex
 	useCases map[string]useCaseHandle
-	closed   bool
+	closed   atomic.Bool
 }
 
 // useCaseHandle is what the Cache needs of a registered use case.
@@ -63,9 +64,7 @@ func New(cfg Config) (*Cache, error) {
 		c.coarse = otter.NewCoarseClock(clockResolution)
 		c.clock = c.coarse
 	}
-	if c.wm, err = newWatermarks(cfg.WatermarkTTL, cfg.Clock, c.clock); err != nil {
-		return nil, err
-	}
+	c.wm = newWatermarks(maxWatermarks, cfg.Clock)
 	client := cfg.RedisClient
 	if cfg.Redis != nil {
 		client, c.ownsRC = cfg.Redis.client(cfg.RedisTimeout), true
@@ -74,11 +73,7 @@ func New(cfg Config) (*Cache, error) {
 		c.wm.live.Store(true) // no other instance can invalidate
 		return c, nil
 	}
-	c.remote = &remote{
-		client:  client,
-		timeout: cfg.RedisTimeout,
-		breaker: breaker{threshold: int32(cfg.BreakerThreshold), cooldown: cfg.BreakerCooldown, clock: cfg.Clock},
-	}
+	c.remote = newRemote(client, cfg.RedisTimeout, breakerConfig{threshold: int32(cfg.BreakerThreshold), cooldown: cfg.BreakerCooldown, clock: cfg.Clock})
 	c.sub = startSubscriber(c)
 	return c, nil
 }
@@ -99,11 +94,11 @@ func (c clockAdapter) Tick(time.Duration) <-chan time.Time { return nil }
 // served by their functions.
 func (c *Cache) Close() error {
 	c.mu.Lock()
-	if c.closed {
+	if c.closed.Load() {
 		c.mu.Unlock()
 		return nil
 	}
-	c.closed = true
+	c.closed.Store(true)
 	useCases := c.useCases
 	c.mu.Unlock()
 
@@ -113,7 +108,6 @@ func (c *Cache) Close() error {
 	for _, uc := range useCases {
 		uc.close()
 	}
-	c.wm.close()
 	if c.coarse != nil {
 		c.coarse.Stop()
 	}
@@ -141,7 +135,7 @@ func (c *Cache) register(name string, uc useCaseHandle) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	switch {
-	case c.closed:
+	case c.closed.Load():
 		return errors.New("gcache: the Cache is closed")
 	case c.useCases[name] != nil:
 		return fmt.Errorf("%w: %q", ErrUseCaseExists, name)

@@ -86,7 +86,7 @@ func FuzzOpenEnvelope(f *testing.F) {
 
 func TestBreaker(t *testing.T) {
 	now := time.Unix(100, 0)
-	b := &breaker{threshold: 3, cooldown: time.Second, clock: func() time.Time { return now }}
+	b := &breaker{breakerConfig: breakerConfig{threshold: 3, cooldown: time.Second, clock: func() time.Time { return now }}}
 	for range 2 {
 		b.failure()
 	}

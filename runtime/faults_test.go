@@ -132,15 +132,19 @@ func TestRedisKilledUnderLoad(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	errorsCounted := h.metric("gcache_error_counter_total", "layer", "REMOTE")
+	// Reads and writes try Redis until the breaker opens, and calls in
+	// flight when it opens still fail; every read after that skips Redis.
+	// (Callers that share another's load make no Redis call at all.)
+	tried := h.metric("gcache_request_counter_total", "layer", "REMOTE")
 	skipped := h.metric("gcache_disabled_counter_total", "reason", "server_down")
-	// Reads and writes both try Redis until the breaker opens; calls in
-	// flight when it opens still fail. Everything after skips Redis.
-	if errorsCounted < 5 || errorsCounted > 5+2*8 {
-		t.Errorf("REMOTE errors = %v: want the threshold, plus at most the calls in flight", errorsCounted)
+	if errs := h.metric("gcache_error_counter_total", "layer", "REMOTE"); errs < 5 {
+		t.Errorf("REMOTE errors = %v, want at least the threshold", errs)
 	}
-	if skipped < 800-errorsCounted-8 {
-		t.Errorf("server_down = %v of 800 calls: the breaker did not hold Redis off", skipped)
+	if tried > 5+8 {
+		t.Errorf("%v reads tried a dead Redis: want the threshold, plus at most the calls in flight", tried)
+	}
+	if skipped < 200 {
+		t.Errorf("server_down = %v: the breaker did not hold Redis off", skipped)
 	}
 
 	h.redis.Restart()

@@ -131,7 +131,9 @@ func (c *Cache) publish(ctx context.Context, msg string) error {
 // apply applies an event from another instance (or this one) to the local
 // tier. Malformed events are logged and ignored.
 func (c *Cache) apply(msg string) {
-	fields := strings.Fields(msg)
+	// Fields are separated by one ASCII space, which keys always escape;
+	// other white space (U+00A0...) may appear in ids as it is.
+	fields := strings.Split(msg, " ")
 	switch {
 	case len(fields) == 4 && fields[0] == eventInvalidate:
 		if ns, err := strconv.ParseInt(fields[3], 10, 64); err == nil {

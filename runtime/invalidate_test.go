@@ -371,26 +371,48 @@ func TestInvalidateErrors(t *testing.T) {
 // TestWatermarkTableForgetsSafely: an evicted watermark raises the floor,
 // so that forgetting an invalidation never revives a stale entry.
 func TestWatermarkTableForgetsSafely(t *testing.T) {
-	w, err := newWatermarksSized(2, time.Hour, time.Now, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.close()
+	now := time.Unix(0, 0)
+	w := newWatermarks(8, func() time.Time { return now })
 	w.live.Store(true)
+	w.guard(time.Hour)
 	for i := range 50 {
 		w.raise(fmt.Sprint("{e", i, "}"), int64(1000+i))
 	}
-	w.table.CleanUp()
-	if w.table.EstimatedSize() > 2 {
-		t.Fatalf("table holds %d watermarks, want at most 2", w.table.EstimatedSize())
+	if n := w.count.Load(); n > 8 {
+		t.Fatalf("table holds %d watermarks, want at most 8", n)
 	}
 	for i := range 50 {
 		if !w.stale(fmt.Sprint("{e", i, "}"), int64(1000+i)) {
 			t.Errorf("entity %d: an entry created at its invalidation is not stale", i)
 		}
 	}
-	if w.stale("{other}", 5000) {
+	// The oldest were forgotten, not the newest: the floor stayed below
+	// the latest invalidations.
+	if f := w.floor.Load(); f >= 1049 || f < 1000 {
+		t.Errorf("floor = %d, want below the newest watermark", f)
+	}
+	if w.stale("{other}", 1049) {
 		t.Error("an entry created after every forgotten watermark is stale")
+	}
+
+	// Expired watermarks go first and do not raise the read floor: the
+	// entries they guarded have expired.
+	x := newWatermarks(4, func() time.Time { return now })
+	x.live.Store(true)
+	x.guard(time.Minute)
+	for i := range 4 {
+		x.raise(fmt.Sprint("{old", i, "}"), int64(i))
+	}
+	now = now.Add(2 * time.Minute)
+	x.raise("{new}", now.UnixNano())
+	if x.floor.Load() != 0 || x.count.Load() != 1 {
+		t.Errorf("after expiry: floor %d, %d watermarks; want 0 and 1", x.floor.Load(), x.count.Load())
+	}
+	if x.storable("{old0}", 2) {
+		t.Error("a load that began before a forgotten watermark may store its value")
+	}
+	if !x.storable("{old0}", 4) {
+		t.Error("a load that began after every forgotten watermark may not store its value")
 	}
 }
 
@@ -425,5 +447,32 @@ func TestWaiterAfterInvalidationGetsAFreshValue(t *testing.T) {
 	}
 	if v := <-waiter; v != "v1" {
 		t.Errorf("the waiter that came after the invalidation got %q, want v1", v)
+	}
+}
+
+// TestEventsCarryAnyID: ids with non-ASCII white space, which keys keep as
+// they are, reach other instances intact.
+func TestEventsCarryAnyID(t *testing.T) {
+	a, b := pair(t, Config{})
+	localOnly := KeyConfig{Local: LayerConfig{TTL: time.Hour, Ramp: 100}}
+	ucB := useCase[string](t, b.c, trackedSpec("P", localOnly))
+	plainB := useCase[string](t, b.c, UseCaseSpec{Name: "Q", KeyType: "user_id", Default: localOnly})
+	useCase[string](t, a.c, UseCaseSpec{Name: "Q", KeyType: "user_id", Default: localOnly})
+	for _, id := range []string{"Jean\u00a0Dupont", "a\u3000b", "x\u0085y", "tab\tx", "plain"} {
+		src := &versioned{}
+		ucB.Get(enabled, keyOf(ucB, id), src.fn)
+		plainB.Get(enabled, keyOf(plainB, id), src.fn)
+		src.version.Store(1)
+		if err := a.c.Invalidate(context.Background(), "user_id", id); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.c.Delete(context.Background(), keyOf(plainB, id)); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, fmt.Sprintf("B applies the events of %q", id), func() bool {
+			v1, _ := ucB.Get(enabled, keyOf(ucB, id), src.fn)
+			v2, _ := plainB.Get(enabled, keyOf(plainB, id), src.fn)
+			return v1 == "v1" && v2 == "v1"
+		})
 	}
 }

@@ -6,30 +6,61 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 )
 
 // remote is the Redis tier: one round trip per read, a deadline on every
-// call, and a breaker in front.
+// call, and a breaker in front. On a cluster each master has a breaker of
+// its own, so that one master down does not hold the others off.
 type remote struct {
 	client  redis.UniversalClient
 	timeout time.Duration
-	breaker breaker
+	breaker breaker // the server's, or on a cluster, that of calls without a key
+
+	cluster *redis.ClusterClient // nil unless the client is one
+	masters sync.Map             // on a cluster: master address → *breaker
+}
+
+func newRemote(client redis.UniversalClient, timeout time.Duration, bc breakerConfig) *remote {
+	r := &remote{client: client, timeout: timeout, breaker: breaker{breakerConfig: bc}}
+	r.cluster, _ = client.(*redis.ClusterClient)
+	return r
+}
+
+// breakerFor returns the breaker of the master that serves key.
+func (r *remote) breakerFor(ctx context.Context, key string) *breaker {
+	if r.cluster == nil || key == "" {
+		return &r.breaker
+	}
+	master, err := r.cluster.MasterForKey(ctx, key)
+	if err != nil {
+		return &r.breaker
+	}
+	addr := master.Options().Addr
+	if b, ok := r.masters.Load(addr); ok {
+		return b.(*breaker)
+	}
+	b, _ := r.masters.LoadOrStore(addr, &breaker{breakerConfig: r.breaker.breakerConfig})
+	return b.(*breaker)
 }
 
 // setTracked writes a tracked value unless the entity's watermark is at or
-// after the value's creation: such a value would be stale on arrival.
+// after the value's creation: such a value would be stale on arrival. It
+// returns 0 when it wrote, else the watermark that refused the value (-1
+// for one that is not a number).
 // KEYS: value, watermark. ARGV: bytes, ttl ms, created_at ms.
 var setTracked = redis.NewScript(`
 local wm = redis.call('GET', KEYS[2])
 if wm then
 	local w = tonumber(wm)
-	if not w or w >= tonumber(ARGV[3]) then return 0 end
+	if not w then return -1 end
+	if w >= tonumber(ARGV[3]) then return math.floor(w) end
 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return 1`)
+return 0`)
 
 // raiseWatermark sets a watermark that only moves forward, and returns the
 // watermark in force. A later watermark is kept and lives at least as long
@@ -46,24 +77,26 @@ end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return new`)
 
-// call runs op under the Redis deadline and reports its outcome to the
-// breaker: a timeout or a connection failure counts against Redis, any
-// answer from it (a miss, an error reply) for it. A call cut short by the
-// caller's own context counts neither way. While the breaker is open, call
-// returns errBreakerOpen without running op.
-func (r *remote) call(ctx context.Context, op func(context.Context) error) error {
-	if !r.breaker.allow() {
+// call runs op, about key ("" for none), under the Redis deadline and
+// reports its outcome to the breaker of key's server: a timeout or a
+// connection failure counts against it, any answer from it (a miss, an
+// error reply) for it. A call cut short by the caller's own context counts
+// neither way. While the breaker is open, call returns errBreakerOpen
+// without running op.
+func (r *remote) call(ctx context.Context, key string, op func(context.Context) error) error {
+	opCtx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	b := r.breakerFor(opCtx, key)
+	if !b.allow() {
 		return errBreakerOpen
 	}
-	opCtx, cancel := context.WithTimeout(ctx, r.timeout)
 	err := op(opCtx)
-	cancel()
 	switch classify(err) {
 	case "", errRedis:
-		r.breaker.success()
+		b.success()
 	default:
 		if ctx.Err() == nil {
-			r.breaker.failure()
+			b.failure()
 		}
 	}
 	return err
@@ -89,7 +122,7 @@ func classify(err error) errKind {
 
 // get returns the value at key, or nil when there is none.
 func (r *remote) get(ctx context.Context, key string) (val []byte, err error) {
-	err = r.call(ctx, func(ctx context.Context) error {
+	err = r.call(ctx, key, func(ctx context.Context) error {
 		val, err = r.client.Get(ctx, key).Bytes()
 		if errors.Is(err, redis.Nil) {
 			return nil
@@ -103,7 +136,7 @@ func (r *remote) get(ctx context.Context, key string) (val []byte, err error) {
 // round trip. A missing watermark is 0; one that is not a number is
 // reported as badWatermark.
 func (r *remote) getTracked(ctx context.Context, key, wmKey string) (val []byte, wm int64, badWatermark bool, err error) {
-	err = r.call(ctx, func(ctx context.Context) error {
+	err = r.call(ctx, key, func(ctx context.Context) error {
 		vals, err := r.client.MGet(ctx, key, wmKey).Result()
 		if err != nil {
 			return err
@@ -132,19 +165,23 @@ func parseWatermark(s string) (ms int64, bad bool) {
 }
 
 func (r *remote) set(ctx context.Context, key string, val []byte, ttl time.Duration) error {
-	return r.call(ctx, func(ctx context.Context) error {
-		return r.client.Set(ctx, key, val, ttl).Err()
+	return r.call(ctx, key, func(ctx context.Context) error {
+		return r.client.Set(ctx, key, val, max(ttl, time.Millisecond)).Err()
 	})
 }
 
-func (r *remote) setTracked(ctx context.Context, key, wmKey string, val []byte, ttl time.Duration, created int64) error {
-	return r.call(ctx, func(ctx context.Context) error {
-		return setTracked.Run(ctx, r.client, []string{key, wmKey}, val, ttl.Milliseconds(), created).Err()
+// setTracked writes a tracked value; refusedBy is the watermark that
+// refused it, if one did.
+func (r *remote) setTracked(ctx context.Context, key, wmKey string, val []byte, ttl time.Duration, created int64) (refusedBy int64, err error) {
+	err = r.call(ctx, key, func(ctx context.Context) error {
+		refusedBy, err = setTracked.Run(ctx, r.client, []string{key, wmKey}, val, max(ttl.Milliseconds(), 1), created).Int64()
+		return err
 	})
+	return refusedBy, err
 }
 
 func (r *remote) raiseWatermark(ctx context.Context, wmKey string, ms int64, ttl time.Duration) (inForce int64, err error) {
-	err = r.call(ctx, func(ctx context.Context) error {
+	err = r.call(ctx, wmKey, func(ctx context.Context) error {
 		inForce, err = raiseWatermark.Run(ctx, r.client, []string{wmKey}, ms, ttl.Milliseconds()).Int64()
 		return err
 	})
@@ -152,7 +189,7 @@ func (r *remote) raiseWatermark(ctx context.Context, wmKey string, ms int64, ttl
 }
 
 func (r *remote) del(ctx context.Context, key string) (deleted bool, err error) {
-	err = r.call(ctx, func(ctx context.Context) error {
+	err = r.call(ctx, key, func(ctx context.Context) error {
 		n, err := r.client.Unlink(ctx, key).Result()
 		deleted = n > 0
 		return err
@@ -161,7 +198,7 @@ func (r *remote) del(ctx context.Context, key string) (deleted bool, err error) 
 }
 
 func (r *remote) publish(ctx context.Context, channel, msg string) error {
-	return r.call(ctx, func(ctx context.Context) error {
+	return r.call(ctx, "", func(ctx context.Context) error {
 		return r.client.Publish(ctx, channel, msg).Err()
 	})
 }
@@ -195,8 +232,8 @@ func (r *remote) flush(ctx context.Context, patterns ...string) error {
 		}
 		return nil
 	}
-	if cluster, ok := r.client.(*redis.ClusterClient); ok {
-		return cluster.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error {
+	if r.cluster != nil {
+		return r.cluster.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error {
 			return unlinkAll(ctx, c)
 		})
 	}

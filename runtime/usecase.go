@@ -177,6 +177,9 @@ func (u *UseCase[T]) GetRendered(ctx context.Context, b []byte, idLen int, fn fu
 // is yet to be built, as it is only when needed: for the config provider
 // and on a local miss.
 func (u *UseCase[T]) get(ctx context.Context, str string, idLen int, key Key, fn func(context.Context) (T, error)) (T, error) {
+	if u.c.closed.Load() {
+		return fn(ctx)
+	}
 	if key.str == "" && u.c.cfg.ConfigProvider != nil {
 		key = u.shape.keyOf(strings.Clone(str), idLen)
 	}
@@ -292,10 +295,11 @@ func (u *UseCase[T]) getLocal(key, entity string) (T, bool) {
 
 func (u *UseCase[T]) setLocal(key *Key, v T, created int64, ttl time.Duration) {
 	if key.Tracked {
-		if u.c.wm.stale(key.entityKey(), created) {
+		if !u.c.wm.storable(key.entityKey(), created) {
 			return
 		}
 		ttl = min(ttl, u.c.cfg.WatermarkTTL)
+		u.c.wm.guard(ttl)
 	}
 	u.local.Set(key.str, entry[T]{val: v, created: created, ttl: ttl})
 }
@@ -397,6 +401,10 @@ func (u *UseCase[T]) getRemote(ctx context.Context, key *Key) (v T, created int6
 	if badWatermark {
 		u.remoteError(errDecode, errors.New("gcache: the watermark is not a number"))
 	}
+	if wm > 0 {
+		// Learn of another instance's invalidation before its event comes.
+		u.c.wm.raiseMs(key.entityKey(), wm)
+	}
 	if key.Tracked && (badWatermark || wm >= created) {
 		u.metrics.miss[Remote].child().Inc()
 		return v, 0, false
@@ -423,7 +431,14 @@ func (u *UseCase[T]) setRemote(ctx context.Context, key *Key, v T, createdMs int
 	}
 	ctx = context.WithoutCancel(ctx)
 	if key.Tracked {
-		err = r.setTracked(ctx, key.str, watermarkKey(key.entityKey()), data, min(ttl, u.c.cfg.WatermarkTTL), createdMs)
+		var refusedBy int64
+		refusedBy, err = r.setTracked(ctx, key.str, watermarkKey(key.entityKey()), data, min(ttl, u.c.cfg.WatermarkTTL), createdMs)
+		if refusedBy > 0 {
+			// An invalidation came while the function ran: the value just
+			// stored locally is stale, which the local tier learns now
+			// rather than when the event arrives.
+			u.c.wm.raiseMs(key.entityKey(), refusedBy)
+		}
 	} else {
 		err = r.set(ctx, key.str, data, ttl)
 	}

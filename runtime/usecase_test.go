@@ -684,3 +684,28 @@ func TestInfiniteValues(t *testing.T) {
 		}
 	}
 }
+
+func TestCallsAfterCloseAreServedUncached(t *testing.T) {
+	h := withRedis(t, Config{})
+	uc := useCase[int64](t, h.c, UseCaseSpec{Name: "uc", Default: allLayers})
+	var src source
+	uc.Get(enabled, keyOf(uc, "1"), src.fn)
+	uc.Get(enabled, keyOf(uc, "1"), src.fn)
+	if err := h.c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if _, err := uc.Get(enabled, keyOf(uc, "1"), src.fn); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if src.calls.Load() != 3 {
+		t.Errorf("calls = %d, want 1 before Close and one per call after", src.calls.Load())
+	}
+	if got := h.metric("gcache_error_counter_total"); got != 0 {
+		t.Errorf("%v errors counted after Close", got)
+	}
+	if _, err := NewUseCase[int](h.c, UseCaseSpec{Name: "late", KeyType: "T"}); err == nil {
+		t.Error("a use case registered on a closed Cache")
+	}
+}

@@ -25,6 +25,7 @@ type Server struct {
 	t    testing.TB
 	dir  string
 	port int
+	conf string // a config file, which redis-server wants first
 	args []string
 
 	mu  sync.Mutex
@@ -47,7 +48,14 @@ func binary(t testing.TB) string {
 // "10mb") are passed through.
 func Start(t testing.TB, args ...string) *Server {
 	t.Helper()
-	s := &Server{t: t, dir: t.TempDir(), args: args}
+	return StartWithConfig(t, "", args...)
+}
+
+// StartWithConfig is Start with a config file, such as a sentinel's; ""
+// is none.
+func StartWithConfig(t testing.TB, conf string, args ...string) *Server {
+	t.Helper()
+	s := &Server{t: t, dir: t.TempDir(), conf: conf, args: args}
 	var err error
 	for attempt := 0; attempt < 5; attempt++ {
 		s.port = freePort(t)
@@ -71,14 +79,18 @@ func freePort(t testing.TB) int {
 }
 
 func (s *Server) start() error {
-	args := append([]string{
+	var args []string
+	if s.conf != "" {
+		args = append(args, s.conf)
+	}
+	args = append(args,
 		"--port", strconv.Itoa(s.port),
 		"--bind", "127.0.0.1",
 		"--save", "",
 		"--appendonly", "no",
 		"--dir", s.dir,
-		"--logfile", filepath.Join(s.dir, "redis.log"),
-	}, s.args...)
+		"--logfile", filepath.Join(s.dir, "redis.log"))
+	args = append(args, s.args...)
 	cmd := exec.Command(binary(s.t), args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
