@@ -317,6 +317,11 @@ func (l *loader) defaults(c *Cache, ttl, ramp *directive) bool {
 			ok = false
 			continue
 		}
+		if c.Default[i].TTL == 0 {
+			l.errorf(o.pos, "ramp %s=%s without a %s TTL has no effect; add %s= to //gcache:ttl", layer, o.value, layer, layer)
+			ok = false
+			continue
+		}
 		c.Default[i].Ramp = n
 	}
 	return ok

@@ -268,7 +268,7 @@ func (k *keySource) Embedded(ctx context.Context, acct keys.Account) (string, er
 	return fmt.Sprint("embedded", k.add("Embedded")), nil
 }
 
-func (k *keySource) Text(ctx context.Context, ip netip.Addr, prefix *netip.Prefix) (string, error) {
+func (k *keySource) Text(ctx context.Context, ip netip.Addr, prefix *netip.Prefix, since *time.Time) (string, error) {
 	return fmt.Sprint("text", k.add("Text")), nil
 }
 
@@ -311,8 +311,8 @@ func TestKeyRendering(t *testing.T) {
 			return k.Embedded(on, keys.Account{Home: home})
 		}, "urn:city:Paris#Embedded"},
 		{func() (string, error) {
-			return k.Text(on, netip.MustParseAddr("192.168.0.1"), &prefix)
-		}, "urn:ip:192.168.0.1?prefix=10.0.0.0/8#Text"},
+			return k.Text(on, netip.MustParseAddr("192.168.0.1"), &prefix, &at)
+		}, "urn:ip:192.168.0.1?prefix=10.0.0.0/8&since=2024-05-06T05%3A08%3A09.0000005Z#Text"},
 		{func() (string, error) { return k.Conv(on, "n") }, "urn:name:n?n=n#Conv"},
 		{func() (string, error) { return k.Deref(on, &s) }, "urn:ptr:s%3At#Deref"},
 	} {
@@ -578,8 +578,17 @@ func (r *render) Templates(ctx context.Context, id string, text *template.Templa
 	return fmt.Sprint(id, r.add("Templates")), nil
 }
 
-func (r *render) Next(ctx context.Context) error  { r.add("Next"); return nil }
-func (r *render) Cache(ctx context.Context) error { r.add("Cache"); return nil }
+func (r *render) Next(ctx context.Context) error                      { r.add("Next"); return nil }
+func (r *render) Cache(ctx context.Context) error                     { r.add("Cache"); return nil }
+func (r *render) Alias(ctx collisions.Ctx, id string) (string, error) { return id, nil }
+func (r *render) Save(ctx context.Context, id string) collisions.Failure {
+	if r.add("Save") == 1 {
+		return errors.New("first save fails")
+	}
+	return nil
+}
+func (r *render) C(ctx context.Context, id string) (int, error) { return r.add("C"), nil }
+func (r *render) Err(ctx context.Context) error                 { return nil }
 
 func TestCollisions(t *testing.T) {
 	e := newEnv(t)
@@ -596,11 +605,31 @@ func TestCollisions(t *testing.T) {
 	}
 	rc.Next(on)
 	rc.Cache(on)
+	if v, _ := rc.Alias(on, "x"); v != "x" {
+		t.Errorf("Alias = %q", v)
+	}
+	rc.C(on, "c")
+	if v, _ := rc.C(on, "c"); v != 1 {
+		t.Errorf("C = %d, want the cached 1", v)
+	}
+	// Save returns error under another name: it invalidates only on nil.
+	if err := rc.Save(on, "x"); err == nil {
+		t.Error("the first Save should fail")
+	}
+	if got := metricSum(t, e.reg, "gcache_invalidation_counter_total", "key_type", "page"); got != 0 {
+		t.Errorf("a failed Save invalidated (%v)", got)
+	}
+	if err := rc.Save(on, "x"); err != nil {
+		t.Fatal(err)
+	}
+	if got := metricSum(t, e.reg, "gcache_invalidation_counter_total", "key_type", "page"); got != 2 {
+		t.Errorf("a successful Save invalidated %v layers, want LOCAL and REMOTE", got)
+	}
 	if src.get("Page") != 1 || src.get("Templates") != 1 || src.get("Next") != 1 || src.get("Cache") != 1 {
 		t.Errorf("calls = %v", src.n)
 	}
 	want := "urn:page:home?b=2&c=1&err=4&idLen=6&key=3&next=7&time=1s&val=5#Render.Page"
-	if got := e.keys(); len(got) != 1 || got[0] != want {
+	if got := e.keys(); len(got) == 0 || got[0] != want {
 		t.Errorf("keys = %q, want %q", got, want)
 	}
 }

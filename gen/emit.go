@@ -43,8 +43,8 @@ func packageName(f *File, path string) string {
 	switch path {
 	case runtimePath:
 		return "runtime"
-	case "time":
-		return "time"
+	case "time", "context":
+		return path
 	}
 	return f.Imports[path]
 }
@@ -60,10 +60,14 @@ type emitter struct {
 	helpers map[*Method][]string
 }
 
-// names allocates the decorator's field and helper names.
+// names allocates the decorator's field and helper names: distinct from
+// each other, from the methods, and from the constructor's c and err.
 func (e *emitter) names() {
 	e.fields, e.helpers = map[*Method][]string{}, map[*Method][]string{}
-	taken := map[string]bool{"next": true}
+	taken := map[string]bool{"next": true, "c": true, "err": true}
+	for _, m := range e.iface.Methods {
+		taken[m.Name] = true
+	}
 	for _, m := range e.iface.Methods {
 		n := 0
 		if m.Cache != nil {
@@ -351,10 +355,8 @@ func (e *emitter) invalidatingMethod(out *jen.File, m *Method) {
 		taken[n] = true
 	}
 	var results []jen.Code
-	errIndex := -1
-	for i, r := range m.Results {
-		if n, ok := r.(Named); ok && n.Path == "" && n.Name == "error" && i == len(m.Results)-1 {
-			errIndex = i
+	for i := range m.Results {
+		if m.ErrorResult && i == len(m.Results)-1 {
 			results = append(results, jen.Err())
 			continue
 		}
@@ -382,7 +384,7 @@ func (e *emitter) invalidatingMethod(out *jen.File, m *Method) {
 		body = append(body, forward(m))
 	}
 	when := "after it returns"
-	if errIndex >= 0 {
+	if m.ErrorResult {
 		body = append(body, jen.If(jen.Err().Op("==").Nil()).Block(invalidate...))
 		when = "when it succeeds"
 	} else {

@@ -134,6 +134,14 @@ type S interface {
 	//gcache:ramp remote=«-1
 	Get(ctx context.Context, id string) (int, error)
 }`, "ramp remote=-1"},
+	{"ramp of a layer without ttl", `
+//gcache:wrap
+type S interface {
+	//gcache:cache key_type=k id=id
+	//gcache:ttl local=1m
+	//gcache:ramp local=100 «remote=50
+	Get(ctx context.Context, id string) (int, error)
+}`, "ramp remote=50 without a remote TTL has no effect"},
 	{"ramp without ttl", `
 //gcache:wrap
 type S interface {

@@ -64,3 +64,21 @@ func TestDeterministic(t *testing.T) {
 		}
 	}
 }
+
+// TestTrimpathKeepsEmbeddedAnnotations: built with -trimpath, export data
+// names files relative to their module, and the annotations of an
+// interface embedded from another package must still be found.
+func TestTrimpathKeepsEmbeddedAnnotations(t *testing.T) {
+	t.Setenv("GOFLAGS", "-trimpath")
+	res, err := Generate(filepath.Join("..", "testdata", "embedded"), ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := os.ReadFile(res.Files[0].Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(res.Files[0].Content, want) {
+		t.Errorf("with -trimpath the decorator differs from the golden file:\n%s", res.Files[0].Content)
+	}
+}

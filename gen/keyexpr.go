@@ -273,6 +273,12 @@ func (sc *keyScope) encoder(t types.Type, addr bool, pos token.Position) (*Encod
 	case isNamed(t, "time", "Duration"):
 		return enc(EncDuration, false)
 	}
+	if p, ok := t.Underlying().(*types.Pointer); ok && (isNamed(p.Elem(), "time", "Time") || isNamed(p.Elem(), "time", "Duration")) {
+		// Before the methods: *time.Time has MarshalText, which would keep
+		// the time's zone in the key.
+		elem, _ := sc.encoder(p.Elem(), true, pos)
+		return &Encoder{Kind: EncNilable, Elem: elem, Deref: true}, ""
+	}
 	_, isIface := t.Underlying().(*types.Interface)
 	_, isPtr := t.Underlying().(*types.Pointer)
 	if _, isTP := t.(*types.TypeParam); isTP {

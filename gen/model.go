@@ -14,6 +14,10 @@ type File struct {
 	BuildLines []string // //go:build lines copied from the source
 	Interfaces []*Interface
 	Imports    map[string]string // path → package name of every package the types name
+	// Scope is every name the file sees besides its imports: the
+	// package's declarations and the predeclared identifiers, which
+	// parameters must not shadow.
+	Scope []string
 }
 
 // A Package is the package being generated.
@@ -41,6 +45,9 @@ type Method struct {
 	Params   []Param // named, collision-free; Params[0] is the context when cached or invalidating
 	Results  []Type
 	Variadic bool
+	// ErrorResult is true when the last result is an error: an
+	// invalidating method invalidates only when it is nil.
+	ErrorResult bool
 
 	Cache         *Cache        // nil: not cached
 	Invalidations []*Invalidate // after a successful call

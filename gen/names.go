@@ -25,6 +25,9 @@ func name(f *File) map[string]string {
 	for _, n := range generatedNames {
 		taken[n] = true
 	}
+	for _, n := range f.Scope {
+		taken[n] = true
+	}
 	for _, iface := range f.Interfaces {
 		for _, tp := range iface.TypeParams {
 			taken[tp.Name] = true
@@ -35,6 +38,9 @@ func name(f *File) map[string]string {
 	fixed := map[string]string{runtimePath: runtimeName}
 	if usesTime(f) {
 		fixed["time"] = "time"
+	}
+	if hasCached(f) {
+		fixed["context"] = "context" // the closures' parameter
 	}
 	all := map[string]string{}
 	for p, n := range f.Imports {
@@ -66,6 +72,18 @@ func name(f *File) map[string]string {
 		}
 	}
 	return aliases
+}
+
+// hasCached reports whether f has a cached method.
+func hasCached(f *File) bool {
+	for _, iface := range f.Interfaces {
+		for _, m := range iface.Methods {
+			if m.Cache != nil {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // usesTime reports whether the decorators of f spell durations.

@@ -10,11 +10,12 @@
 //   - a defined type is its underlying type; a defined type met again inside
 //     itself is ^N, N being its depth in the stack of defined types
 //   - composites read like Go: *T, []T, [N]T, map[K]V, chan T, <-chan T,
-//     chan<- T, func(T, ...T) (T), struct{name T "tag"; embedded T}, and
+//     chan<- T, func(T, ...T) (T), struct{name T "tag"; embedded Name T}, and
 //     interface{M func(...)} with its methods sorted by name
 //
 // Names of defined types take no part, so a type moved or renamed keeps its
-// fingerprint; field names, field tags and element types do.
+// fingerprint; field names (embedded fields' too), field tags and element
+// types do.
 package typeid
 
 import (
@@ -55,11 +56,11 @@ func (w *Writer) BackRef(n int) { w.Token("^" + strconv.Itoa(n)) }
 // Array writes the head of an array type of length n.
 func (w *Writer) Array(n int64) { w.Token("[" + strconv.FormatInt(n, 10) + "]") }
 
-// Field writes the head of a struct field; its type follows.
+// Field writes the head of a struct field; its type follows. An embedded
+// field is named too: codecs key it by the name of its type.
 func (w *Writer) Field(name string, embedded bool) {
 	if embedded {
 		w.Token("embedded ")
-		return
 	}
 	w.Token(name + " ")
 }

@@ -24,4 +24,45 @@ type Render interface {
 	// Next and Cache are method names that the decorator's fields could take.
 	Next(ctx context.Context) error
 	Cache(ctx context.Context) error
+
+	// context is a parameter whose type spells the context package
+	// through an alias.
+	//gcache:cache key_type=page id=id
+	//gcache:ttl local=1m
+	Alias(context Ctx, id string) (string, error)
+
+	// Failure is error under another name: Save invalidates only when it
+	// returns nil.
+	//gcache:invalidate key_type=page id=id
+	Save(ctx context.Context, id string) Failure
+
+	// C and Err are named like the constructor's variables.
+	//gcache:cache key_type=page id=id
+	//gcache:ttl local=1m
+	C(ctx context.Context, id string) (int, error)
+	Err(ctx context.Context) error
+}
+
+type item struct{ N int }
+
+// Ctx is context.Context under another name.
+type Ctx = context.Context
+
+// Failure is error under another name.
+type Failure = error
+
+// lower has an unexported cached method, whose field must not take its
+// name.
+//
+//gcache:wrap
+type lower interface {
+	//gcache:cache key_type=u id=id
+	//gcache:ttl local=1m
+	getUser(ctx context.Context, id string) (string, error)
+
+	// item and len are a parameter named like a type of the result and
+	// one named like a builtin the key helper calls.
+	//gcache:cache key_type=item id=id
+	//gcache:ttl local=1m
+	Item(ctx context.Context, id string, item string, len int) (*item, error)
 }

@@ -14,14 +14,39 @@ import (
 // annotations. Methods without annotations call the wrapped Render.
 type RenderCache struct {
 	next      Render
+	alias     *gcache.UseCase[string]
+	c2        *gcache.UseCase[int]
 	page      *gcache.UseCase[string]
+	save      *gcache.Invalidator
 	templates *gcache.UseCase[string]
 }
 
 // NewRenderCache returns a decorator of next that caches through c.
-// It registers the use cases Render.Page, Render.Templates on c, so it is an
+// It registers the use cases Render.Alias, Render.C, Render.Page, Render.Templates on c, so it is an
 // error to make two of them on one Cache.
 func NewRenderCache(next Render, c *gcache.Cache) (*RenderCache, error) {
+	alias, err := gcache.NewUseCase[string](c, gcache.UseCaseSpec{
+		Name:    "Render.Alias",
+		KeyType: "page",
+		Default: gcache.KeyConfig{
+			Local: gcache.LayerConfig{TTL: time.Minute, Ramp: 100},
+		},
+		Fingerprint: 0x704be0d8faaffc58,
+	})
+	if err != nil {
+		return nil, err
+	}
+	c2, err := gcache.NewUseCase[int](c, gcache.UseCaseSpec{
+		Name:    "Render.C",
+		KeyType: "page",
+		Default: gcache.KeyConfig{
+			Local: gcache.LayerConfig{TTL: time.Minute, Ramp: 100},
+		},
+		Fingerprint: 0x2b9fff192bd4c83e,
+	})
+	if err != nil {
+		return nil, err
+	}
 	page, err := gcache.NewUseCase[string](c, gcache.UseCaseSpec{
 		Name:    "Render.Page",
 		KeyType: "page",
@@ -31,6 +56,10 @@ func NewRenderCache(next Render, c *gcache.Cache) (*RenderCache, error) {
 		},
 		Fingerprint: 0x704be0d8faaffc58,
 	})
+	if err != nil {
+		return nil, err
+	}
+	save, err := gcache.NewInvalidator(c, "page")
 	if err != nil {
 		return nil, err
 	}
@@ -47,16 +76,66 @@ func NewRenderCache(next Render, c *gcache.Cache) (*RenderCache, error) {
 	}
 	return &RenderCache{
 		next:      next,
+		alias:     alias,
+		c2:        c2,
 		page:      page,
+		save:      save,
 		templates: templates,
 	}, nil
 }
 
 var _ Render = (*RenderCache)(nil)
 
+// Alias serves the wrapped Alias through the cache: use case Render.Alias, key type page.
+func (c *RenderCache) Alias(context2 Ctx, id string) (string, error) {
+	if !c.alias.Enabled(context2) {
+		return c.next.Alias(context2, id)
+	}
+	key, idLen, err := c.aliasKey(make([]byte, 0, 128), id)
+	if err != nil {
+		c.alias.KeyError(err)
+		return c.next.Alias(context2, id)
+	}
+	return c.alias.GetRendered(context2, key, idLen, func(context2 context.Context) (string, error) {
+		return c.next.Alias(context2, id)
+	})
+}
+
+// aliasKey renders the id and arguments of Alias calls after b.
+func (*RenderCache) aliasKey(b []byte, id string) ([]byte, int, error) {
+	b = gcache.AppendString(b, id)
+	return b, len(b), nil
+}
+
+// C serves the wrapped C through the cache: use case Render.C, key type page.
+func (c *RenderCache) C(ctx context.Context, id string) (int, error) {
+	if !c.c2.Enabled(ctx) {
+		return c.next.C(ctx, id)
+	}
+	key, idLen, err := c.cKey(make([]byte, 0, 128), id)
+	if err != nil {
+		c.c2.KeyError(err)
+		return c.next.C(ctx, id)
+	}
+	return c.c2.GetRendered(ctx, key, idLen, func(ctx context.Context) (int, error) {
+		return c.next.C(ctx, id)
+	})
+}
+
+// cKey renders the id and arguments of C calls after b.
+func (*RenderCache) cKey(b []byte, id string) ([]byte, int, error) {
+	b = gcache.AppendString(b, id)
+	return b, len(b), nil
+}
+
 // Cache calls the wrapped Cache.
 func (c *RenderCache) Cache(ctx context.Context) error {
 	return c.next.Cache(ctx)
+}
+
+// Err calls the wrapped Err.
+func (c *RenderCache) Err(ctx context.Context) error {
+	return c.next.Err(ctx)
 }
 
 // Next calls the wrapped Next.
@@ -102,6 +181,22 @@ func (*RenderCache) pageKey(b []byte, gcache2 string, time2 time.Duration, c2 in
 	return b, idLen, nil
 }
 
+// Save calls the wrapped Save and, when it succeeds, invalidates the page it names.
+func (c *RenderCache) Save(ctx context.Context, id string) Failure {
+	err := c.next.Save(ctx, id)
+	if err == nil {
+		key, _, keyErr := c.saveKey(nil, id)
+		c.save.Invalidate(ctx, key, keyErr)
+	}
+	return err
+}
+
+// saveKey renders the id and arguments of Save calls after b.
+func (*RenderCache) saveKey(b []byte, id string) ([]byte, int, error) {
+	b = gcache.AppendString(b, id)
+	return b, len(b), nil
+}
+
 // Templates serves the wrapped Templates through the cache: use case Render.Templates, key type page.
 func (c *RenderCache) Templates(ctx context.Context, id string, text *template2.Template, html *template.Template) (string, error) {
 	if !c.templates.Enabled(ctx) {
@@ -119,6 +214,96 @@ func (c *RenderCache) Templates(ctx context.Context, id string, text *template2.
 
 // templatesKey renders the id and arguments of Templates calls after b.
 func (*RenderCache) templatesKey(b []byte, id string, text *template2.Template, html *template.Template) ([]byte, int, error) {
+	b = gcache.AppendString(b, id)
+	return b, len(b), nil
+}
+
+// lowerCache is a caching decorator of lower, made from its //gcache:
+// annotations. Methods without annotations call the wrapped lower.
+type lowerCache struct {
+	next     lower
+	item     *gcache.UseCase[*item]
+	getUser2 *gcache.UseCase[string]
+}
+
+// NewlowerCache returns a decorator of next that caches through c.
+// It registers the use cases lower.Item, lower.getUser on c, so it is an
+// error to make two of them on one Cache.
+func NewlowerCache(next lower, c *gcache.Cache) (*lowerCache, error) {
+	item, err := gcache.NewUseCase[*item](c, gcache.UseCaseSpec{
+		Name:    "lower.Item",
+		KeyType: "item",
+		Default: gcache.KeyConfig{
+			Local: gcache.LayerConfig{TTL: time.Minute, Ramp: 100},
+		},
+		Fingerprint: 0x048998fe6e0d7e74,
+	})
+	if err != nil {
+		return nil, err
+	}
+	getUser2, err := gcache.NewUseCase[string](c, gcache.UseCaseSpec{
+		Name:    "lower.getUser",
+		KeyType: "u",
+		Default: gcache.KeyConfig{
+			Local: gcache.LayerConfig{TTL: time.Minute, Ramp: 100},
+		},
+		Fingerprint: 0x704be0d8faaffc58,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &lowerCache{
+		next:     next,
+		item:     item,
+		getUser2: getUser2,
+	}, nil
+}
+
+var _ lower = (*lowerCache)(nil)
+
+// Item serves the wrapped Item through the cache: use case lower.Item, key type item.
+func (c *lowerCache) Item(ctx context.Context, id string, item2 string, len2 int) (*item, error) {
+	if !c.item.Enabled(ctx) {
+		return c.next.Item(ctx, id, item2, len2)
+	}
+	key, idLen, err := c.itemKey(make([]byte, 0, 128), id, item2, len2)
+	if err != nil {
+		c.item.KeyError(err)
+		return c.next.Item(ctx, id, item2, len2)
+	}
+	return c.item.GetRendered(ctx, key, idLen, func(ctx context.Context) (*item, error) {
+		return c.next.Item(ctx, id, item2, len2)
+	})
+}
+
+// itemKey renders the id and arguments of Item calls after b.
+func (*lowerCache) itemKey(b []byte, id string, item2 string, len2 int) ([]byte, int, error) {
+	b = gcache.AppendString(b, id)
+	idLen := len(b)
+	b = append(b, "?item="...)
+	b = gcache.AppendString(b, item2)
+	b = append(b, "&len="...)
+	b = gcache.AppendInt(b, int64(len2))
+	return b, idLen, nil
+}
+
+// getUser serves the wrapped getUser through the cache: use case lower.getUser, key type u.
+func (c *lowerCache) getUser(ctx context.Context, id string) (string, error) {
+	if !c.getUser2.Enabled(ctx) {
+		return c.next.getUser(ctx, id)
+	}
+	key, idLen, err := c.getUserKey(make([]byte, 0, 128), id)
+	if err != nil {
+		c.getUser2.KeyError(err)
+		return c.next.getUser(ctx, id)
+	}
+	return c.getUser2.GetRendered(ctx, key, idLen, func(ctx context.Context) (string, error) {
+		return c.next.getUser(ctx, id)
+	})
+}
+
+// getUserKey renders the id and arguments of getUser calls after b.
+func (*lowerCache) getUserKey(b []byte, id string) ([]byte, int, error) {
 	b = gcache.AppendString(b, id)
 	return b, len(b), nil
 }

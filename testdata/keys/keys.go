@@ -69,7 +69,7 @@ type Keys interface {
 
 	//gcache:cache key_type=ip id=ip use_case=Text
 	//gcache:ttl local=1m remote=1m
-	Text(ctx context.Context, ip netip.Addr, prefix *netip.Prefix) (string, error)
+	Text(ctx context.Context, ip netip.Addr, prefix *netip.Prefix, since *time.Time) (string, error)
 
 	//gcache:cache key_type=name id=string(n) use_case=Conv
 	//gcache:ttl local=1m remote=1m

@@ -357,22 +357,22 @@ func (*KeysCache) scalarsKey(b []byte, id int64, i int, i8 int8, u uint, u16 uin
 }
 
 // Text serves the wrapped Text through the cache: use case Text, key type ip.
-func (c *KeysCache) Text(ctx context.Context, ip netip.Addr, prefix *netip.Prefix) (string, error) {
+func (c *KeysCache) Text(ctx context.Context, ip netip.Addr, prefix *netip.Prefix, since *time.Time) (string, error) {
 	if !c.text.Enabled(ctx) {
-		return c.next.Text(ctx, ip, prefix)
+		return c.next.Text(ctx, ip, prefix, since)
 	}
-	key, idLen, err := c.textKey(make([]byte, 0, 128), ip, prefix)
+	key, idLen, err := c.textKey(make([]byte, 0, 128), ip, prefix, since)
 	if err != nil {
 		c.text.KeyError(err)
-		return c.next.Text(ctx, ip, prefix)
+		return c.next.Text(ctx, ip, prefix, since)
 	}
 	return c.text.GetRendered(ctx, key, idLen, func(ctx context.Context) (string, error) {
-		return c.next.Text(ctx, ip, prefix)
+		return c.next.Text(ctx, ip, prefix, since)
 	})
 }
 
 // textKey renders the id and arguments of Text calls after b.
-func (*KeysCache) textKey(b []byte, ip netip.Addr, prefix *netip.Prefix) ([]byte, int, error) {
+func (*KeysCache) textKey(b []byte, ip netip.Addr, prefix *netip.Prefix, since *time.Time) ([]byte, int, error) {
 	var err error
 	if b, err = gcache.AppendText(b, ip); err != nil {
 		return b, 0, err
@@ -385,6 +385,12 @@ func (*KeysCache) textKey(b []byte, ip netip.Addr, prefix *netip.Prefix) ([]byte
 		if b, err = gcache.AppendText(b, prefix); err != nil {
 			return b, 0, err
 		}
+	}
+	b = append(b, "&since="...)
+	if since == nil {
+		b = gcache.AppendNil(b)
+	} else {
+		b = gcache.AppendTime(b, *since)
 	}
 	return b, idLen, nil
 }

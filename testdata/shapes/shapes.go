@@ -10,11 +10,15 @@ import (
 	"time"
 )
 
-// Result is a struct value type.
+// Result is a struct value type, with an embedded field.
 type Result struct {
 	URL   url.URL
 	Stamp time.Time
+	Meta
 }
+
+// Meta is embedded in Result.
+type Meta struct{ Tag string }
 
 // Tree is recursive: its fingerprint refers back to itself.
 type Tree struct {

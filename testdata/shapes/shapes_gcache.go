@@ -75,7 +75,7 @@ func NewShapesCache(next Shapes, c *gcache.Cache) (*ShapesCache, error) {
 		Default: gcache.KeyConfig{
 			Local: gcache.LayerConfig{TTL: time.Minute, Ramp: 100},
 		},
-		Fingerprint: 0x0560e84249253e9e,
+		Fingerprint: 0x2e3bdd2fe7bfaed9,
 	})
 	if err != nil {
 		return nil, err
