@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"math/rand/v2"
 	"runtime"
@@ -361,9 +362,11 @@ func TestProviderFaults(t *testing.T) {
 	}
 }
 
+var soakFor = flag.Duration("soak", 8*time.Second, "how long TestSoak runs")
+
 // TestSoak runs two instances × 32 goroutines of reads, misses, failing
-// calls and invalidations over zipf-distributed keys for a few seconds,
-// with a Redis restart in the middle.
+// calls and invalidations over zipf-distributed keys (8 s; -soak sets
+// it), with a Redis restart in the middle.
 func TestSoak(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the soak runs in the full suite")
@@ -371,8 +374,8 @@ func TestSoak(t *testing.T) {
 	const (
 		keys     = 2000
 		maxLocal = 300
-		duration = 8 * time.Second
 	)
+	duration := *soakFor
 	srv := redistest.Start(t)
 	startGoroutines := runtime.NumGoroutine()
 	cfg := Config{LocalMaxEntries: maxLocal, RedisTimeout: 100 * time.Millisecond, BreakerCooldown: 100 * time.Millisecond,

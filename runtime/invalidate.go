@@ -196,13 +196,13 @@ func (s *subscriber) stop() {
 func (s *subscriber) run(ctx context.Context) {
 	defer close(s.done)
 	wait := minResubscribe
-	for {
+	for attempt := 0; ; attempt++ {
 		s.mu.Lock()
 		if ctx.Err() != nil {
 			s.mu.Unlock()
 			return
 		}
-		s.ps = s.c.remote.client.Subscribe(ctx, s.c.channel())
+		s.ps = s.c.remote.subscribe(ctx, s.c.channel(), attempt)
 		ps := s.ps
 		s.mu.Unlock()
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -197,10 +198,49 @@ func (r *remote) del(ctx context.Context, key string) (deleted bool, err error) 
 	return deleted, err
 }
 
+// publish publishes msg on channel. On a cluster, classic pub/sub is
+// broadcast to every node, so when the node go-redis routes the channel
+// to is down, any other master carries it.
 func (r *remote) publish(ctx context.Context, channel, msg string) error {
 	return r.call(ctx, "", func(ctx context.Context) error {
-		return r.client.Publish(ctx, channel, msg).Err()
+		err := r.client.Publish(ctx, channel, msg).Err()
+		if err == nil || r.cluster == nil || classify(err) == errRedis {
+			return err
+		}
+		for _, m := range r.masterClients(ctx) {
+			if m.Publish(ctx, channel, msg).Err() == nil {
+				return nil
+			}
+		}
+		return err
 	})
+}
+
+// masterClients returns the clients of a cluster's masters, in the order
+// of their addresses.
+func (r *remote) masterClients(ctx context.Context) []*redis.Client {
+	var mu sync.Mutex
+	var masters []*redis.Client
+	_ = r.cluster.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error {
+		mu.Lock()
+		masters = append(masters, c)
+		mu.Unlock()
+		return nil
+	})
+	sort.Slice(masters, func(i, j int) bool { return masters[i].Options().Addr < masters[j].Options().Addr })
+	return masters
+}
+
+// subscribe subscribes to channel. On a cluster it takes the masters in
+// turn, attempt after attempt, so that a master down does not keep every
+// instance from its events.
+func (r *remote) subscribe(ctx context.Context, channel string, attempt int) *redis.PubSub {
+	if r.cluster != nil {
+		if masters := r.masterClients(ctx); len(masters) > 0 {
+			return masters[attempt%len(masters)].Subscribe(ctx, channel)
+		}
+	}
+	return r.client.Subscribe(ctx, channel)
 }
 
 // flush unlinks every key matching one of patterns but watermarks, on
