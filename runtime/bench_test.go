@@ -155,6 +155,20 @@ func BenchmarkRemoteHit(b *testing.B) {
 	}
 }
 
+// BenchmarkRemoteHitCluster is BenchmarkRemoteHit on a three-master
+// cluster.
+func BenchmarkRemoteHitCluster(b *testing.B) {
+	cluster := redistest.StartCluster(b, 3)
+	_, d := benchCache(b, Config{Redis: &RedisConfig{Addrs: cluster.Addrs()}}, remoteOnly())
+	ctx := Enable(context.Background())
+	if _, err := d.SearchPosts(ctx, "123", 2); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		sink, _ = d.SearchPosts(ctx, "123", 2)
+	}
+}
+
 // BenchmarkBareRedisGet is the floor of a remote hit: a GET of the same
 // bytes and a CBOR decode, with no cache around them.
 func BenchmarkBareRedisGet(b *testing.B) {

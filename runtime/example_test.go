@@ -144,3 +144,24 @@ func ExampleConfigProvider() {
 	fmt.Println("calls:", calls)
 	// Output: calls: 2
 }
+
+// A Redis Cluster: several addresses. Keys spread over its masters; a
+// tracked key and its watermark share a slot.
+func ExampleRedisConfig_cluster() {
+	cfg := gcache.Config{Redis: &gcache.RedisConfig{
+		Addrs: []string{"redis-0:6379", "redis-1:6379", "redis-2:6379"},
+	}}
+	_ = cfg
+}
+
+// Redis Sentinel: the sentinels' addresses and the name of the master
+// they watch.
+func ExampleRedisConfig_sentinel() {
+	cfg := gcache.Config{Redis: &gcache.RedisConfig{
+		Addrs:      []string{"sentinel-0:26379", "sentinel-1:26379", "sentinel-2:26379"},
+		MasterName: "cache",
+		Password:   "the primary's password",
+	}}
+	fmt.Println(cfg.Redis) // the password is never printed
+	// Output: redis addrs=[sentinel-0:26379 sentinel-1:26379 sentinel-2:26379] master="cache" user="" password=REDACTED db=0 tls=false
+}
