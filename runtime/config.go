@@ -83,6 +83,10 @@ type RedisConfig struct {
 	DB         int
 	TLS        *tls.Config
 
+	// The sentinels' own credentials, when they differ from the data's.
+	SentinelUsername string
+	SentinelPassword string
+
 	// Defaults: DialTimeout 1s; ReadTimeout and WriteTimeout the Config's
 	// RedisTimeout; PoolSize go-redis's own (10 per CPU).
 	DialTimeout  time.Duration
@@ -96,6 +100,9 @@ func (r RedisConfig) String() string {
 	pw := ""
 	if r.Password != "" {
 		pw = " password=REDACTED"
+	}
+	if r.SentinelPassword != "" {
+		pw += " sentinel_password=REDACTED"
 	}
 	return fmt.Sprintf("redis addrs=%v master=%q user=%q%s db=%d tls=%t", r.Addrs, r.MasterName, r.Username, pw, r.DB, r.TLS != nil)
 }
@@ -126,11 +133,15 @@ func (r *RedisConfig) client(opTimeout time.Duration) redis.UniversalClient {
 		return def
 	}
 	return redis.NewUniversalClient(&redis.UniversalOptions{
-		Addrs:        r.Addrs,
-		MasterName:   r.MasterName,
-		Username:     r.Username,
-		Password:     r.Password,
-		DB:           r.DB,
+		Addrs:      r.Addrs,
+		MasterName: r.MasterName,
+		Username:   r.Username,
+		Password:   r.Password,
+		DB:         r.DB,
+
+		SentinelUsername: r.SentinelUsername,
+		SentinelPassword: r.SentinelPassword,
+
 		TLSConfig:    r.TLS,
 		DialTimeout:  or(r.DialTimeout, time.Second),
 		ReadTimeout:  or(r.ReadTimeout, opTimeout),

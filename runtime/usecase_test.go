@@ -665,7 +665,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 }
 
 func TestRedisConfigRedactsPassword(t *testing.T) {
-	r := RedisConfig{Addrs: []string{"h:1"}, Username: "app", Password: "s3cr3t"}
+	r := RedisConfig{Addrs: []string{"h:1"}, Username: "app", Password: "s3cr3t", SentinelPassword: "s3cr3t"}
 	for _, s := range []string{r.String(), fmt.Sprint(r), fmt.Sprintf("%v", &r), r.LogValue().String()} {
 		if strings.Contains(s, "s3cr3t") || !strings.Contains(s, "REDACTED") {
 			t.Errorf("%q shows the password or hides that there is one", s)
