@@ -13,7 +13,9 @@ import (
 
 // table is a map of use cases to configs that a provider answers from;
 // it is replaced whole, never changed, so reads take no lock.
-type table struct{ p atomic.Pointer[map[string]*gcache.KeyConfig] }
+type table struct {
+	p atomic.Pointer[map[string]*gcache.KeyConfig]
+}
 
 func (t *table) store(configs map[string]gcache.KeyConfig) {
 	m := make(map[string]*gcache.KeyConfig, len(configs))
