@@ -36,8 +36,7 @@ type RedisOptions struct {
 // read, all of them do.
 type Redis struct {
 	table
-	client redis.UniversalClient
-	key    string
+	Hash
 	poll   time.Duration
 	opts   Options
 	errors prometheus.Counter
@@ -66,7 +65,7 @@ func NewRedis(ctx context.Context, client redis.UniversalClient, opts RedisOptio
 		return nil, err
 	}
 	r := &Redis{
-		client: client, key: HashKey(opts.Prefix), poll: opts.Poll, opts: opts.Options,
+		Hash: Hash{Client: client, Prefix: opts.Prefix}, poll: opts.Poll, opts: opts.Options,
 		errors: counter, bg: newBackground(), good: map[string]gcache.KeyConfig{}, bad: map[string]string{},
 	}
 	r.store(nil)
@@ -79,6 +78,16 @@ func NewRedis(ctx context.Context, client redis.UniversalClient, opts RedisOptio
 // which is also the channel that announces its changes.
 func HashKey(prefix string) string { return prefix + ":gcache:config" }
 
+// A Hash reads and writes the config hash of the caches under Prefix,
+// announcing each change. It is what the Redis provider and the gcache
+// command write through.
+type Hash struct {
+	Client redis.UniversalClient
+	Prefix string
+}
+
+func (h Hash) key() string { return HashKey(h.Prefix) }
+
 // Provider returns the provider that answers from the hash.
 func (r *Redis) Provider() gcache.ConfigProvider { return r.provide }
 
@@ -89,30 +98,29 @@ func (r *Redis) Close() error {
 }
 
 // Set writes the config of a use case and announces it.
-func (r *Redis) Set(ctx context.Context, useCase string, cfg gcache.KeyConfig) error {
+func (h Hash) Set(ctx context.Context, useCase string, cfg gcache.KeyConfig) error {
 	data, err := json.Marshal(cfg)
 	if err != nil {
 		return err
 	}
-	if err := r.client.HSet(ctx, r.key, useCase, data).Err(); err != nil {
+	if err := h.Client.HSet(ctx, h.key(), useCase, data).Err(); err != nil {
 		return fmt.Errorf("config: set %s: %w", useCase, err)
 	}
-	return r.announce(ctx, useCase)
+	return h.announce(ctx, useCase)
 }
 
 // Delete removes the config of a use case, which then falls back to its
 // default, and announces it.
-func (r *Redis) Delete(ctx context.Context, useCase string) error {
-	if err := r.client.HDel(ctx, r.key, useCase).Err(); err != nil {
+func (h Hash) Delete(ctx context.Context, useCase string) error {
+	if err := h.Client.HDel(ctx, h.key(), useCase).Err(); err != nil {
 		return fmt.Errorf("config: delete %s: %w", useCase, err)
 	}
-	return r.announce(ctx, useCase)
+	return h.announce(ctx, useCase)
 }
 
-// Get reads the config of a use case from Redis; ok is false when it has
-// none.
-func (r *Redis) Get(ctx context.Context, useCase string) (cfg gcache.KeyConfig, ok bool, err error) {
-	data, err := r.client.HGet(ctx, r.key, useCase).Bytes()
+// Get reads the config of a use case; ok is false when it has none.
+func (h Hash) Get(ctx context.Context, useCase string) (cfg gcache.KeyConfig, ok bool, err error) {
+	data, err := h.Client.HGet(ctx, h.key(), useCase).Bytes()
 	if errors.Is(err, redis.Nil) {
 		return cfg, false, nil
 	}
@@ -125,8 +133,17 @@ func (r *Redis) Get(ctx context.Context, useCase string) (cfg gcache.KeyConfig, 
 	return cfg, true, nil
 }
 
-func (r *Redis) announce(ctx context.Context, useCase string) error {
-	if err := r.client.Publish(ctx, r.key, useCase).Err(); err != nil {
+// All reads every field of the hash, as stored.
+func (h Hash) All(ctx context.Context) (map[string]string, error) {
+	fields, err := h.Client.HGetAll(ctx, h.key()).Result()
+	if err != nil {
+		return nil, fmt.Errorf("config: read %s: %w", h.key(), err)
+	}
+	return fields, nil
+}
+
+func (h Hash) announce(ctx context.Context, useCase string) error {
+	if err := h.Client.Publish(ctx, h.key(), useCase).Err(); err != nil {
 		return fmt.Errorf("config: announce %s: %w (instances will see it at their next poll)", useCase, err)
 	}
 	return nil
@@ -143,7 +160,7 @@ func (r *Redis) follow() {
 		case <-ctx.Done():
 		}
 	}()
-	ps := r.client.Subscribe(ctx, r.key)
+	ps := r.Client.Subscribe(ctx, r.key())
 	defer ps.Close()
 	// Changes announced between the first read and the subscription are
 	// read once it is confirmed.
@@ -170,7 +187,7 @@ func (r *Redis) follow() {
 
 // reload reads the hash and takes its good fields.
 func (r *Redis) reload(ctx context.Context) {
-	fields, err := r.client.HGetAll(ctx, r.key).Result()
+	fields, err := r.All(ctx)
 	if err != nil {
 		if !r.down {
 			r.down = true
