@@ -57,15 +57,13 @@ func (c *Cache) invalidate(ctx context.Context, keyType, escapedID string, buffe
 	if c.remote == nil {
 		return nil
 	}
-	wmMs := wm / 1e6
-	inForce, err := c.remote.raiseWatermark(ctx, watermarkKey(entity), wmMs, c.cfg.WatermarkTTL+buffer)
+	event := eventInvalidate + " " + keyType + " " + escapedID + " "
+	inForce, err := c.remote.raiseWatermark(ctx, watermarkKey(entity), wm, c.cfg.WatermarkTTL+buffer, c.channel(), event)
 	if err == nil {
 		c.metrics.invalidation.WithLabelValues(keyType, Remote.String()).Inc()
-		if inForce > wmMs { // a later invalidation, from elsewhere
-			wm = msToNs(inForce)
-			c.wm.raise(entity, wm)
+		if inForce > wm/1e6 { // a later invalidation, from elsewhere
+			c.wm.raise(entity, msToNs(inForce))
 		}
-		err = c.publish(ctx, eventInvalidate+" "+keyType+" "+escapedID+" "+strconv.FormatInt(wm, 10))
 	}
 	if err != nil {
 		c.countError("", keyType, Remote.String(), err)

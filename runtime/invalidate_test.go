@@ -382,7 +382,7 @@ func TestWatermarkTableForgetsSafely(t *testing.T) {
 		t.Fatalf("table holds %d watermarks, want at most 8", n)
 	}
 	for i := range 50 {
-		if !w.stale(fmt.Sprint("{e", i, "}"), int64(1000+i)) {
+		if !w.stale(fmt.Sprint("{e", i, "}"), int64(1000+i), int64(1000+i)) {
 			t.Errorf("entity %d: an entry created at its invalidation is not stale", i)
 		}
 	}
@@ -391,7 +391,7 @@ func TestWatermarkTableForgetsSafely(t *testing.T) {
 	if f := w.floor.Load(); f >= 1049 || f < 1000 {
 		t.Errorf("floor = %d, want below the newest watermark", f)
 	}
-	if w.stale("{other}", 1049) {
+	if w.stale("{other}", 1049, 1049) {
 		t.Error("an entry created after every forgotten watermark is stale")
 	}
 
@@ -408,10 +408,10 @@ func TestWatermarkTableForgetsSafely(t *testing.T) {
 	if x.floor.Load() != 0 || x.count.Load() != 1 {
 		t.Errorf("after expiry: floor %d, %d watermarks; want 0 and 1", x.floor.Load(), x.count.Load())
 	}
-	if x.storable("{old0}", 2) {
+	if x.storable("{old0}", 2, 2) {
 		t.Error("a load that began before a forgotten watermark may store its value")
 	}
-	if !x.storable("{old0}", 4) {
+	if !x.storable("{old0}", 4, 4) {
 		t.Error("a load that began after every forgotten watermark may not store its value")
 	}
 }
@@ -475,4 +475,85 @@ func TestEventsCarryAnyID(t *testing.T) {
 			return v1 == "v1" && v2 == "v1"
 		})
 	}
+}
+
+// TestLaterInstanceCachesRemoteEntriesLocally: an instance that
+// subscribed after a tracked value was written to Redis still keeps it in
+// its local tier once it has read it (it was checked against the
+// watermark in Redis when read). It used not to: every read went to Redis.
+func TestLaterInstanceCachesRemoteEntriesLocally(t *testing.T) {
+	a := withRedis(t, Config{})
+	ucA := useCase[string](t, a.c, trackedSpec("P", allLayers))
+	src := &versioned{}
+	ucA.Get(enabled, keyOf(ucA, "1"), src.fn)
+
+	b := newHarness(t, Config{Redis: &RedisConfig{Addrs: []string{a.redis.Addr()}}})
+	b.waitLive() // subscribed after the value was written
+	ucB := useCase[string](t, b.c, trackedSpec("P", allLayers))
+	for range 3 {
+		if v, _ := ucB.Get(enabled, keyOf(ucB, "1"), src.fn); v != "v0" {
+			t.Fatalf("B read %q", v)
+		}
+	}
+	if got := b.metric("gcache_request_counter_total", "layer", "REMOTE"); got != 1 {
+		t.Errorf("B asked Redis %v times for 3 reads, want 1", got)
+	}
+	if src.calls.Load() != 1 {
+		t.Errorf("calls = %d", src.calls.Load())
+	}
+	// And an invalidation still reaches B's local copy.
+	src.version.Store(1)
+	if err := a.c.Invalidate(context.Background(), "user_id", "1"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "B drops its copy", func() bool { v, _ := ucB.Get(enabled, keyOf(ucB, "1"), src.fn); return v == "v1" })
+}
+
+// TestNewLoadFindsAFillThatJustLanded: a caller that missed the local tier
+// just before another caller's load filled it becomes the leader of a new
+// load; it finds the fill instead of reading Redis, where the first load's
+// write may still be under way, and calling the function again. (The
+// peer benchmarks' stampede found it, about once in 300.)
+func TestNewLoadFindsAFillThatJustLanded(t *testing.T) {
+	h := withRedis(t, Config{})
+	for _, tracked := range []bool{false, true} {
+		uc := useCase[string](t, h.c, UseCaseSpec{Name: fmt.Sprint("P", tracked), KeyType: "user_id", Tracked: tracked, Default: allLayers})
+		src := &versioned{}
+		uc.Get(enabled, keyOf(uc, "1"), src.fn) // the first load filled both tiers
+		key := keyOf(uc, "1")
+		cfg := allLayers
+		before := h.metric("gcache_request_counter_total", "layer", "REMOTE")
+		// As the straggler: straight to a load, past the local lookup.
+		if v, err := uc.load(enabled, &key, &cfg, true, true, src.fn); err != nil || v != "v0" {
+			t.Fatalf("load = %q, %v", v, err)
+		}
+		if src.calls.Load() != 1 {
+			t.Errorf("tracked=%v: the function ran again", tracked)
+		}
+		if got := h.metric("gcache_request_counter_total", "layer", "REMOTE") - before; got != 0 {
+			t.Errorf("tracked=%v: the new load read Redis %v times, want the local fill", tracked, got)
+		}
+	}
+}
+
+// TestEventCarriesTheWatermarkInForce: when a later watermark is kept,
+// the event the script publishes carries it, so other instances keep the
+// later one too.
+func TestEventCarriesTheWatermarkInForce(t *testing.T) {
+	a, b := pair(t, Config{})
+	ctx := context.Background()
+	if err := a.c.Invalidate(ctx, "user_id", "9", WithFutureBuffer(10*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	ms, _ := strconv.ParseInt(a.redis.Client().Get(ctx, "{urn:user_id:9}#watermark").Val(), 10, 64)
+	entity := "{urn:user_id:9}"
+	eventually(t, "B learns the buffered watermark", func() bool { return b.c.wm.invalidatedSince(entity, ms*1e6) })
+	// A fresh instance hears only the second invalidation, which keeps
+	// the later watermark: it must learn that one, to the last ns of its ms.
+	c := newHarness(t, Config{Redis: &RedisConfig{Addrs: []string{a.redis.Addr()}}})
+	c.waitLive()
+	if err := a.c.Invalidate(ctx, "user_id", "9"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "C learns the kept watermark", func() bool { return c.c.wm.invalidatedSince(entity, msToNs(ms)) })
 }

@@ -63,9 +63,13 @@ end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 0`)
 
-// raiseWatermark sets a watermark that only moves forward, and returns the
-// watermark in force. A later watermark is kept and lives at least as long
-// as the new one would have. KEYS: watermark. ARGV: ms, ttl ms.
+// raiseWatermark sets a watermark that only moves forward, announces the
+// watermark in force to the other instances, and returns it: one round
+// trip. A later watermark is kept, and lives at least as long as the new
+// one would have; the event then carries the last ns of its ms (Lua's
+// numbers cannot hold ns, so they are spelt out).
+// KEYS: watermark. ARGV: ms, ttl ms, channel, event without its
+// watermark, the new watermark in ns.
 var raiseWatermark = redis.NewScript(`
 local cur = tonumber(redis.call('GET', KEYS[1]))
 local new = tonumber(ARGV[1])
@@ -73,9 +77,13 @@ if cur and cur >= new then
 	if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then
 		redis.call('PEXPIRE', KEYS[1], ARGV[2])
 	end
+	local ns = ARGV[5]
+	if cur > new then ns = string.format('%d', cur) .. '999999' end
+	redis.call('PUBLISH', ARGV[3], ARGV[4] .. ns)
 	return cur
 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+redis.call('PUBLISH', ARGV[3], ARGV[4] .. ARGV[5])
 return new`)
 
 // call runs op, about key ("" for none), under the Redis deadline and
@@ -181,9 +189,13 @@ func (r *remote) setTracked(ctx context.Context, key, wmKey string, val []byte, 
 	return refusedBy, err
 }
 
-func (r *remote) raiseWatermark(ctx context.Context, wmKey string, ms int64, ttl time.Duration) (inForce int64, err error) {
+// raiseWatermark raises the watermark at wmKey to ns and publishes event
+// (which ends with the watermark) on channel; it returns the watermark in
+// force, in ms.
+func (r *remote) raiseWatermark(ctx context.Context, wmKey string, ns int64, ttl time.Duration, channel, event string) (inForce int64, err error) {
 	err = r.call(ctx, wmKey, func(ctx context.Context) error {
-		inForce, err = raiseWatermark.Run(ctx, r.client, []string{wmKey}, ms, ttl.Milliseconds()).Int64()
+		args := []any{ns / 1e6, max(ttl.Milliseconds(), 1), channel, event, strconv.FormatInt(ns, 10)}
+		inForce, err = raiseWatermark.Run(ctx, r.client, []string{wmKey}, args...).Int64()
 		return err
 	})
 	return inForce, err

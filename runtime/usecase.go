@@ -71,8 +71,12 @@ type loaded[T any] struct {
 // entry is a value in the local tier.
 type entry[T any] struct {
 	val     T
-	created int64         // ns; when the call that produced val started
-	ttl     time.Duration // the local TTL in force when it was written
+	created int64 // ns; when the call that produced val started
+	// validated is when val was last known fresh (ns): created for a value
+	// a call of this process produced, the start of the read for one read
+	// from Redis, which checked it against the watermark there.
+	validated int64
+	ttl       time.Duration // the local TTL in force when it was written
 }
 
 // NewUseCase registers a use case on c. A name that is malformed, reserved
@@ -277,31 +281,35 @@ func (u *UseCase[T]) layerOn(l Layer, c LayerConfig) bool {
 	return true
 }
 
-// getLocal looks key up in the local tier; entity is the key's entity when
-// it is tracked.
+// getLocal looks key up in the local tier and counts the request; entity
+// is the key's entity when it is tracked.
 func (u *UseCase[T]) getLocal(key, entity string) (T, bool) {
 	u.metrics.request[Local].child().Inc()
-	e, ok := u.local.GetIfPresent(key)
-	if ok && entity != "" && u.c.wm.stale(entity, e.created) {
-		ok = false
-	}
+	e, ok := u.lookupLocal(key, entity)
 	if !ok {
 		u.metrics.miss[Local].child().Inc()
-		var zero T
-		return zero, false
 	}
-	return e.val, true
+	return e.val, ok
 }
 
-func (u *UseCase[T]) setLocal(key *Key, v T, created int64, ttl time.Duration) {
+// lookupLocal returns the fresh local entry of key, if there is one.
+func (u *UseCase[T]) lookupLocal(key, entity string) (entry[T], bool) {
+	e, ok := u.local.GetIfPresent(key)
+	if ok && entity != "" && u.c.wm.stale(entity, e.created, e.validated) {
+		return entry[T]{}, false
+	}
+	return e, ok
+}
+
+func (u *UseCase[T]) setLocal(key *Key, v T, created, validated int64, ttl time.Duration) {
 	if key.Tracked {
-		if !u.c.wm.storable(key.entityKey(), created) {
+		if !u.c.wm.storable(key.entityKey(), created, validated) {
 			return
 		}
 		ttl = min(ttl, u.c.cfg.WatermarkTTL)
 		u.c.wm.guard(ttl)
 	}
-	u.local.Set(key.str, entry[T]{val: v, created: created, ttl: ttl})
+	u.local.Set(key.str, entry[T]{val: v, created: created, validated: validated, ttl: ttl})
 }
 
 // load serves a local miss: one caller per key at a time reads Redis and,
@@ -314,10 +322,23 @@ func (u *UseCase[T]) load(ctx context.Context, key *Key, cfg *KeyConfig, local, 
 	for {
 		fromFn := false // the value is this caller's own call's, for Redis
 		res, err, shared := u.flight.do(ctx, key.str, func(ctx context.Context) (loaded[T], error) {
+			if local {
+				// A load that ended just before this one began may have
+				// filled the local tier while its Redis write is still
+				// under way: look again rather than miss Redis too.
+				entity := ""
+				if key.Tracked {
+					entity = key.entityKey()
+				}
+				if e, ok := u.lookupLocal(key.str, entity); ok {
+					return loaded[T]{e.val, e.created}, nil
+				}
+			}
 			if remote {
+				readAt := u.c.now()
 				if v, createdMs, ok := u.getRemote(ctx, key); ok {
 					if local {
-						u.setLocal(key, v, createdMs*1e6, cfg.Local.TTL)
+						u.setLocal(key, v, createdMs*1e6, readAt, cfg.Local.TTL)
 					}
 					return loaded[T]{v, createdMs * 1e6}, nil
 				}
@@ -326,7 +347,7 @@ func (u *UseCase[T]) load(ctx context.Context, key *Key, cfg *KeyConfig, local, 
 			var err error
 			res.val, err = u.call(ctx, fn, remote)
 			if err == nil && local {
-				u.setLocal(key, res.val, res.created, cfg.Local.TTL)
+				u.setLocal(key, res.val, res.created, res.created, cfg.Local.TTL)
 			}
 			fromFn = err == nil
 			return res, err

@@ -53,15 +53,19 @@ func newWatermarks(size int, now func() time.Time) *watermarks {
 	return &watermarks{max: size, now: func() int64 { return now().UnixNano() }}
 }
 
-// stale reports whether a tracked entry of entity created at ns is stale.
-func (w *watermarks) stale(entity string, created int64) bool {
-	return !w.live.Load() || created <= w.floor.Load() || w.invalidatedSince(entity, created)
+// stale reports whether a tracked entry of entity is stale: one made at
+// created, and known fresh at validated (its creation, or a read from
+// Redis that checked it against the watermark there). The floors, which
+// stand for invalidations this process may not know of, apply to when it
+// was known fresh; the entity's watermark, to when it was made.
+func (w *watermarks) stale(entity string, created, validated int64) bool {
+	return !w.live.Load() || validated <= w.floor.Load() || w.invalidatedSince(entity, created)
 }
 
-// storable reports whether a tracked entry of entity created at ns may be
-// stored in the local tier.
-func (w *watermarks) storable(entity string, created int64) bool {
-	return created > w.storeFloor.Load() && !w.stale(entity, created)
+// storable reports whether a tracked entry may be stored in the local
+// tier; see stale.
+func (w *watermarks) storable(entity string, created, validated int64) bool {
+	return validated > w.storeFloor.Load() && !w.stale(entity, created, validated)
 }
 
 // invalidatedSince reports whether this process knows of an invalidation
