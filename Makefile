@@ -4,14 +4,19 @@ GO ?= go
 
 .PHONY: test lint generate check-generated bench fuzz
 
+# Modules of their own, tested with the library.
+MODULES := examples/userservice
+
 ## test: vet, check generated files, and run every test under the race detector
 test: lint check-generated
 	$(GO) test -race -count=1 ./...
+	for m in $(MODULES); do (cd $$m && $(GO) test -race -count=1 ./...) || exit 1; done
 
 ## lint: gofmt and go vet, the generator's golden files included
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./... $$(find ./testdata -name '*.go' -exec dirname {} \; | sort -u)
+	for m in $(MODULES); do (cd $$m && $(GO) vet ./...) || exit 1; done
 
 ## generate: regenerate the committed decorators
 generate:
@@ -20,6 +25,7 @@ generate:
 ## check-generated: fail when a generated file is out of date
 check-generated:
 	$(GO) run ./cmd/gcachegen -check ./...
+	for m in $(MODULES); do (cd $$m && $(GO) tool gcachegen -check ./...) || exit 1; done
 
 ## bench: the runtime's and the generated code's micro-benchmarks, -count=10 for benchstat
 bench:
