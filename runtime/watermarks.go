@@ -5,6 +5,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/maypok86/otter/v2"
 )
 
 // maxWatermarks bounds the local watermark table.
@@ -29,7 +31,10 @@ type watermarks struct {
 	max int
 	now func() int64 // ns
 
-	entries sync.Map // entity → *watermark
+	// entries maps entities to watermarks. It is an otter cache with no
+	// bound of its own, for its lock-free reads of string keys: trim
+	// keeps the bound, oldest first, which an admission policy would not.
+	entries *otter.Cache[string, *watermark]
 	count   atomic.Int64
 	writeMu sync.Mutex // serialises changes, not reads
 
@@ -50,7 +55,11 @@ type watermark struct {
 }
 
 func newWatermarks(size int, now func() time.Time) *watermarks {
-	return &watermarks{max: size, now: func() int64 { return now().UnixNano() }}
+	return &watermarks{
+		max:     size,
+		now:     func() int64 { return now().UnixNano() },
+		entries: otter.Must(&otter.Options[string, *watermark]{InitialCapacity: 1024}),
+	}
 }
 
 // stale reports whether a tracked entry of entity is stale: one made at
@@ -71,8 +80,8 @@ func (w *watermarks) storable(entity string, created, validated int64) bool {
 // invalidatedSince reports whether this process knows of an invalidation
 // of entity at or after ns.
 func (w *watermarks) invalidatedSince(entity string, ns int64) bool {
-	v, ok := w.entries.Load(entity)
-	return ok && v.(*watermark).ns >= ns
+	wm, ok := w.entries.GetIfPresent(entity)
+	return ok && wm.ns >= ns
 }
 
 // guard records that a tracked local entry may live for ttl, so that
@@ -94,11 +103,11 @@ func (w *watermarks) raise(entity string, ns int64) {
 	}
 	w.writeMu.Lock()
 	defer w.writeMu.Unlock()
-	old, found := w.entries.Load(entity)
-	if found && old.(*watermark).ns >= ns {
+	old, found := w.entries.GetIfPresent(entity)
+	if found && old.ns >= ns {
 		return
 	}
-	w.entries.Store(entity, &watermark{ns: ns, expires: max(ns, w.now()) + w.keepFor.Load()})
+	w.entries.Set(entity, &watermark{ns: ns, expires: max(ns, w.now()) + w.keepFor.Load()})
 	if !found && w.count.Add(1) > int64(w.max) {
 		w.trim()
 	}
@@ -108,7 +117,7 @@ func (w *watermarks) raise(entity string, ns int64) {
 // ms, unless this process knows of an invalidation in that ms already: it
 // keeps its own to the ns.
 func (w *watermarks) raiseMs(entity string, ms int64) {
-	if v, ok := w.entries.Load(entity); ok && v.(*watermark).ns/1e6 >= ms {
+	if wm, ok := w.entries.GetIfPresent(entity); ok && wm.ns/1e6 >= ms {
 		return
 	}
 	w.raise(entity, msToNs(ms))
@@ -123,24 +132,22 @@ func (w *watermarks) trim() {
 		wm     *watermark
 	}
 	var live []item
-	w.entries.Range(func(k, v any) bool {
-		wm := v.(*watermark)
+	for entity, wm := range w.entries.All() {
 		if wm.expires < now {
-			w.entries.Delete(k)
+			w.entries.Invalidate(entity)
 			w.count.Add(-1)
 			raiseTo(&w.storeFloor, wm.ns)
 		} else {
-			live = append(live, item{k.(string), wm})
+			live = append(live, item{entity, wm})
 		}
-		return true
-	})
+	}
 	target := w.max * 3 / 4
 	if len(live) <= target {
 		return
 	}
 	sort.Slice(live, func(i, j int) bool { return live[i].wm.ns < live[j].wm.ns })
 	for _, it := range live[:len(live)-target] {
-		w.entries.Delete(it.entity)
+		w.entries.Invalidate(it.entity)
 		w.count.Add(-1)
 		raiseTo(&w.floor, it.wm.ns)
 		raiseTo(&w.storeFloor, it.wm.ns)

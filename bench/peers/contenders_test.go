@@ -41,6 +41,7 @@ type contender struct {
 	// renders its keys itself, from the id.
 	prefix string
 	build  func(tb testing.TB, m mode, src *source) instance
+	floor  bool // a bare lookup, the lower bound, not a cache to choose
 }
 
 // key returns the contender's key for id, in gcache's layout with the
@@ -52,6 +53,16 @@ func (c contender) key(id string) string {
 		return ""
 	}
 	return c.prefix + ":user_id:" + id + "#GetUser"
+}
+
+// keyOf returns the key of ids[k] for a local hit: a peer builds it from
+// the id on every call, as its users do and as gcache's decorator does;
+// a floor, the bare lookup, takes it from keys, built beforehand.
+func (c contender) keyOf(keys []string, k uint32) string {
+	if c.floor {
+		return keys[k]
+	}
+	return c.key(ids[k])
 }
 
 // keys returns the keys of ids[:n].
@@ -88,8 +99,8 @@ var (
 	goRedisCacheC  = contender{name: "go-redis-cache", prefix: "grc", build: buildGoRedisCache}
 	ekoC           = contender{name: "eko-gocache", prefix: "eko", build: buildEko}
 	sturdycC       = contender{name: "sturdyc", prefix: "stu", build: buildSturdyc}
-	otterFloorC    = contender{name: "floor-otter", prefix: "ott", build: buildOtterFloor}
-	redisFloorC    = contender{name: "floor-redis", prefix: "flr", build: buildRedisFloor}
+	otterFloorC    = contender{name: "floor-otter", prefix: "ott", build: buildOtterFloor, floor: true}
+	redisFloorC    = contender{name: "floor-redis", prefix: "flr", build: buildRedisFloor, floor: true}
 	valuesC        = contender{name: "values-only", prefix: "val", build: buildValues}
 )
 

@@ -85,7 +85,7 @@ func BenchmarkLocalHit(b *testing.B) {
 				for b.Loop() {
 					k := zipfSeq[i&zipfMask]
 					i++
-					if _, err := inst.get(enabled, ids[k], keys[k]); err != nil {
+					if _, err := inst.get(enabled, ids[k], c.keyOf(keys, k)); err != nil {
 						b.Fatal(err)
 					}
 				}
@@ -100,7 +100,7 @@ func BenchmarkLocalHit(b *testing.B) {
 					for pb.Next() {
 						k := zipfSeq[i&zipfMask]
 						i++
-						u, _ = inst.get(enabled, ids[k], keys[k])
+						u, _ = inst.get(enabled, ids[k], c.keyOf(keys, k))
 					}
 					_ = u
 				})
