@@ -77,6 +77,9 @@ func BenchmarkLocalHitByHandRendered(b *testing.B) {
 	uc, next := handUseCase(b)
 	ctx := gcache.Enable(context.Background())
 	get := func(id string) (*basic.User, error) {
+		if !uc.Enabled(ctx) {
+			return next.GetUser(ctx, id)
+		}
 		buf := gcache.AppendString(make([]byte, 0, 64), id)
 		return uc.GetRendered(ctx, buf, len(buf), func(ctx context.Context) (*basic.User, error) {
 			return next.GetUser(ctx, id)

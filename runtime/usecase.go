@@ -165,12 +165,11 @@ func (u *UseCase[T]) Get(ctx context.Context, key Key, fn func(context.Context) 
 
 // GetRendered is [UseCase.Get] for a key still in the form [UseCase.Key]
 // takes: it builds no Key, and allocates nothing, when the call hits the
-// local tier and no ConfigProvider is set. b must not change until
-// GetRendered returns. Generated decorators call it.
+// local tier and no ConfigProvider is set. It is for callers that check
+// [UseCase.Enabled] first, so that a disabled call builds no key: it does
+// not check it again. b must not change until GetRendered returns.
+// Generated decorators call it.
 func (u *UseCase[T]) GetRendered(ctx context.Context, b []byte, idLen int, fn func(context.Context) (T, error)) (T, error) {
-	if !u.Enabled(ctx) {
-		return fn(ctx)
-	}
 	var buf [256]byte
 	full := u.shape.appendKey(buf[:0], b, idLen)
 	return u.get(ctx, unsafe.String(unsafe.SliceData(full), len(full)), idLen, Key{}, fn)
