@@ -2,10 +2,10 @@
 
 GO ?= go
 
-.PHONY: test lint generate check-generated bench fuzz
+.PHONY: test lint generate check-generated bench bench-peers fuzz
 
 # Modules of their own, tested with the library.
-MODULES := examples/userservice
+MODULES := examples/userservice bench
 
 ## test: vet, check generated files, and run every test under the race detector
 test: lint check-generated
@@ -30,3 +30,8 @@ check-generated:
 ## bench: the runtime's and the generated code's micro-benchmarks, -count=10 for benchstat
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count=10 ./runtime/ ./gen/ | tee bench.txt
+
+## bench-peers: gcache against other Go caches (about 5 minutes); rewrites BENCHMARKS.md's tables
+bench-peers:
+	bench/peers/run.sh
+	cd bench && $(GO) run ./tabulate
