@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,27 +21,30 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// A Server is a redis-server process owned by one test.
+// A Server is a redis-server process owned by one test, or by a test
+// binary (Main).
 type Server struct {
-	t    testing.TB
+	t    testing.TB // nil for Main's
 	dir  string
 	port int
 	conf string // a config file, which redis-server wants first
 	args []string
+	// dieWithParent kills the server when the thread that started it
+	// exits (Main's locked main thread, so: the test binary).
+	dieWithParent bool
 
 	mu  sync.Mutex
 	cmd *exec.Cmd
 }
 
-// binary returns the path of redis-server, or fails the test saying what to
+// binary returns the path of redis-server, or an error saying what to
 // install.
-func binary(t testing.TB) string {
-	t.Helper()
+func binary() (string, error) {
 	path, err := exec.LookPath("redis-server")
 	if err != nil {
-		t.Fatalf("redistest: redis-server is not on PATH; install it (Debian/Ubuntu: apt-get install redis-server; macOS: brew install redis)")
+		return "", fmt.Errorf("redis-server is not on PATH; install it (Debian/Ubuntu: apt-get install redis-server; macOS: brew install redis)")
 	}
-	return path
+	return path, nil
 }
 
 // Start starts a redis-server on a free loopback port, with no persistence,
@@ -55,27 +59,65 @@ func Start(t testing.TB, args ...string) *Server {
 // is none.
 func StartWithConfig(t testing.TB, conf string, args ...string) *Server {
 	t.Helper()
-	s := &Server{t: t, dir: t.TempDir(), conf: conf, args: args}
-	var err error
-	for attempt := 0; attempt < 5; attempt++ {
-		s.port = freePort(t)
-		if err = s.start(); err == nil {
-			t.Cleanup(s.stop)
-			return s
-		}
+	s, err := launch(t.TempDir(), conf, args, false)
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatalf("redistest: starting redis-server: %v", err)
-	return nil
+	s.t = t
+	t.Cleanup(s.stop)
+	return s
 }
 
-func freePort(t testing.TB) int {
-	t.Helper()
+// Main starts one redis-server for a whole test binary, stores its
+// address in addr, runs m and stops the server. Call it from TestMain:
+//
+//	func TestMain(m *testing.M) { os.Exit(redistest.Main(m, &addr)) }
+//
+// Tests share the server, so they must not run in parallel on the same
+// keys. The server dies with the test binary even when it crashes.
+func Main(m *testing.M, addr *string) int {
+	// The server is killed when the thread that started it exits: the
+	// main thread, kept for the life of the process.
+	runtime.LockOSThread()
+	dir, err := os.MkdirTemp("", "redistest-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	s, err := launch(dir, "", nil, true)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer s.stop()
+	*addr = s.Addr()
+	return m.Run()
+}
+
+// launch starts a server in dir on a free port, trying a few: a port
+// found free may be taken before the server binds it.
+func launch(dir, conf string, args []string, dieWithParent bool) (*Server, error) {
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		s := &Server{dir: dir, conf: conf, args: args, dieWithParent: dieWithParent}
+		if s.port, err = freePort(); err != nil {
+			break
+		}
+		if err = s.start(); err == nil {
+			return s, nil
+		}
+	}
+	return nil, fmt.Errorf("redistest: starting redis-server: %w", err)
+}
+
+func freePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatalf("redistest: finding a free port: %v", err)
+		return 0, fmt.Errorf("finding a free port: %w", err)
 	}
 	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func (s *Server) start() error {
@@ -91,8 +133,16 @@ func (s *Server) start() error {
 		"--dir", s.dir,
 		"--logfile", filepath.Join(s.dir, "redis.log"))
 	args = append(args, s.args...)
-	cmd := exec.Command(binary(s.t), args...)
+	bin, err := binary()
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(bin, args...)
+	// Its own process group keeps a terminal's ^C off it.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if s.dieWithParent {
+		cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
+	}
 	if err := cmd.Start(); err != nil {
 		return err
 	}

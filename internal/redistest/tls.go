@@ -40,7 +40,10 @@ func StartTLS(t testing.TB) (*Server, string, *tls.Config) {
 		t.Fatal(err)
 	}
 	keyFile := write("key.pem", &pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})
-	tlsPort := freePort(t)
+	tlsPort, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
 	srv := Start(t,
 		"--tls-port", strconv.Itoa(tlsPort),
 		"--tls-cert-file", certFile, "--tls-key-file", keyFile, "--tls-ca-cert-file", caFile,
