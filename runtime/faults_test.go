@@ -96,6 +96,11 @@ func (c *staleChecker) report(t *testing.T) {
 	t.Helper()
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	invalidations := 0
+	for _, commits := range c.commits {
+		invalidations += len(commits)
+	}
+	t.Logf("checked %d reads against %d invalidations: %d stale", c.reads, invalidations, len(c.stale))
 	if len(c.stale) > 0 {
 		n := min(len(c.stale), 10)
 		t.Errorf("%d stale reads of %d, such as:\n%v", len(c.stale), c.reads, c.stale[:n])
