@@ -2,7 +2,7 @@
 
 GO ?= go
 
-.PHONY: test lint generate check-generated bench bench-peers fuzz
+.PHONY: test lint generate check-generated bench bench-runtime bench-peers fuzz
 
 # Modules of their own, tested with the library.
 MODULES := examples/userservice bench
@@ -27,11 +27,18 @@ check-generated:
 	$(GO) run ./cmd/gcachegen -check ./...
 	for m in $(MODULES); do (cd $$m && $(GO) tool gcachegen -check ./...) || exit 1; done
 
-## bench: the runtime's and the generated code's micro-benchmarks, -count=10 for benchstat
-bench:
-	$(GO) test -run '^$$' -bench . -benchmem -count=10 ./runtime/ ./gen/ | tee bench.txt
+## bench: every benchmark, -count=10 for benchstat: raw output in bench/results/, tables in BENCHMARKS.md (about 12 minutes)
+bench: bench-runtime bench-peers
 
-## bench-peers: gcache against other Go caches (about 5 minutes); rewrites BENCHMARKS.md's tables
+## bench-runtime: the runtime's hot paths and the generated decorator
+bench-runtime:
+	$(GO) test -run '^$$' -bench . -benchmem -count=10 ./runtime/ > bench/results/runtime.txt || { cat bench/results/runtime.txt; exit 1; }
+	$(GO) test -run '^$$' -bench . -benchmem -count=10 ./gen/ > bench/results/generated.txt || { cat bench/results/generated.txt; exit 1; }
+	@benchstat=$$(command -v benchstat || echo "$$($(GO) env GOPATH)/bin/benchstat"); \
+	if [ -x "$$benchstat" ]; then "$$benchstat" bench/results/runtime.txt bench/results/generated.txt; \
+	else echo "raw results in bench/results/; go install golang.org/x/perf/cmd/benchstat@latest for tables"; fi
+
+## bench-peers: gcache against other Go caches (about 5 minutes)
 bench-peers:
 	bench/peers/run.sh
 	cd bench && $(GO) run ./tabulate
