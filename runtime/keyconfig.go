@@ -32,14 +32,39 @@ type LayerConfig struct {
 	Ramp int           // the percentage of calls that use this layer, 0–100
 }
 
-// KeyConfig is how a use case is cached, per layer.
+// KeyConfig is how a use case is cached: per layer, and the opt-in
+// features, each off at its zero value.
 type KeyConfig struct {
 	Local  LayerConfig
 	Remote LayerConfig
+
+	// RefreshAt turns on early refresh: a hit on an entry older than this
+	// fraction of its TTL (less a random tenth of it, so that entries made
+	// together do not refresh together) is served, and one background
+	// call per key refreshes it. 0 is off; otherwise it is below 1.
+	RefreshAt float64
+	// NegativeTTL is how long the use case's negative answer
+	// (UseCaseSpec.Negative) is cached, in each layer taking part. 0 does
+	// not cache it.
+	NegativeTTL time.Duration
+	// Lease turns on single flight across instances: on a Redis miss, one
+	// instance takes a lease of this TTL in Redis and calls the function,
+	// and the others wait for its value until the lease ends. Set it a
+	// little above the function's usual time. 0 is off.
+	Lease time.Duration
 }
 
-// Validate reports a negative TTL or a ramp outside 0–100.
+// Validate reports a negative TTL or lease, a ramp outside 0–100 or a
+// RefreshAt outside [0, 1).
 func (c KeyConfig) Validate() error {
+	switch {
+	case !(c.RefreshAt >= 0 && c.RefreshAt < 1):
+		return fmt.Errorf("gcache: refresh point %v is outside [0, 1)", c.RefreshAt)
+	case c.NegativeTTL < 0:
+		return fmt.Errorf("gcache: negative TTL %v is negative", c.NegativeTTL)
+	case c.Lease < 0:
+		return fmt.Errorf("gcache: lease %v is negative", c.Lease)
+	}
 	for _, l := range []struct {
 		layer Layer
 		cfg   LayerConfig

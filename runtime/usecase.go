@@ -38,6 +38,12 @@ type UseCaseSpec struct {
 	// Codec encodes values for Redis; nil picks the type's own
 	// MarshalBinary/UnmarshalBinary when it has both, and CBOR otherwise.
 	Codec Codec
+	// Negative is the error by which the function says "not found", such
+	// as sql.ErrNoRows. When KeyConfig.NegativeTTL is set, a call whose
+	// function returns an error that is (errors.Is) Negative caches that
+	// answer, and calls that hit it return Negative itself without calling
+	// the function. nil caches no error.
+	Negative error
 }
 
 // A UseCase caches the results of one function, of type T, by key. It is
