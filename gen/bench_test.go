@@ -81,8 +81,8 @@ func BenchmarkLocalHitByHandRendered(b *testing.B) {
 			return next.GetUser(ctx, id)
 		}
 		buf := gcache.AppendString(make([]byte, 0, 64), id)
-		return uc.GetRendered(ctx, buf, len(buf), func(ctx context.Context) (*basic.User, error) {
-			return next.GetUser(ctx, id)
+		return uc.GetRendered(ctx, buf, len(buf), func() func(context.Context) (*basic.User, error) {
+			return func(ctx context.Context) (*basic.User, error) { return next.GetUser(ctx, id) }
 		})
 	}
 	get("123")

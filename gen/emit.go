@@ -322,16 +322,22 @@ func (e *emitter) cachedMethod(out *jen.File, m *Method) {
 	call := forward(m)
 	// fallback serves the call uncached.
 	fallback := jen.Return(call)
-	fn := jen.Func().Params(jen.Id(ctx).Qual("context", "Context")).Params(typeCode(c.Value), jen.Error())
+	// The runtime makes the function only when it needs it, so that a
+	// hit allocates no closure.
+	fnType := jen.Func().Params(jen.Qual("context", "Context")).Params(typeCode(c.Value), jen.Error())
+	newFn := func(ret jen.Code) jen.Code {
+		fn := jen.Func().Params(jen.Id(ctx).Qual("context", "Context")).Params(typeCode(c.Value), jen.Error()).Block(ret)
+		return jen.Func().Params().Add(fnType).Block(jen.Return(fn))
+	}
 	var get []jen.Code
 	if c.ReturnsError {
-		get = []jen.Code{jen.Return(uc.Clone().Dot("GetRendered").Call(jen.Id(ctx), jen.Id("key"), jen.Id("idLen"), fn.Block(jen.Return(call))))}
+		get = []jen.Code{jen.Return(uc.Clone().Dot("GetRendered").Call(jen.Id(ctx), jen.Id("key"), jen.Id("idLen"), newFn(jen.Return(call))))}
 	} else {
 		// A value-only method cannot return the error a cancelled wait
 		// ends with; it calls the wrapped method instead.
 		get = []jen.Code{
 			jen.List(jen.Id("val"), jen.Err()).Op(":=").Add(uc.Clone().Dot("GetRendered").Call(jen.Id(ctx), jen.Id("key"), jen.Id("idLen"),
-				fn.Block(jen.Return(call, jen.Nil())))),
+				newFn(jen.Return(call, jen.Nil())))),
 			jen.If(jen.Err().Op("!=").Nil()).Block(fallback),
 			jen.Return(jen.Id("val")),
 		}

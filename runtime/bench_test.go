@@ -66,8 +66,10 @@ func (c *decorator) SearchPosts(ctx context.Context, userID string, page int) (*
 	idLen := len(b)
 	b = append(b, "?page="...)
 	b = AppendInt(b, int64(page))
-	return c.uc.GetRendered(ctx, b, idLen, func(ctx context.Context) (*benchUser, error) {
-		return c.next.SearchPosts(ctx, userID, page)
+	return c.uc.GetRendered(ctx, b, idLen, func() func(context.Context) (*benchUser, error) {
+		return func(ctx context.Context) (*benchUser, error) {
+			return c.next.SearchPosts(ctx, userID, page)
+		}
 	})
 }
 

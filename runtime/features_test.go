@@ -646,8 +646,9 @@ func TestLeaseWaitFailsOpen(t *testing.T) {
 		got <- v
 	}()
 	eventually(t, "the caller waits on the lease", func() bool {
-		// Its first read of Redis, then one after a pause in the wait.
-		return h.metric("gcache_request_counter_total", "layer", "REMOTE") >= 2
+		// It looked at the lease twice: it is in its wait's loop.
+		info := h.redis.Client().Info(context.Background(), "commandstats").Val()
+		return strings.Contains(info, "cmdstat_evalsha:calls=") && !strings.Contains(info, "cmdstat_evalsha:calls=1,")
 	})
 	h.redis.Pause()
 	defer h.redis.Resume()

@@ -29,12 +29,16 @@ const (
 // ctx ends, it reports false with l empty: the caller calls the function
 // on its own.
 func (u *UseCase[T]) awaitLease(ctx context.Context, key *Key, cfg *KeyConfig, l *lease) (loaded[T], bool) {
-	r := u.c.remote
 	lk, token := leaseKey(key.str), newToken()
+	wmKey := ""
+	if key.Tracked {
+		wmKey = watermarkKey(key.entityKey())
+	}
 	var waitStart time.Time // zero until this instance waits
 	pause := leasePollMin
+	force := false // what the key holds is of no use: take the lease anyway
 	for {
-		ok, err := r.acquire(ctx, lk, token, cfg.Lease)
+		raw, wm, took, err := u.c.remote.readOrLease(ctx, key.str, wmKey, lk, token, cfg.Lease, force)
 		if err != nil {
 			if !errors.Is(err, errBreakerOpen) && ctx.Err() == nil {
 				u.remoteError(classify(err), err)
@@ -42,10 +46,26 @@ func (u *UseCase[T]) awaitLease(ctx context.Context, key *Key, cfg *KeyConfig, l
 			u.waited(waitStart, leaseAbandoned)
 			return loaded[T]{}, false
 		}
-		if ok {
+		if took {
 			*l = lease{lk, token}
 			u.waited(waitStart, leaseAcquired)
 			return loaded[T]{}, false
+		}
+		if raw != nil {
+			u.metrics.request[Remote].child().Inc()
+			var wmMs int64
+			var bad bool
+			if wm != "" {
+				wmMs, bad = parseWatermark(wm)
+			}
+			if res, ok := u.accept(key, raw, wmMs, bad); ok {
+				u.waited(waitStart, leaseFilled)
+				return res, true
+			}
+			if !force {
+				force = true
+				continue
+			}
 		}
 		if waitStart.IsZero() {
 			waitStart = time.Now()
@@ -59,10 +79,6 @@ func (u *UseCase[T]) awaitLease(ctx context.Context, key *Key, cfg *KeyConfig, l
 		case <-t.C:
 		}
 		pause = min(pause*2, max(min(cfg.Lease/10, leasePollMax), leasePollMin))
-		if res, ok := u.getRemote(ctx, key); ok {
-			u.waited(waitStart, leaseFilled)
-			return res, true
-		}
 	}
 }
 

@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"sort"
 	"strconv"
@@ -244,6 +245,48 @@ func (r *remote) acquire(ctx context.Context, key, token string, ttl time.Durati
 		return err
 	})
 	return ok, err
+}
+
+// readOrLease reads a key, with its entity's watermark when tracked, and
+// takes the key's lease when nobody holds it and the key holds no value,
+// or whatever it holds when force is set. Reading and taking are one step,
+// so that a holder's fill cannot land unseen between them.
+// KEYS: value, lease, then the watermark when tracked. ARGV: token, ttl ms,
+// "1" to force.
+var readOrLease = redis.NewScript(`
+local v = redis.call('GET', KEYS[1])
+local wm = false
+if KEYS[3] then wm = redis.call('GET', KEYS[3]) end
+local took = 0
+if (not v or ARGV[3] == '1') and redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then took = 1 end
+return {v, wm, took}`)
+
+// readOrLease runs the script of that name; wm is the watermark as stored.
+func (r *remote) readOrLease(ctx context.Context, key, wmKey, lease, token string, ttl time.Duration, force bool) (val []byte, wm string, took bool, err error) {
+	keys := []string{key, lease}
+	if wmKey != "" {
+		keys = append(keys, wmKey)
+	}
+	f := "0"
+	if force {
+		f = "1"
+	}
+	err = r.call(ctx, key, func(ctx context.Context) error {
+		res, err := readOrLease.Run(ctx, r.client, keys, token, max(ttl.Milliseconds(), 1), f).Slice()
+		if err != nil {
+			return err
+		}
+		if len(res) != 3 {
+			return fmt.Errorf("gcache: lease script returned %d values", len(res))
+		}
+		if s, ok := res[0].(string); ok {
+			val = []byte(s)
+		}
+		wm, _ = res[1].(string)
+		took = res[2] == int64(1)
+		return nil
+	})
+	return val, wm, took, err
 }
 
 // release gives a lease up, if it is still the holder's.

@@ -175,35 +175,42 @@ func (u *UseCase[T]) Get(ctx context.Context, key Key, fn func(context.Context) 
 		b := AppendString(nil, key.ID)
 		key = u.shape.render(b, len(b))
 	}
-	return u.get(ctx, key.str, 0, key, fn)
+	return u.get(ctx, key.str, 0, key, func() func(context.Context) (T, error) { return fn })
 }
 
 // GetRendered is [UseCase.Get] for a key still in the form [UseCase.Key]
-// takes: it builds no Key, and allocates nothing, when the call hits the
+// takes and a function made on demand: newFn returns the function that
+// loads the value, and GetRendered calls it only when it needs one, on a
+// miss or for an early refresh, which may outlive the call. So it builds
+// no Key and no function, and allocates nothing, when the call hits the
 // local tier and no ConfigProvider is set. It is for callers that check
 // [UseCase.Enabled] first, so that a disabled call builds no key: it does
 // not check it again. b must not change until GetRendered returns.
-// Generated decorators call it.
-func (u *UseCase[T]) GetRendered(ctx context.Context, b []byte, idLen int, fn func(context.Context) (T, error)) (T, error) {
+// Generated decorators call it:
+//
+//	return uc.GetRendered(ctx, b, idLen, func() func(context.Context) (*User, error) {
+//		return func(ctx context.Context) (*User, error) { return db.User(ctx, id) }
+//	})
+func (u *UseCase[T]) GetRendered(ctx context.Context, b []byte, idLen int, newFn func() func(context.Context) (T, error)) (T, error) {
 	var buf [256]byte
 	full := u.shape.appendKey(buf[:0], b, idLen)
-	return u.get(ctx, unsafe.String(unsafe.SliceData(full), len(full)), idLen, Key{}, fn)
+	return u.get(ctx, unsafe.String(unsafe.SliceData(full), len(full)), idLen, Key{}, newFn)
 }
 
 // get serves an enabled call. str is the rendered key, which may borrow
 // the caller's buffer; key is the call's own Key, or the zero Key when it
 // is yet to be built, as it is only when needed: for the config provider
 // and on a local miss.
-func (u *UseCase[T]) get(ctx context.Context, str string, idLen int, key Key, fn func(context.Context) (T, error)) (T, error) {
+func (u *UseCase[T]) get(ctx context.Context, str string, idLen int, key Key, newFn func() func(context.Context) (T, error)) (T, error) {
 	if u.c.closed.Load() {
-		return fn(ctx)
+		return newFn()(ctx)
 	}
 	if key.str == "" && u.c.cfg.ConfigProvider != nil {
 		key = u.shape.keyOf(strings.Clone(str), idLen)
 	}
 	cfg, ok := u.config(ctx, &key)
 	if !ok {
-		return fn(ctx)
+		return newFn()(ctx)
 	}
 	local := u.layerOn(Local, cfg.Local)
 	remote := u.c.remote != nil && u.layerOn(Remote, cfg.Remote)
@@ -221,18 +228,18 @@ func (u *UseCase[T]) get(ctx context.Context, str string, idLen int, key Key, fn
 				if key.str == "" {
 					key = u.shape.keyOf(strings.Clone(str), idLen)
 				}
-				u.refresh(ctx, key, cfg, Local, true, remote, fn)
+				u.refresh(ctx, key, cfg, Local, true, remote, newFn())
 			}
 			return e.val, nil
 		}
 	}
 	if !local && !remote {
-		return fn(ctx)
+		return newFn()(ctx)
 	}
 	if key.str == "" {
 		key = u.shape.keyOf(strings.Clone(str), idLen)
 	}
-	return u.load(ctx, &key, &cfg, local, remote, fn)
+	return u.load(ctx, &key, &cfg, local, remote, newFn())
 }
 
 // KeyError counts and logs a key that generated code could not build. The

@@ -83,8 +83,10 @@ func (c *UserStoreCache) GetUser(ctx context.Context, id string) (*User, error) 
 		c.getUser.KeyError(err)
 		return c.next.GetUser(ctx, id)
 	}
-	return c.getUser.GetRendered(ctx, key, idLen, func(ctx context.Context) (*User, error) {
-		return c.next.GetUser(ctx, id)
+	return c.getUser.GetRendered(ctx, key, idLen, func() func(context.Context) (*User, error) {
+		return func(ctx context.Context) (*User, error) {
+			return c.next.GetUser(ctx, id)
+		}
 	})
 }
 
@@ -104,8 +106,10 @@ func (c *UserStoreCache) GetUserRemote(ctx context.Context, id string) (*User, e
 		c.getUserRemote.KeyError(err)
 		return c.next.GetUserRemote(ctx, id)
 	}
-	return c.getUserRemote.GetRendered(ctx, key, idLen, func(ctx context.Context) (*User, error) {
-		return c.next.GetUserRemote(ctx, id)
+	return c.getUserRemote.GetRendered(ctx, key, idLen, func() func(context.Context) (*User, error) {
+		return func(ctx context.Context) (*User, error) {
+			return c.next.GetUserRemote(ctx, id)
+		}
 	})
 }
 
@@ -125,8 +129,10 @@ func (c *UserStoreCache) GetUserTracked(ctx context.Context, id string) (*User, 
 		c.getUserTracked.KeyError(err)
 		return c.next.GetUserTracked(ctx, id)
 	}
-	return c.getUserTracked.GetRendered(ctx, key, idLen, func(ctx context.Context) (*User, error) {
-		return c.next.GetUserTracked(ctx, id)
+	return c.getUserTracked.GetRendered(ctx, key, idLen, func() func(context.Context) (*User, error) {
+		return func(ctx context.Context) (*User, error) {
+			return c.next.GetUserTracked(ctx, id)
+		}
 	})
 }
 

@@ -70,8 +70,10 @@ func (c *UserStoreCache) GetUser(ctx context.Context, userID string) (*User, err
 		c.getUser.KeyError(err)
 		return c.next.GetUser(ctx, userID)
 	}
-	return c.getUser.GetRendered(ctx, key, idLen, func(ctx context.Context) (*User, error) {
-		return c.next.GetUser(ctx, userID)
+	return c.getUser.GetRendered(ctx, key, idLen, func() func(context.Context) (*User, error) {
+		return func(ctx context.Context) (*User, error) {
+			return c.next.GetUser(ctx, userID)
+		}
 	})
 }
 
@@ -107,8 +109,10 @@ func (c *UserStoreCache) SearchUserPosts(ctx context.Context, userID string, que
 		c.searchUserPosts.KeyError(err)
 		return c.next.SearchUserPosts(ctx, userID, query, page)
 	}
-	return c.searchUserPosts.GetRendered(ctx, key, idLen, func(ctx context.Context) ([]Post, error) {
-		return c.next.SearchUserPosts(ctx, userID, query, page)
+	return c.searchUserPosts.GetRendered(ctx, key, idLen, func() func(context.Context) ([]Post, error) {
+		return func(ctx context.Context) ([]Post, error) {
+			return c.next.SearchUserPosts(ctx, userID, query, page)
+		}
 	})
 }
 

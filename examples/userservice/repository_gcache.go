@@ -93,8 +93,10 @@ func (c *RepositoryCache) GetUser(ctx context.Context, id string) (*User, error)
 		c.getUser.KeyError(err)
 		return c.next.GetUser(ctx, id)
 	}
-	return c.getUser.GetRendered(ctx, key, idLen, func(ctx context.Context) (*User, error) {
-		return c.next.GetUser(ctx, id)
+	return c.getUser.GetRendered(ctx, key, idLen, func() func(context.Context) (*User, error) {
+		return func(ctx context.Context) (*User, error) {
+			return c.next.GetUser(ctx, id)
+		}
 	})
 }
 
@@ -114,8 +116,10 @@ func (c *RepositoryCache) ListPosts(ctx context.Context, userID string, page int
 		c.listPosts.KeyError(err)
 		return c.next.ListPosts(ctx, userID, page)
 	}
-	return c.listPosts.GetRendered(ctx, key, idLen, func(ctx context.Context) ([]Post, error) {
-		return c.next.ListPosts(ctx, userID, page)
+	return c.listPosts.GetRendered(ctx, key, idLen, func() func(context.Context) ([]Post, error) {
+		return func(ctx context.Context) ([]Post, error) {
+			return c.next.ListPosts(ctx, userID, page)
+		}
 	})
 }
 

@@ -50,8 +50,10 @@ func (c *ReaderCache) Read(ctx context.Context, id string) (string, error) {
 		c.read.KeyError(err)
 		return c.next.Read(ctx, id)
 	}
-	return c.read.GetRendered(ctx, key, idLen, func(ctx context.Context) (string, error) {
-		return c.next.Read(ctx, id)
+	return c.read.GetRendered(ctx, key, idLen, func() func(context.Context) (string, error) {
+		return func(ctx context.Context) (string, error) {
+			return c.next.Read(ctx, id)
+		}
 	})
 }
 
@@ -101,8 +103,10 @@ func (c *UsersCache) Profile(ctx context.Context, id UserID) (Profile, error) {
 		c.profile.KeyError(err)
 		return c.next.Profile(ctx, id)
 	}
-	return c.profile.GetRendered(ctx, key, idLen, func(ctx context.Context) (Profile, error) {
-		return c.next.Profile(ctx, id)
+	return c.profile.GetRendered(ctx, key, idLen, func() func(context.Context) (Profile, error) {
+		return func(ctx context.Context) (Profile, error) {
+			return c.next.Profile(ctx, id)
+		}
 	})
 }
 

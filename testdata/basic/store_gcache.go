@@ -70,8 +70,10 @@ func (c *UserStoreCache) GetUser(ctx context.Context, userID string) (*User, err
 		c.getUser.KeyError(err)
 		return c.next.GetUser(ctx, userID)
 	}
-	return c.getUser.GetRendered(ctx, key, idLen, func(ctx context.Context) (*User, error) {
-		return c.next.GetUser(ctx, userID)
+	return c.getUser.GetRendered(ctx, key, idLen, func() func(context.Context) (*User, error) {
+		return func(ctx context.Context) (*User, error) {
+			return c.next.GetUser(ctx, userID)
+		}
 	})
 }
 
@@ -96,8 +98,10 @@ func (c *UserStoreCache) SearchUserPosts(ctx context.Context, userID string, pag
 		c.searchUserPosts.KeyError(err)
 		return c.next.SearchUserPosts(ctx, userID, page, filter, trace)
 	}
-	return c.searchUserPosts.GetRendered(ctx, key, idLen, func(ctx context.Context) ([]Post, error) {
-		return c.next.SearchUserPosts(ctx, userID, page, filter, trace)
+	return c.searchUserPosts.GetRendered(ctx, key, idLen, func() func(context.Context) ([]Post, error) {
+		return func(ctx context.Context) ([]Post, error) {
+			return c.next.SearchUserPosts(ctx, userID, page, filter, trace)
+		}
 	})
 }
 

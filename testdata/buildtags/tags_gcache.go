@@ -49,8 +49,10 @@ func (c *HostCache) Lookup(ctx context.Context, name string) ([]string, error) {
 		c.lookup.KeyError(err)
 		return c.next.Lookup(ctx, name)
 	}
-	return c.lookup.GetRendered(ctx, key, idLen, func(ctx context.Context) ([]string, error) {
-		return c.next.Lookup(ctx, name)
+	return c.lookup.GetRendered(ctx, key, idLen, func() func(context.Context) ([]string, error) {
+		return func(ctx context.Context) ([]string, error) {
+			return c.next.Lookup(ctx, name)
+		}
 	})
 }
 

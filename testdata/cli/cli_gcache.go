@@ -48,8 +48,10 @@ func (c *ClockCache) Now(ctx context.Context, zone string) (int64, error) {
 		c.now.KeyError(err)
 		return c.next.Now(ctx, zone)
 	}
-	return c.now.GetRendered(ctx, key, idLen, func(ctx context.Context) (int64, error) {
-		return c.next.Now(ctx, zone)
+	return c.now.GetRendered(ctx, key, idLen, func() func(context.Context) (int64, error) {
+		return func(ctx context.Context) (int64, error) {
+			return c.next.Now(ctx, zone)
+		}
 	})
 }
 

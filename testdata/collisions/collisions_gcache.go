@@ -96,8 +96,10 @@ func (c *RenderCache) Alias(context2 Ctx, id string) (string, error) {
 		c.alias.KeyError(err)
 		return c.next.Alias(context2, id)
 	}
-	return c.alias.GetRendered(context2, key, idLen, func(context2 context.Context) (string, error) {
-		return c.next.Alias(context2, id)
+	return c.alias.GetRendered(context2, key, idLen, func() func(context.Context) (string, error) {
+		return func(context2 context.Context) (string, error) {
+			return c.next.Alias(context2, id)
+		}
 	})
 }
 
@@ -117,8 +119,10 @@ func (c *RenderCache) C(ctx context.Context, id string) (int, error) {
 		c.c2.KeyError(err)
 		return c.next.C(ctx, id)
 	}
-	return c.c2.GetRendered(ctx, key, idLen, func(ctx context.Context) (int, error) {
-		return c.next.C(ctx, id)
+	return c.c2.GetRendered(ctx, key, idLen, func() func(context.Context) (int, error) {
+		return func(ctx context.Context) (int, error) {
+			return c.next.C(ctx, id)
+		}
 	})
 }
 
@@ -153,8 +157,10 @@ func (c *RenderCache) Page(context2 context.Context, gcache2 string, time2 time.
 		c.page.KeyError(err)
 		return c.next.Page(context2, gcache2, time2, c2, b2, key2, err2, val2, idLen2, next2)
 	}
-	return c.page.GetRendered(context2, key, idLen, func(context2 context.Context) (string, error) {
-		return c.next.Page(context2, gcache2, time2, c2, b2, key2, err2, val2, idLen2, next2)
+	return c.page.GetRendered(context2, key, idLen, func() func(context.Context) (string, error) {
+		return func(context2 context.Context) (string, error) {
+			return c.next.Page(context2, gcache2, time2, c2, b2, key2, err2, val2, idLen2, next2)
+		}
 	})
 }
 
@@ -207,8 +213,10 @@ func (c *RenderCache) Templates(ctx context.Context, id string, text *template2.
 		c.templates.KeyError(err)
 		return c.next.Templates(ctx, id, text, html)
 	}
-	return c.templates.GetRendered(ctx, key, idLen, func(ctx context.Context) (string, error) {
-		return c.next.Templates(ctx, id, text, html)
+	return c.templates.GetRendered(ctx, key, idLen, func() func(context.Context) (string, error) {
+		return func(ctx context.Context) (string, error) {
+			return c.next.Templates(ctx, id, text, html)
+		}
 	})
 }
 
@@ -271,8 +279,10 @@ func (c *lowerCache) Item(ctx context.Context, id string, item2 string, len2 int
 		c.item.KeyError(err)
 		return c.next.Item(ctx, id, item2, len2)
 	}
-	return c.item.GetRendered(ctx, key, idLen, func(ctx context.Context) (*item, error) {
-		return c.next.Item(ctx, id, item2, len2)
+	return c.item.GetRendered(ctx, key, idLen, func() func(context.Context) (*item, error) {
+		return func(ctx context.Context) (*item, error) {
+			return c.next.Item(ctx, id, item2, len2)
+		}
 	})
 }
 
@@ -297,8 +307,10 @@ func (c *lowerCache) getUser(ctx context.Context, id string) (string, error) {
 		c.getUser2.KeyError(err)
 		return c.next.getUser(ctx, id)
 	}
-	return c.getUser2.GetRendered(ctx, key, idLen, func(ctx context.Context) (string, error) {
-		return c.next.getUser(ctx, id)
+	return c.getUser2.GetRendered(ctx, key, idLen, func() func(context.Context) (string, error) {
+		return func(ctx context.Context) (string, error) {
+			return c.next.getUser(ctx, id)
+		}
 	})
 }
 

@@ -74,8 +74,10 @@ func (c *DocsCache) Read(ctx context.Context, id string) (string, error) {
 		c.read.KeyError(err)
 		return c.next.Read(ctx, id)
 	}
-	return c.read.GetRendered(ctx, key, idLen, func(ctx context.Context) (string, error) {
-		return c.next.Read(ctx, id)
+	return c.read.GetRendered(ctx, key, idLen, func() func(context.Context) (string, error) {
+		return func(ctx context.Context) (string, error) {
+			return c.next.Read(ctx, id)
+		}
 	})
 }
 
@@ -95,8 +97,10 @@ func (c *DocsCache) Size(ctx context.Context, id string) (int64, error) {
 		c.size.KeyError(err)
 		return c.next.Size(ctx, id)
 	}
-	return c.size.GetRendered(ctx, key, idLen, func(ctx context.Context) (int64, error) {
-		return c.next.Size(ctx, id)
+	return c.size.GetRendered(ctx, key, idLen, func() func(context.Context) (int64, error) {
+		return func(ctx context.Context) (int64, error) {
+			return c.next.Size(ctx, id)
+		}
 	})
 }
 

@@ -64,8 +64,10 @@ func (c *StoreCache[K, V]) Find(ctx context.Context, id K, filters ...string) ([
 		c.find.KeyError(err)
 		return c.next.Find(ctx, id, filters...)
 	}
-	return c.find.GetRendered(ctx, key, idLen, func(ctx context.Context) ([]V, error) {
-		return c.next.Find(ctx, id, filters...)
+	return c.find.GetRendered(ctx, key, idLen, func() func(context.Context) ([]V, error) {
+		return func(ctx context.Context) ([]V, error) {
+			return c.next.Find(ctx, id, filters...)
+		}
 	})
 }
 
@@ -88,8 +90,10 @@ func (c *StoreCache[K, V]) Get(ctx context.Context, id K) (V, error) {
 		c.get.KeyError(err)
 		return c.next.Get(ctx, id)
 	}
-	return c.get.GetRendered(ctx, key, idLen, func(ctx context.Context) (V, error) {
-		return c.next.Get(ctx, id)
+	return c.get.GetRendered(ctx, key, idLen, func() func(context.Context) (V, error) {
+		return func(ctx context.Context) (V, error) {
+			return c.next.Get(ctx, id)
+		}
 	})
 }
 
@@ -157,8 +161,10 @@ func (c *IndexCache[K, V]) Lookup(ctx context.Context, k K) (V, error) {
 		c.lookup.KeyError(err)
 		return c.next.Lookup(ctx, k)
 	}
-	return c.lookup.GetRendered(ctx, key, idLen, func(ctx context.Context) (V, error) {
-		return c.next.Lookup(ctx, k)
+	return c.lookup.GetRendered(ctx, key, idLen, func() func(context.Context) (V, error) {
+		return func(ctx context.Context) (V, error) {
+			return c.next.Lookup(ctx, k)
+		}
 	})
 }
 

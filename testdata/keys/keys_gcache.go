@@ -134,8 +134,10 @@ func (c *KeysCache) Containers(ctx context.Context, id string, p *int, ps *strin
 		c.containers.KeyError(err)
 		return c.next.Containers(ctx, id, p, ps, tags, named, ptrs, nested, levels, ips)
 	}
-	return c.containers.GetRendered(ctx, key, idLen, func(ctx context.Context) (string, error) {
-		return c.next.Containers(ctx, id, p, ps, tags, named, ptrs, nested, levels, ips)
+	return c.containers.GetRendered(ctx, key, idLen, func() func(context.Context) (string, error) {
+		return func(ctx context.Context) (string, error) {
+			return c.next.Containers(ctx, id, p, ps, tags, named, ptrs, nested, levels, ips)
+		}
 	})
 }
 
@@ -195,8 +197,10 @@ func (c *KeysCache) Conv(ctx context.Context, n Name) (string, error) {
 		c.conv.KeyError(err)
 		return c.next.Conv(ctx, n)
 	}
-	return c.conv.GetRendered(ctx, key, idLen, func(ctx context.Context) (string, error) {
-		return c.next.Conv(ctx, n)
+	return c.conv.GetRendered(ctx, key, idLen, func() func(context.Context) (string, error) {
+		return func(ctx context.Context) (string, error) {
+			return c.next.Conv(ctx, n)
+		}
 	})
 }
 
@@ -219,8 +223,10 @@ func (c *KeysCache) Deref(ctx context.Context, p *string) (string, error) {
 		c.deref.KeyError(err)
 		return c.next.Deref(ctx, p)
 	}
-	return c.deref.GetRendered(ctx, key, idLen, func(ctx context.Context) (string, error) {
-		return c.next.Deref(ctx, p)
+	return c.deref.GetRendered(ctx, key, idLen, func() func(context.Context) (string, error) {
+		return func(ctx context.Context) (string, error) {
+			return c.next.Deref(ctx, p)
+		}
 	})
 }
 
@@ -243,8 +249,10 @@ func (c *KeysCache) Embedded(ctx context.Context, acct Account) (string, error) 
 		c.embedded.KeyError(err)
 		return c.next.Embedded(ctx, acct)
 	}
-	return c.embedded.GetRendered(ctx, key, idLen, func(ctx context.Context) (string, error) {
-		return c.next.Embedded(ctx, acct)
+	return c.embedded.GetRendered(ctx, key, idLen, func() func(context.Context) (string, error) {
+		return func(ctx context.Context) (string, error) {
+			return c.next.Embedded(ctx, acct)
+		}
 	})
 }
 
@@ -267,8 +275,10 @@ func (c *KeysCache) Exprs(ctx context.Context, acct *Account, home *Home, q *Que
 		c.exprs.KeyError(err)
 		return c.next.Exprs(ctx, acct, home, q, r, rp, lvl)
 	}
-	return c.exprs.GetRendered(ctx, key, idLen, func(ctx context.Context) (string, error) {
-		return c.next.Exprs(ctx, acct, home, q, r, rp, lvl)
+	return c.exprs.GetRendered(ctx, key, idLen, func() func(context.Context) (string, error) {
+		return func(ctx context.Context) (string, error) {
+			return c.next.Exprs(ctx, acct, home, q, r, rp, lvl)
+		}
 	})
 }
 
@@ -318,8 +328,10 @@ func (c *KeysCache) Scalars(ctx context.Context, id int64, i int, i8 int8, u uin
 		c.scalars.KeyError(err)
 		return c.next.Scalars(ctx, id, i, i8, u, u16, f32, f64, ok, name, lvl, raw, blob, at, wait)
 	}
-	return c.scalars.GetRendered(ctx, key, idLen, func(ctx context.Context) (string, error) {
-		return c.next.Scalars(ctx, id, i, i8, u, u16, f32, f64, ok, name, lvl, raw, blob, at, wait)
+	return c.scalars.GetRendered(ctx, key, idLen, func() func(context.Context) (string, error) {
+		return func(ctx context.Context) (string, error) {
+			return c.next.Scalars(ctx, id, i, i8, u, u16, f32, f64, ok, name, lvl, raw, blob, at, wait)
+		}
 	})
 }
 
@@ -366,8 +378,10 @@ func (c *KeysCache) Text(ctx context.Context, ip netip.Addr, prefix *netip.Prefi
 		c.text.KeyError(err)
 		return c.next.Text(ctx, ip, prefix, since)
 	}
-	return c.text.GetRendered(ctx, key, idLen, func(ctx context.Context) (string, error) {
-		return c.next.Text(ctx, ip, prefix, since)
+	return c.text.GetRendered(ctx, key, idLen, func() func(context.Context) (string, error) {
+		return func(ctx context.Context) (string, error) {
+			return c.next.Text(ctx, ip, prefix, since)
+		}
 	})
 }
 

@@ -49,8 +49,10 @@ func (c *CachedCatalog) Price(ctx context.Context, sku string) (float64, error) 
 		c.price.KeyError(err)
 		return c.next.Price(ctx, sku)
 	}
-	return c.price.GetRendered(ctx, key, idLen, func(ctx context.Context) (float64, error) {
-		return c.next.Price(ctx, sku)
+	return c.price.GetRendered(ctx, key, idLen, func() func(context.Context) (float64, error) {
+		return func(ctx context.Context) (float64, error) {
+			return c.next.Price(ctx, sku)
+		}
 	})
 }
 
@@ -97,8 +99,10 @@ func (c *StockCache) Count(ctx context.Context, sku string) (int, error) {
 		c.count.KeyError(err)
 		return c.next.Count(ctx, sku)
 	}
-	return c.count.GetRendered(ctx, key, idLen, func(ctx context.Context) (int, error) {
-		return c.next.Count(ctx, sku)
+	return c.count.GetRendered(ctx, key, idLen, func() func(context.Context) (int, error) {
+		return func(ctx context.Context) (int, error) {
+			return c.next.Count(ctx, sku)
+		}
 	})
 }
 

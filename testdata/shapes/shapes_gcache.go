@@ -155,11 +155,16 @@ func (c *ShapesCache) Anonymous(ctx context.Context, q string) (struct {
 		c.anonymous.KeyError(err)
 		return c.next.Anonymous(ctx, q)
 	}
-	return c.anonymous.GetRendered(ctx, key, idLen, func(ctx context.Context) (struct {
+	return c.anonymous.GetRendered(ctx, key, idLen, func() func(context.Context) (struct {
 		A int "json:\"a\""
 		B []byte
 	}, error) {
-		return c.next.Anonymous(ctx, q)
+		return func(ctx context.Context) (struct {
+			A int "json:\"a\""
+			B []byte
+		}, error) {
+			return c.next.Anonymous(ctx, q)
+		}
 	})
 }
 
@@ -189,8 +194,10 @@ func (c *ShapesCache) Map(ctx context.Context, q string) (map[string]*big.Int, e
 		c.map2.KeyError(err)
 		return c.next.Map(ctx, q)
 	}
-	return c.map2.GetRendered(ctx, key, idLen, func(ctx context.Context) (map[string]*big.Int, error) {
-		return c.next.Map(ctx, q)
+	return c.map2.GetRendered(ctx, key, idLen, func() func(context.Context) (map[string]*big.Int, error) {
+		return func(ctx context.Context) (map[string]*big.Int, error) {
+			return c.next.Map(ctx, q)
+		}
 	})
 }
 
@@ -215,8 +222,10 @@ func (c *ShapesCache) Pointer(ctx context.Context, q string) (*url.URL, error) {
 		c.pointer.KeyError(err)
 		return c.next.Pointer(ctx, q)
 	}
-	return c.pointer.GetRendered(ctx, key, idLen, func(ctx context.Context) (*url.URL, error) {
-		return c.next.Pointer(ctx, q)
+	return c.pointer.GetRendered(ctx, key, idLen, func() func(context.Context) (*url.URL, error) {
+		return func(ctx context.Context) (*url.URL, error) {
+			return c.next.Pointer(ctx, q)
+		}
 	})
 }
 
@@ -236,8 +245,10 @@ func (c *ShapesCache) Struct(ctx context.Context, q string) (Result, error) {
 		c.struct2.KeyError(err)
 		return c.next.Struct(ctx, q)
 	}
-	return c.struct2.GetRendered(ctx, key, idLen, func(ctx context.Context) (Result, error) {
-		return c.next.Struct(ctx, q)
+	return c.struct2.GetRendered(ctx, key, idLen, func() func(context.Context) (Result, error) {
+		return func(ctx context.Context) (Result, error) {
+			return c.next.Struct(ctx, q)
+		}
 	})
 }
 
@@ -270,8 +281,10 @@ func (c *ShapesCache) Tree(ctx context.Context, q string) (*Tree, error) {
 		c.tree.KeyError(err)
 		return c.next.Tree(ctx, q)
 	}
-	return c.tree.GetRendered(ctx, key, idLen, func(ctx context.Context) (*Tree, error) {
-		return c.next.Tree(ctx, q)
+	return c.tree.GetRendered(ctx, key, idLen, func() func(context.Context) (*Tree, error) {
+		return func(ctx context.Context) (*Tree, error) {
+			return c.next.Tree(ctx, q)
+		}
 	})
 }
 
@@ -316,8 +329,10 @@ func (c *ShapesCache) ValueOnly(ctx context.Context, q string) int {
 		c.valueOnly.KeyError(err)
 		return c.next.ValueOnly(ctx, q)
 	}
-	val, err := c.valueOnly.GetRendered(ctx, key, idLen, func(ctx context.Context) (int, error) {
-		return c.next.ValueOnly(ctx, q), nil
+	val, err := c.valueOnly.GetRendered(ctx, key, idLen, func() func(context.Context) (int, error) {
+		return func(ctx context.Context) (int, error) {
+			return c.next.ValueOnly(ctx, q), nil
+		}
 	})
 	if err != nil {
 		return c.next.ValueOnly(ctx, q)
@@ -341,8 +356,10 @@ func (c *ShapesCache) Variadic(ctx context.Context, q string, opts ...int) ([]st
 		c.variadic.KeyError(err)
 		return c.next.Variadic(ctx, q, opts...)
 	}
-	return c.variadic.GetRendered(ctx, key, idLen, func(ctx context.Context) ([]string, error) {
-		return c.next.Variadic(ctx, q, opts...)
+	return c.variadic.GetRendered(ctx, key, idLen, func() func(context.Context) ([]string, error) {
+		return func(ctx context.Context) ([]string, error) {
+			return c.next.Variadic(ctx, q, opts...)
+		}
 	})
 }
 
