@@ -589,6 +589,9 @@ func (r *render) Save(ctx context.Context, id string) collisions.Failure {
 }
 func (r *render) C(ctx context.Context, id string) (int, error) { return r.add("C"), nil }
 func (r *render) Err(ctx context.Context) error                 { return nil }
+func (r *render) String(ctx context.Context, id string) (string, error) {
+	return fmt.Sprint(id, r.add("String")), nil
+}
 
 func TestCollisions(t *testing.T) {
 	e := newEnv(t)
@@ -611,6 +614,10 @@ func TestCollisions(t *testing.T) {
 	rc.C(on, "c")
 	if v, _ := rc.C(on, "c"); v != 1 {
 		t.Errorf("C = %d, want the cached 1", v)
+	}
+	rc.String(on, "s")
+	if v, _ := rc.String(on, "s"); v != "s1" {
+		t.Errorf("String = %q, want the cached s1", v)
 	}
 	// Save returns error under another name: it invalidates only on nil.
 	if err := rc.Save(on, "x"); err == nil {

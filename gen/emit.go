@@ -29,8 +29,17 @@ func emit(f *File) ([]byte, error) {
 			out.ImportAlias(path, alias)
 		}
 	}
+	// The constructor declares the decorator's fields as locals: they
+	// must not shadow the imports or the package's names it may use.
+	reserved := map[string]bool{}
+	for _, n := range f.Scope {
+		reserved[n] = true
+	}
+	for _, alias := range aliases {
+		reserved[alias] = true
+	}
 	for _, iface := range f.Interfaces {
-		(&emitter{iface: iface}).decorator(out)
+		(&emitter{iface: iface, reserved: reserved}).decorator(out)
 	}
 	var buf bytes.Buffer
 	if err := out.Render(&buf); err != nil {
@@ -54,6 +63,10 @@ func rt(name string) *jen.Statement { return jen.Qual(runtimePath, name) }
 // emitter writes the decorator of one interface.
 type emitter struct {
 	iface *Interface
+	// reserved are the names the constructor's locals must not take: the
+	// package's declarations, the predeclared identifiers and the
+	// imports.
+	reserved map[string]bool
 	// Per method: the decorator's field and key helpers, in the order of
 	// the method's use case, then invalidations.
 	fields  map[*Method][]string
@@ -61,10 +74,18 @@ type emitter struct {
 }
 
 // names allocates the decorator's field and helper names: distinct from
-// each other, from the methods, and from the constructor's c and err.
+// each other, from the methods, from the constructor's c and err, and
+// from the names the constructor uses, since its locals take the fields'
+// names.
 func (e *emitter) names() {
 	e.fields, e.helpers = map[*Method][]string{}, map[*Method][]string{}
 	taken := map[string]bool{"next": true, "c": true, "err": true}
+	for n := range e.reserved {
+		taken[n] = true
+	}
+	for _, tp := range e.iface.TypeParams {
+		taken[tp.Name] = true
+	}
 	for _, m := range e.iface.Methods {
 		taken[m.Name] = true
 	}

@@ -64,15 +64,15 @@ func (*ReaderCache) readKey(b []byte, id string) ([]byte, int, error) {
 // UsersCache is a caching decorator of Users, made from its //gcache:
 // annotations. Methods without annotations call the wrapped Users.
 type UsersCache struct {
-	next    Users
-	profile *gcache.UseCase[Profile]
+	next     Users
+	profile2 *gcache.UseCase[Profile]
 }
 
 // NewUsersCache returns a decorator of next that caches through c.
 // It registers the use cases AliasProfile on c, so it is an
 // error to make two of them on one Cache.
 func NewUsersCache(next Users, c *gcache.Cache) (*UsersCache, error) {
-	profile, err := gcache.NewUseCase[Profile](c, gcache.UseCaseSpec{
+	profile2, err := gcache.NewUseCase[Profile](c, gcache.UseCaseSpec{
 		Name:    "AliasProfile",
 		KeyType: "user",
 		Default: gcache.KeyConfig{
@@ -84,8 +84,8 @@ func NewUsersCache(next Users, c *gcache.Cache) (*UsersCache, error) {
 		return nil, err
 	}
 	return &UsersCache{
-		next:    next,
-		profile: profile,
+		next:     next,
+		profile2: profile2,
 	}, nil
 }
 
@@ -93,15 +93,15 @@ var _ Users = (*UsersCache)(nil)
 
 // Profile serves the wrapped Profile through the cache: use case AliasProfile, key type user.
 func (c *UsersCache) Profile(ctx context.Context, id UserID) (Profile, error) {
-	if !c.profile.Enabled(ctx) {
+	if !c.profile2.Enabled(ctx) {
 		return c.next.Profile(ctx, id)
 	}
 	key, idLen, err := c.profileKey(make([]byte, 0, 128), id)
 	if err != nil {
-		c.profile.KeyError(err)
+		c.profile2.KeyError(err)
 		return c.next.Profile(ctx, id)
 	}
-	return c.profile.GetRendered(ctx, key, idLen, func(ctx context.Context) (Profile, error) {
+	return c.profile2.GetRendered(ctx, key, idLen, func(ctx context.Context) (Profile, error) {
 		return c.next.Profile(ctx, id)
 	})
 }

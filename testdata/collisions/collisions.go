@@ -41,6 +41,12 @@ type Render interface {
 	//gcache:ttl local=1m
 	C(ctx context.Context, id string) (int, error)
 	Err(ctx context.Context) error
+
+	// String would make a field named like the type of the use cases
+	// after it.
+	//gcache:cache key_type=page id=id
+	//gcache:ttl local=1m
+	String(ctx context.Context, id string) (string, error)
 }
 
 type item struct{ N int }

@@ -18,11 +18,12 @@ type RenderCache struct {
 	c2        *gcache.UseCase[int]
 	page      *gcache.UseCase[string]
 	save      *gcache.Invalidator
+	string2   *gcache.UseCase[string]
 	templates *gcache.UseCase[string]
 }
 
 // NewRenderCache returns a decorator of next that caches through c.
-// It registers the use cases Render.Alias, Render.C, Render.Page, Render.Templates on c, so it is an
+// It registers the use cases Render.Alias, Render.C, Render.Page, Render.String, Render.Templates on c, so it is an
 // error to make two of them on one Cache.
 func NewRenderCache(next Render, c *gcache.Cache) (*RenderCache, error) {
 	alias, err := gcache.NewUseCase[string](c, gcache.UseCaseSpec{
@@ -63,6 +64,17 @@ func NewRenderCache(next Render, c *gcache.Cache) (*RenderCache, error) {
 	if err != nil {
 		return nil, err
 	}
+	string2, err := gcache.NewUseCase[string](c, gcache.UseCaseSpec{
+		Name:    "Render.String",
+		KeyType: "page",
+		Default: gcache.KeyConfig{
+			Local: gcache.LayerConfig{TTL: time.Minute, Ramp: 100},
+		},
+		Fingerprint: 0x704be0d8faaffc58,
+	})
+	if err != nil {
+		return nil, err
+	}
 	templates, err := gcache.NewUseCase[string](c, gcache.UseCaseSpec{
 		Name:    "Render.Templates",
 		KeyType: "page",
@@ -80,6 +92,7 @@ func NewRenderCache(next Render, c *gcache.Cache) (*RenderCache, error) {
 		c2:        c2,
 		page:      page,
 		save:      save,
+		string2:   string2,
 		templates: templates,
 	}, nil
 }
@@ -197,6 +210,27 @@ func (*RenderCache) saveKey(b []byte, id string) ([]byte, int, error) {
 	return b, len(b), nil
 }
 
+// String serves the wrapped String through the cache: use case Render.String, key type page.
+func (c *RenderCache) String(ctx context.Context, id string) (string, error) {
+	if !c.string2.Enabled(ctx) {
+		return c.next.String(ctx, id)
+	}
+	key, idLen, err := c.stringKey(make([]byte, 0, 128), id)
+	if err != nil {
+		c.string2.KeyError(err)
+		return c.next.String(ctx, id)
+	}
+	return c.string2.GetRendered(ctx, key, idLen, func(ctx context.Context) (string, error) {
+		return c.next.String(ctx, id)
+	})
+}
+
+// stringKey renders the id and arguments of String calls after b.
+func (*RenderCache) stringKey(b []byte, id string) ([]byte, int, error) {
+	b = gcache.AppendString(b, id)
+	return b, len(b), nil
+}
+
 // Templates serves the wrapped Templates through the cache: use case Render.Templates, key type page.
 func (c *RenderCache) Templates(ctx context.Context, id string, text *template2.Template, html *template.Template) (string, error) {
 	if !c.templates.Enabled(ctx) {
@@ -222,7 +256,7 @@ func (*RenderCache) templatesKey(b []byte, id string, text *template2.Template, 
 // annotations. Methods without annotations call the wrapped lower.
 type lowerCache struct {
 	next     lower
-	item     *gcache.UseCase[*item]
+	item2    *gcache.UseCase[*item]
 	getUser2 *gcache.UseCase[string]
 }
 
@@ -230,7 +264,7 @@ type lowerCache struct {
 // It registers the use cases lower.Item, lower.getUser on c, so it is an
 // error to make two of them on one Cache.
 func NewlowerCache(next lower, c *gcache.Cache) (*lowerCache, error) {
-	item, err := gcache.NewUseCase[*item](c, gcache.UseCaseSpec{
+	item2, err := gcache.NewUseCase[*item](c, gcache.UseCaseSpec{
 		Name:    "lower.Item",
 		KeyType: "item",
 		Default: gcache.KeyConfig{
@@ -254,7 +288,7 @@ func NewlowerCache(next lower, c *gcache.Cache) (*lowerCache, error) {
 	}
 	return &lowerCache{
 		next:     next,
-		item:     item,
+		item2:    item2,
 		getUser2: getUser2,
 	}, nil
 }
@@ -263,15 +297,15 @@ var _ lower = (*lowerCache)(nil)
 
 // Item serves the wrapped Item through the cache: use case lower.Item, key type item.
 func (c *lowerCache) Item(ctx context.Context, id string, item2 string, len2 int) (*item, error) {
-	if !c.item.Enabled(ctx) {
+	if !c.item2.Enabled(ctx) {
 		return c.next.Item(ctx, id, item2, len2)
 	}
 	key, idLen, err := c.itemKey(make([]byte, 0, 128), id, item2, len2)
 	if err != nil {
-		c.item.KeyError(err)
+		c.item2.KeyError(err)
 		return c.next.Item(ctx, id, item2, len2)
 	}
-	return c.item.GetRendered(ctx, key, idLen, func(ctx context.Context) (*item, error) {
+	return c.item2.GetRendered(ctx, key, idLen, func(ctx context.Context) (*item, error) {
 		return c.next.Item(ctx, id, item2, len2)
 	})
 }
