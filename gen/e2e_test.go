@@ -6,6 +6,7 @@ import (
 	"fmt"
 	htmltemplate "html/template"
 	"io"
+	"io/fs"
 	"log/slog"
 	"math/big"
 	"net/netip"
@@ -389,6 +390,15 @@ func (g *genericStore) Find(ctx context.Context, id string, filters ...string) (
 	return []int{g.add("Find"), len(filters)}, nil
 }
 
+func (g *genericStore) GetMany(ctx context.Context, ids []string) (map[string]int, error) {
+	n := g.add("GetMany")
+	vals := map[string]int{}
+	for _, id := range ids {
+		vals[id] = n
+	}
+	return vals, nil
+}
+
 func (g *genericStore) Put(ctx context.Context, id string, v int) error { g.add("Put"); return nil }
 
 type sku string
@@ -454,6 +464,14 @@ func (d *docs) Write(ctx context.Context, id, body string) error {
 func (d *docs) Size(ctx context.Context, id string) (int64, error) {
 	d.add("Size")
 	return int64(len(d.body[id])), nil
+}
+
+func (d *docs) Mode(ctx context.Context, id string) (fs.FileMode, error) {
+	d.add("Mode")
+	if _, ok := d.body[id]; !ok {
+		return 0, fs.ErrNotExist
+	}
+	return 0o644, nil
 }
 
 func (d *docs) Close() error { d.add("Close"); return nil }
@@ -589,6 +607,18 @@ func (r *render) Save(ctx context.Context, id string) collisions.Failure {
 }
 func (r *render) C(ctx context.Context, id string) (int, error) { return r.add("C"), nil }
 func (r *render) Err(ctx context.Context) error                 { return nil }
+func (r *render) Pages(ctx context.Context, ids []string, id int, template string) (map[string]string, error) {
+	n := r.add("Pages")
+	pages := map[string]string{}
+	for _, p := range ids {
+		pages[p] = fmt.Sprint(p, id, template, n)
+	}
+	return pages, nil
+}
+func (r *render) Gone(ctx context.Context, id string) (string, error) {
+	r.add("Gone")
+	return "", context.Canceled
+}
 func (r *render) String(ctx context.Context, id string) (string, error) {
 	return fmt.Sprint(id, r.add("String")), nil
 }

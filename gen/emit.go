@@ -173,6 +173,8 @@ func (e *emitter) decorator(out *jen.File) {
 	}
 	for _, m := range e.iface.Methods {
 		switch {
+		case m.Cache != nil && m.Cache.Batch != nil:
+			e.batchMethod(out, m)
 		case m.Cache != nil:
 			e.cachedMethod(out, m)
 		case len(m.Invalidations) > 0:
@@ -265,11 +267,23 @@ func (e *emitter) spec(c *Cache) jen.Code {
 			)})
 		}
 	}
+	if c.RefreshAt > 0 {
+		layers = append(layers, kv{"RefreshAt", jen.Lit(c.RefreshAt)})
+	}
+	if c.NegativeTTL > 0 {
+		layers = append(layers, kv{"NegativeTTL", durationCode(c.NegativeTTL)})
+	}
+	if c.Lease > 0 {
+		layers = append(layers, kv{"Lease", durationCode(c.Lease)})
+	}
 	if len(layers) > 0 {
 		fields = append(fields, kv{"Default", literal(rt("KeyConfig"), layers...)})
 	}
 	if c.Fingerprint != 0 {
 		fields = append(fields, kv{"Fingerprint", jen.Op(fmt.Sprintf("0x%016x", c.Fingerprint))})
+	}
+	if c.Negative != nil {
+		fields = append(fields, kv{"Negative", jen.Qual(c.Negative.Path, c.Negative.Name)})
 	}
 	return literal(rt("UseCaseSpec"), fields...)
 }
@@ -366,6 +380,24 @@ func (e *emitter) cachedMethod(out *jen.File, m *Method) {
 	e.keyHelper(out, m, e.helpers[m][0], c.ID, c.Args)
 }
 
+// batchMethod writes a batch method, which leaves the ids it gets to
+// GetBatch with two closures: one that renders the key of one id, and one
+// that calls the wrapped method with the ids the cache does not hold.
+func (e *emitter) batchMethod(out *jen.File, m *Method) {
+	c, b := m.Cache, m.Cache.Batch
+	ctx := m.Params[0].Name
+	id := typeCode(b.ID)
+	key := jen.Func().Params(jen.Id("b").Index().Byte(), jen.Id(b.Elem).Add(id.Clone())).Params(jen.Index().Byte(), jen.Int(), jen.Error()).Block(
+		jen.Return(jen.Id("c").Dot(e.helpers[m][0]).Call(e.helperArgs(m, jen.Id("b"))...)),
+	)
+	load := jen.Func().Params(jen.Id(ctx).Qual("context", "Context"), jen.Id(b.Param).Index().Add(id.Clone())).
+		Params(jen.Map(id.Clone()).Add(typeCode(c.Value)), jen.Error()).
+		Block(jen.Return(forward(m)))
+	out.Commentf("%s serves the wrapped %s through the cache, id by id: use case %s, key type %s.", m.Name, m.Name, c.UseCase, c.KeyType)
+	e.method(out, m, jen.Return(rt("GetBatch").Call(jen.Id(ctx), jen.Id("c").Dot(e.fields[m][0]), jen.Id(b.Param), key, load)))
+	e.keyHelper(out, m, e.helpers[m][0], c.ID, c.Args)
+}
+
 func (e *emitter) invalidatingMethod(out *jen.File, m *Method) {
 	ctx := m.Params[0].Name
 	taken := map[string]bool{}
@@ -422,20 +454,36 @@ func (e *emitter) invalidatingMethod(out *jen.File, m *Method) {
 }
 
 // helperArgs are the arguments of a key helper: the buffer, then the
-// method's parameters after the context.
+// method's parameters after the context; for a batch, one id in place of
+// the ids.
 func (e *emitter) helperArgs(m *Method, buf jen.Code) []jen.Code {
 	args := []jen.Code{buf}
-	for _, p := range m.Params[1:] {
+	for _, p := range helperParams(m) {
 		args = append(args, jen.Id(p.Name))
 	}
 	return args
+}
+
+// helperParams are the parameters of a key helper after its buffer.
+func helperParams(m *Method) []Param {
+	if m.Cache == nil || m.Cache.Batch == nil {
+		return m.Params[1:]
+	}
+	b := m.Cache.Batch
+	params := []Param{{Name: b.Elem, Type: b.ID}}
+	for _, p := range m.Params[1:] {
+		if p.Name != b.Param {
+			params = append(params, p)
+		}
+	}
+	return params
 }
 
 // keyHelper writes the method that renders a call's id and arguments: the
 // layout UseCase.GetRendered and Invalidator.Invalidate take.
 func (e *emitter) keyHelper(out *jen.File, m *Method, name string, id KeyPart, args []KeyArg) {
 	params := []jen.Code{jen.Id("b").Index().Byte()}
-	for _, p := range m.Params[1:] {
+	for _, p := range helperParams(m) {
 		params = append(params, jen.Id(p.Name).Add(typeCode(p.Type)))
 	}
 	fail := func(err jen.Code) jen.Code { return jen.Return(jen.Id("b"), jen.Lit(0), err) }

@@ -47,6 +47,19 @@ type Render interface {
 	//gcache:cache key_type=page id=id
 	//gcache:ttl local=1m
 	String(ctx context.Context, id string) (string, error)
+
+	// Pages is a batch with a parameter named like the one id its key
+	// helper renders, and one named like an import.
+	//gcache:cache key_type=page id=ids batch
+	//gcache:ttl local=1m
+	Pages(ctx context.Context, ids []string, id int, template string) (map[string]string, error)
+
+	// Gone caches context.Canceled, through the context package that a
+	// parameter's name hides in the decorator.
+	//gcache:cache key_type=page id=id
+	//gcache:ttl local=1m
+	//gcache:negative err=context.Canceled ttl=1s
+	Gone(context context.Context, id string) (string, error)
 }
 
 type item struct{ N int }

@@ -16,14 +16,16 @@ type RenderCache struct {
 	next      Render
 	alias     *gcache.UseCase[string]
 	c2        *gcache.UseCase[int]
+	gone      *gcache.UseCase[string]
 	page      *gcache.UseCase[string]
+	pages     *gcache.UseCase[string]
 	save      *gcache.Invalidator
 	string2   *gcache.UseCase[string]
 	templates *gcache.UseCase[string]
 }
 
 // NewRenderCache returns a decorator of next that caches through c.
-// It registers the use cases Render.Alias, Render.C, Render.Page, Render.String, Render.Templates on c, so it is an
+// It registers the use cases Render.Alias, Render.C, Render.Gone, Render.Page, Render.Pages, Render.String, Render.Templates on c, so it is an
 // error to make two of them on one Cache.
 func NewRenderCache(next Render, c *gcache.Cache) (*RenderCache, error) {
 	alias, err := gcache.NewUseCase[string](c, gcache.UseCaseSpec{
@@ -48,12 +50,36 @@ func NewRenderCache(next Render, c *gcache.Cache) (*RenderCache, error) {
 	if err != nil {
 		return nil, err
 	}
+	gone, err := gcache.NewUseCase[string](c, gcache.UseCaseSpec{
+		Name:    "Render.Gone",
+		KeyType: "page",
+		Default: gcache.KeyConfig{
+			Local:       gcache.LayerConfig{TTL: time.Minute, Ramp: 100},
+			NegativeTTL: time.Second,
+		},
+		Fingerprint: 0x704be0d8faaffc58,
+		Negative:    context.Canceled,
+	})
+	if err != nil {
+		return nil, err
+	}
 	page, err := gcache.NewUseCase[string](c, gcache.UseCaseSpec{
 		Name:    "Render.Page",
 		KeyType: "page",
 		Default: gcache.KeyConfig{
 			Local:  gcache.LayerConfig{TTL: time.Minute, Ramp: 100},
 			Remote: gcache.LayerConfig{TTL: time.Minute, Ramp: 100},
+		},
+		Fingerprint: 0x704be0d8faaffc58,
+	})
+	if err != nil {
+		return nil, err
+	}
+	pages, err := gcache.NewUseCase[string](c, gcache.UseCaseSpec{
+		Name:    "Render.Pages",
+		KeyType: "page",
+		Default: gcache.KeyConfig{
+			Local: gcache.LayerConfig{TTL: time.Minute, Ramp: 100},
 		},
 		Fingerprint: 0x704be0d8faaffc58,
 	})
@@ -90,7 +116,9 @@ func NewRenderCache(next Render, c *gcache.Cache) (*RenderCache, error) {
 		next:      next,
 		alias:     alias,
 		c2:        c2,
+		gone:      gone,
 		page:      page,
+		pages:     pages,
 		save:      save,
 		string2:   string2,
 		templates: templates,
@@ -151,6 +179,27 @@ func (c *RenderCache) Err(ctx context.Context) error {
 	return c.next.Err(ctx)
 }
 
+// Gone serves the wrapped Gone through the cache: use case Render.Gone, key type page.
+func (c *RenderCache) Gone(context2 context.Context, id string) (string, error) {
+	if !c.gone.Enabled(context2) {
+		return c.next.Gone(context2, id)
+	}
+	key, idLen, err := c.goneKey(make([]byte, 0, 128), id)
+	if err != nil {
+		c.gone.KeyError(err)
+		return c.next.Gone(context2, id)
+	}
+	return c.gone.GetRendered(context2, key, idLen, func(context2 context.Context) (string, error) {
+		return c.next.Gone(context2, id)
+	})
+}
+
+// goneKey renders the id and arguments of Gone calls after b.
+func (*RenderCache) goneKey(b []byte, id string) ([]byte, int, error) {
+	b = gcache.AppendString(b, id)
+	return b, len(b), nil
+}
+
 // Next calls the wrapped Next.
 func (c *RenderCache) Next(ctx context.Context) error {
 	return c.next.Next(ctx)
@@ -191,6 +240,26 @@ func (*RenderCache) pageKey(b []byte, gcache2 string, time2 time.Duration, c2 in
 	b = gcache.AppendDuration(b, time2)
 	b = append(b, "&val="...)
 	b = gcache.AppendInt(b, int64(val2))
+	return b, idLen, nil
+}
+
+// Pages serves the wrapped Pages through the cache, id by id: use case Render.Pages, key type page.
+func (c *RenderCache) Pages(ctx context.Context, ids []string, id int, template3 string) (map[string]string, error) {
+	return gcache.GetBatch(ctx, c.pages, ids, func(b []byte, id2 string) ([]byte, int, error) {
+		return c.pagesKey(b, id2, id, template3)
+	}, func(ctx context.Context, ids []string) (map[string]string, error) {
+		return c.next.Pages(ctx, ids, id, template3)
+	})
+}
+
+// pagesKey renders the id and arguments of Pages calls after b.
+func (*RenderCache) pagesKey(b []byte, id2 string, id int, template3 string) ([]byte, int, error) {
+	b = gcache.AppendString(b, id2)
+	idLen := len(b)
+	b = append(b, "?id="...)
+	b = gcache.AppendInt(b, int64(id))
+	b = append(b, "&template="...)
+	b = gcache.AppendString(b, template3)
 	return b, idLen, nil
 }
 
