@@ -1,6 +1,10 @@
 package runtime
 
-import "context"
+import (
+	"context"
+	"errors"
+	"time"
+)
 
 // GetBatch returns the values of ids, caching each under its own key: the
 // key its id would have in a call of u alone, so that invalidating an
@@ -13,9 +17,184 @@ import "context"
 // that fn leaves out of its map is not found: it is left out of the
 // result, and not cached. ids may repeat; fn gets each id once.
 //
+// The config provider is asked once per batch, with the key of its first
+// id, and each layer's ramp is drawn once per batch. Early refresh,
+// negative caching and leases are for single calls: a batch does not use
+// them. Concurrent batches share nothing but the tiers.
+//
 // Outside [Enable] it calls fn with ids. fn's error is returned as is, with
 // a nil map; cache-side failures are counted and logged and the ids they
 // hit go to fn, as in [UseCase.Get].
 func GetBatch[K comparable, T any](ctx context.Context, u *UseCase[T], ids []K, key func(b []byte, id K) ([]byte, int, error), fn func(ctx context.Context, ids []K) (map[K]T, error)) (map[K]T, error) {
-	return fn(ctx, ids)
+	if len(ids) == 0 || !u.Enabled(ctx) || u.c.closed.Load() {
+		return fn(ctx, ids)
+	}
+	uniq := make([]K, 0, len(ids))
+	keys := make([]Key, 0, len(ids))
+	seen := make(map[K]struct{}, len(ids))
+	var b []byte
+	for _, id := range ids {
+		if _, dup := seen[id]; dup {
+			continue
+		}
+		seen[id] = struct{}{}
+		var idLen int
+		var err error
+		if b, idLen, err = key(b[:0], id); err != nil {
+			u.KeyError(err)
+			return fn(ctx, ids)
+		}
+		uniq, keys = append(uniq, id), append(keys, u.shape.render(b, idLen))
+	}
+	bt, ok := u.lookupBatch(ctx, keys)
+	if !ok {
+		return fn(ctx, ids)
+	}
+	out := make(map[K]T, len(uniq))
+	var missing []K
+	for i, id := range uniq {
+		if bt.found[i] {
+			out[id] = bt.vals[i]
+		} else {
+			missing = append(missing, id)
+		}
+	}
+	if len(missing) == 0 {
+		return out, nil
+	}
+	start, created := time.Now(), u.c.now()
+	got, err := fn(ctx, missing)
+	u.called(start, err, bt.remote)
+	if err != nil {
+		return nil, err
+	}
+	for i, id := range uniq {
+		if v, ok := got[id]; ok && !bt.found[i] {
+			out[id] = v
+			bt.vals[i], bt.filled[i] = v, true
+		}
+	}
+	u.storeBatch(ctx, &bt, created)
+	return out, nil
+}
+
+// A batch is the state of one GetBatch call, by the index of its ids.
+type batch[T any] struct {
+	keys          []Key
+	cfg           KeyConfig
+	local, remote bool
+	vals          []T
+	found         []bool // found in a tier
+	filled        []bool // made by the function, to be stored
+}
+
+// lookupBatch resolves the batch's config and looks its keys up in the
+// tiers that take part. ok is false when none does.
+func (u *UseCase[T]) lookupBatch(ctx context.Context, keys []Key) (bt batch[T], ok bool) {
+	bt.keys = keys
+	if bt.cfg, ok = u.config(ctx, &keys[0]); !ok {
+		return bt, false
+	}
+	bt.local = u.layerOn(Local, bt.cfg.Local)
+	bt.remote = u.c.remote != nil && u.layerOn(Remote, bt.cfg.Remote)
+	if !bt.local && !bt.remote {
+		return bt, false
+	}
+	bt.vals, bt.found, bt.filled = make([]T, len(keys)), make([]bool, len(keys)), make([]bool, len(keys))
+	var missing []int
+	for i := range keys {
+		if bt.local {
+			entity := ""
+			if keys[i].Tracked {
+				entity = keys[i].entityKey()
+			}
+			if e, hit := u.getLocal(keys[i].str, entity); hit && !e.negative {
+				bt.vals[i], bt.found[i] = e.val, true
+				continue
+			}
+		}
+		missing = append(missing, i)
+	}
+	if bt.remote && len(missing) > 0 {
+		u.getRemoteBatch(ctx, &bt, missing)
+	}
+	return bt, true
+}
+
+// getRemoteBatch reads the missing keys of bt from Redis, with the
+// watermarks of the tracked ones, in one round trip.
+func (u *UseCase[T]) getRemoteBatch(ctx context.Context, bt *batch[T], missing []int) {
+	tracked := u.shape.tracked
+	strs := make([]string, 0, 2*len(missing))
+	for _, i := range missing {
+		strs = append(strs, bt.keys[i].str)
+	}
+	if tracked {
+		for _, i := range missing {
+			strs = append(strs, watermarkKey(bt.keys[i].entityKey()))
+		}
+	}
+	readAt, start := u.c.now(), time.Now()
+	raws, err := u.c.remote.getMany(ctx, strs)
+	if errors.Is(err, errBreakerOpen) {
+		u.metrics.disabled[Remote][reasonServerDown].child().Add(uint64(len(missing)))
+		return
+	}
+	u.metrics.request[Remote].child().Add(uint64(len(missing)))
+	u.metrics.get[Remote].child().Observe(time.Since(start).Seconds())
+	if err != nil {
+		if ctx.Err() == nil {
+			u.remoteError(classify(err), err)
+		}
+		return
+	}
+	for j, i := range missing {
+		key := &bt.keys[i]
+		var wm int64
+		var bad bool
+		if tracked && raws[len(missing)+j] != nil {
+			wm, bad = parseWatermark(string(raws[len(missing)+j]))
+		}
+		res, ok := u.accept(key, raws[j], wm, bad)
+		if !ok || res.negative {
+			continue
+		}
+		bt.vals[i], bt.found[i] = res.val, true
+		if bt.local {
+			u.setLocal(key, res, readAt, &bt.cfg, true)
+		}
+	}
+}
+
+// storeBatch stores the values the function made for bt, which it began
+// making at created (ns): in the local tier, and in Redis in one pipeline.
+func (u *UseCase[T]) storeBatch(ctx context.Context, bt *batch[T], created int64) {
+	var ws []*write
+	var wKeys []*Key
+	for i, filled := range bt.filled {
+		if !filled {
+			continue
+		}
+		res := loaded[T]{val: bt.vals[i], created: created}
+		if bt.local {
+			u.setLocal(&bt.keys[i], res, created, &bt.cfg, bt.remote)
+		}
+		if bt.remote {
+			if w := u.write(&bt.keys[i], res, &bt.cfg); w != nil {
+				ws, wKeys = append(ws, w), append(wKeys, &bt.keys[i])
+			}
+		}
+	}
+	if len(ws) == 0 {
+		return
+	}
+	refusedBy, err := u.c.remote.putMany(context.WithoutCancel(ctx), ws)
+	for j, wm := range refusedBy {
+		if wm > 0 {
+			u.c.wm.raiseMs(wKeys[j].entityKey(), wm)
+		}
+	}
+	if err != nil && !errors.Is(err, errBreakerOpen) {
+		u.remoteError(classify(err), err)
+	}
 }

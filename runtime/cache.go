@@ -29,6 +29,12 @@ type Cache struct {
 	mu       sync.Mutex
 	useCases map[string]useCaseHandle
 	closed   atomic.Bool
+
+	// stopping ends when Close is called; bg counts the goroutines that
+	// run in the background, which Close waits for.
+	stopping context.Context
+	stop     context.CancelFunc
+	bg       sync.WaitGroup
 }
 
 // useCaseHandle is what the Cache needs of a registered use case.
@@ -57,6 +63,7 @@ func New(cfg Config) (*Cache, error) {
 		metrics:  m,
 		useCases: map[string]useCaseHandle{},
 	}
+	c.stopping, c.stop = context.WithCancel(context.Background())
 	if userClock {
 		c.clock = clockAdapter{cfg.Clock}
 	} else {
@@ -90,8 +97,9 @@ func (c clockAdapter) NowNano() int64                      { return c.now().Unix
 func (c clockAdapter) Tick(time.Duration) <-chan time.Time { return nil }
 
 // Close stops the Cache's background work and, when the Cache created the
-// Redis client from Config.Redis, closes it. Calls made after Close are
-// served by their functions.
+// Redis client from Config.Redis, closes it. It cancels the context of
+// early refreshes under way and waits for them to return. Calls made after
+// Close are served by their functions.
 func (c *Cache) Close() error {
 	c.mu.Lock()
 	if c.closed.Load() {
@@ -101,6 +109,8 @@ func (c *Cache) Close() error {
 	c.closed.Store(true)
 	useCases := c.useCases
 	c.mu.Unlock()
+	c.stop()
+	c.bg.Wait()
 
 	if c.sub != nil {
 		c.sub.stop()
@@ -115,6 +125,27 @@ func (c *Cache) Close() error {
 		return c.remote.client.Close()
 	}
 	return nil
+}
+
+// background runs f in a goroutine of its own, with the values of ctx but
+// not its cancellation, for at most timeout; Close cancels it and waits
+// for it. After Close it runs nothing and reports false.
+func (c *Cache) background(ctx context.Context, timeout time.Duration, f func(context.Context)) bool {
+	c.mu.Lock()
+	if c.closed.Load() {
+		c.mu.Unlock()
+		return false
+	}
+	c.bg.Add(1)
+	c.mu.Unlock()
+	go func() {
+		defer c.bg.Done()
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+		defer cancel()
+		defer context.AfterFunc(c.stopping, cancel)()
+		f(ctx)
+	}()
+	return true
 }
 
 // now returns the time in ns since the Unix epoch. Redis holds times in ms,
@@ -175,7 +206,7 @@ func (c *Cache) Delete(ctx context.Context, key Key) (bool, error) {
 	if c.remote == nil {
 		return deleted, nil
 	}
-	inRedis, err := c.remote.del(ctx, key.str)
+	inRedis, err := c.remote.del(ctx, key.str, leaseKey(key.str))
 	if err == nil {
 		err = c.publish(ctx, eventDelete+" "+key.str)
 	}

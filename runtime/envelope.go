@@ -13,7 +13,8 @@ import (
 //	offset  size  field
 //	0       2     magic "gc"
 //	2       1     format version (1)
-//	3       1     flags: codec id in the low 4 bits, 0x10 = payload is S2-compressed
+//	3       1     flags: codec id in the low 4 bits, 0x10 = payload is S2-compressed,
+//	              0x20 = a negative answer, with no payload
 //	4       8     created_at, ms since the Unix epoch, big-endian
 //	12      8     fingerprint of the value's type, big-endian
 //	20      ...   payload
@@ -25,6 +26,7 @@ const (
 	envelopeVersion = 1
 	headerSize      = 20
 	flagS2          = 0x10
+	flagNegative    = 0x20
 	codecMask       = 0x0F
 
 	// compressAbove is the payload size from which S2 compression is tried;
@@ -49,6 +51,18 @@ func sealEnvelope(codec byte, created int64, fingerprint uint64, payload []byte)
 	return append(b, payload...)
 }
 
+// sealNegative returns the envelope of a negative answer: the function
+// said the value does not exist.
+func sealNegative(codec byte, created int64, fingerprint uint64) []byte {
+	b := sealEnvelope(codec, created, fingerprint, nil)
+	b[3] |= flagNegative
+	return b
+}
+
+// isNegative reports whether b, an envelope openEnvelope accepted, holds a
+// negative answer.
+func isNegative(b []byte) bool { return b[3]&flagNegative != 0 }
+
 // openEnvelope checks that b is an envelope of the given codec and type and
 // returns its creation time and payload. Bytes from Redis are untrusted: a
 // compressed payload that would decode to more than maxSize is refused
@@ -61,8 +75,11 @@ func openEnvelope(b []byte, codec byte, fingerprint uint64, maxSize int) (create
 		return 0, nil, fmt.Errorf("gcache: value format version %d is not %d", b[2], envelopeVersion)
 	}
 	flags := b[3]
-	if flags&codecMask != codec || flags&^(codecMask|flagS2) != 0 {
+	if flags&codecMask != codec || flags&^(codecMask|flagS2|flagNegative) != 0 {
 		return 0, nil, fmt.Errorf("gcache: value flags %#02x do not match codec %d", flags, codec)
+	}
+	if flags&flagNegative != 0 && len(b) != headerSize {
+		return 0, nil, errors.New("gcache: a negative answer with a payload")
 	}
 	if fp := binary.BigEndian.Uint64(b[12:]); fp != fingerprint {
 		return 0, nil, fmt.Errorf("gcache: value of type fingerprint %016x, want %016x", fp, fingerprint)

@@ -124,3 +124,16 @@ const watermarkSuffix = "#watermark"
 
 // watermarkKey returns the Redis key of an entity's watermark.
 func watermarkKey(entity string) string { return entity + watermarkSuffix }
+
+// leaseSuffix follows a key to name its lease.
+const leaseSuffix = "#lease"
+
+// leaseKey returns the Redis key of the lease on key. It is in key's hash
+// slot, so that a value and its lease are written together on a cluster,
+// and it holds two raw '#', so it reads like no key and no watermark.
+func leaseKey(key string) string {
+	if key[0] == '{' {
+		return key + leaseSuffix
+	}
+	return "{" + key + "}" + leaseSuffix
+}

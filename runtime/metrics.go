@@ -36,7 +36,35 @@ type metrics struct {
 	request, miss, disabled            *stripedVec // on the hot path
 	errors, invalidation               *prometheus.CounterVec
 	get, fallback, serialization, size *prometheus.HistogramVec
+
+	// The features the Python library lacks, named after its pattern.
+	refresh, negativeHit, leaseWait *prometheus.CounterVec
+	leaseWaitTime                   *prometheus.HistogramVec
 }
+
+// refreshResult is the "result" label of gcache_refresh_counter_total.
+type refreshResult uint8
+
+const (
+	refreshOK     refreshResult = iota // the value was refreshed
+	refreshError                       // the function failed; the old value stays
+	refreshLeased                      // another instance holds the lease and refreshes it
+	numRefreshResults
+)
+
+var refreshResultNames = [numRefreshResults]string{"ok", "error", "leased"}
+
+// leaseResult is the "result" label of gcache_lease_wait_counter_total.
+type leaseResult uint8
+
+const (
+	leaseFilled    leaseResult = iota // the holder's value arrived
+	leaseAcquired                     // the lease ended without a value, and this instance took it
+	leaseAbandoned                    // Redis failed or the caller gave up while waiting
+	numLeaseResults
+)
+
+var leaseResultNames = [numLeaseResults]string{"filled", "acquired", "abandoned"}
 
 func newMetrics(reg prometheus.Registerer, prefix string) (*metrics, error) {
 	ucLabels := []string{"use_case", "key_type", "layer"}
@@ -56,6 +84,10 @@ func newMetrics(reg prometheus.Registerer, prefix string) (*metrics, error) {
 		fallback:      histogram("gcache_fallback_timer", "Time spent below a layer after it missed, in seconds.", timerBuckets, ucLabels...),
 		serialization: histogram("gcache_serialization_timer", "Time to encode (dump) or decode (load) a value, in seconds.", timerBuckets, append(ucLabels, "operation")...),
 		size:          histogram("gcache_size_histogram", "Size of values written to Redis, in bytes.", sizeBuckets, ucLabels...),
+		refresh:       counter("gcache_refresh_counter_total", "Early refreshes, by the layer whose hit started them and by result.", append(ucLabels, "result")...),
+		negativeHit:   counter("gcache_negative_hit_counter_total", "Negative answers served from a layer.", ucLabels...),
+		leaseWait:     counter("gcache_lease_wait_counter_total", "Waits for another instance's lease, by result.", append(ucLabels, "result")...),
+		leaseWaitTime: histogram("gcache_lease_wait_timer", "Time spent waiting for another instance's lease, in seconds.", timerBuckets, ucLabels...),
 	}
 	// A second Cache on one registry shares the first one's collectors.
 	var err error
@@ -64,12 +96,12 @@ func newMetrics(reg prometheus.Registerer, prefix string) (*metrics, error) {
 			return nil, err
 		}
 	}
-	for _, c := range []**prometheus.CounterVec{&m.errors, &m.invalidation} {
+	for _, c := range []**prometheus.CounterVec{&m.errors, &m.invalidation, &m.refresh, &m.negativeHit, &m.leaseWait} {
 		if *c, err = register(reg, *c); err != nil {
 			return nil, err
 		}
 	}
-	for _, h := range []**prometheus.HistogramVec{&m.get, &m.fallback, &m.serialization, &m.size} {
+	for _, h := range []**prometheus.HistogramVec{&m.get, &m.fallback, &m.serialization, &m.size, &m.leaseWaitTime} {
 		if *h, err = register(reg, *h); err != nil {
 			return nil, err
 		}
@@ -109,6 +141,7 @@ func newLazy[M any](get func(...string) M, labels ...string) *lazy[M] {
 
 type (
 	lazyCounter  = lazy[*stripedCounter]
+	lazyPlain    = lazy[prometheus.Counter] // for counters off the hot path
 	lazyObserver = lazy[prometheus.Observer]
 )
 
@@ -119,6 +152,11 @@ type useCaseMetrics struct {
 	disabledContext  *lazyCounter
 	disabled         [2][numReasons]*lazyCounter
 	dump, load, size *lazyObserver
+
+	refresh       [2][numRefreshResults]*lazyPlain
+	negativeHit   [2]*lazyPlain
+	leaseWait     [numLeaseResults]*lazyPlain
+	leaseWaitTime *lazyObserver
 
 	m              *metrics
 	useCase, kType string
@@ -143,12 +181,20 @@ func (m *metrics) forUseCase(useCase, keyType string) *useCaseMetrics {
 		for r := reason(0); r < numReasons; r++ {
 			u.disabled[l][r] = newLazy(m.disabled.WithLabelValues, useCase, keyType, name, r.String())
 		}
+		for r := refreshResult(0); r < numRefreshResults; r++ {
+			u.refresh[l][r] = newLazy(m.refresh.WithLabelValues, useCase, keyType, name, refreshResultNames[r])
+		}
+		u.negativeHit[l] = newLazy(m.negativeHit.WithLabelValues, useCase, keyType, name)
 	}
 	u.disabledContext = newLazy(m.disabled.WithLabelValues, useCase, keyType, layerGlobal, reasonContext.String())
 	remote := Remote.String()
 	u.dump = newLazy(m.serialization.WithLabelValues, useCase, keyType, remote, "dump")
 	u.load = newLazy(m.serialization.WithLabelValues, useCase, keyType, remote, "load")
 	u.size = newLazy(m.size.WithLabelValues, useCase, keyType, remote)
+	for r := leaseResult(0); r < numLeaseResults; r++ {
+		u.leaseWait[r] = newLazy(m.leaseWait.WithLabelValues, useCase, keyType, remote, leaseResultNames[r])
+	}
+	u.leaseWaitTime = newLazy(m.leaseWaitTime.WithLabelValues, useCase, keyType, remote)
 	return u
 }
 

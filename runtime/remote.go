@@ -48,19 +48,38 @@ func (r *remote) breakerFor(ctx context.Context, key string) *breaker {
 	return b.(*breaker)
 }
 
-// setTracked writes a tracked value unless the entity's watermark is at or
-// after the value's creation: such a value would be stale on arrival. It
-// returns 0 when it wrote, else the watermark that refused the value (-1
+// fill writes a value, unless the entity's watermark refuses it (a
+// tracked value whose watermark is at or after its creation would be
+// stale on arrival) or the lease it was made under has been lost. It
+// releases the lease either way. It returns 0 when it wrote, -2 when the
+// lease was lost, and otherwise the watermark that refused the value (-1
 // for one that is not a number).
-// KEYS: value, watermark. ARGV: bytes, ttl ms, created_at ms.
-var setTracked = redis.NewScript(`
-local wm = redis.call('GET', KEYS[2])
-if wm then
-	local w = tonumber(wm)
-	if not w then return -1 end
-	if w >= tonumber(ARGV[3]) then return math.floor(w) end
+// KEYS: value, then the watermark when tracked, then the lease when leased.
+// ARGV: bytes, ttl ms, created_at ms, "1" when tracked, the lease token or "".
+var fill = redis.NewScript(`
+if ARGV[5] ~= '' then
+	local lease = KEYS[#KEYS]
+	if redis.call('GET', lease) ~= ARGV[5] then return -2 end
+	redis.call('DEL', lease)
+end
+if ARGV[4] == '1' then
+	local wm = redis.call('GET', KEYS[2])
+	if wm then
+		local w = tonumber(wm)
+		if not w then return -1 end
+		if w >= tonumber(ARGV[3]) then return math.floor(w) end
+	end
 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 0`)
+
+// fillLeaseLost is what fill returns when the lease was lost.
+const fillLeaseLost = -2
+
+// release deletes a lease if it is still the holder's.
+// KEYS: lease. ARGV: token.
+var release = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
 return 0`)
 
 // raiseWatermark sets a watermark that only moves forward, announces the
@@ -179,14 +198,59 @@ func (r *remote) set(ctx context.Context, key string, val []byte, ttl time.Durat
 	})
 }
 
-// setTracked writes a tracked value; refusedBy is the watermark that
-// refused it, if one did.
-func (r *remote) setTracked(ctx context.Context, key, wmKey string, val []byte, ttl time.Duration, created int64) (refusedBy int64, err error) {
-	err = r.call(ctx, key, func(ctx context.Context) error {
-		refusedBy, err = setTracked.Run(ctx, r.client, []string{key, wmKey}, val, max(ttl.Milliseconds(), 1), created).Int64()
+// A write is a value on its way to Redis, and what guards it.
+type write struct {
+	key     string
+	val     []byte
+	ttl     time.Duration
+	created int64  // ms
+	wmKey   string // the entity's watermark, when tracked
+	lease   string // the lease the value was made under, if any
+	token   string
+}
+
+// args returns the keys and arguments of the fill script for w.
+func (w *write) args() (keys []string, args []any) {
+	keys = []string{w.key}
+	tracked := "0"
+	if w.wmKey != "" {
+		keys, tracked = append(keys, w.wmKey), "1"
+	}
+	if w.token != "" {
+		keys = append(keys, w.lease)
+	}
+	return keys, []any{w.val, max(w.ttl.Milliseconds(), 1), w.created, tracked, w.token}
+}
+
+// put writes w. refusedBy is the watermark that refused it, if one did;
+// leaseLost reports a lease that was no longer the writer's.
+func (r *remote) put(ctx context.Context, w *write) (refusedBy int64, leaseLost bool, err error) {
+	if w.wmKey == "" && w.token == "" {
+		return 0, false, r.set(ctx, w.key, w.val, w.ttl)
+	}
+	var res int64
+	err = r.call(ctx, w.key, func(ctx context.Context) error {
+		keys, args := w.args()
+		res, err = fill.Run(ctx, r.client, keys, args...).Int64()
 		return err
 	})
-	return refusedBy, err
+	return max(res, 0), res == fillLeaseLost, err
+}
+
+// acquire takes the lease at key for ttl, unless another holds it.
+func (r *remote) acquire(ctx context.Context, key, token string, ttl time.Duration) (ok bool, err error) {
+	err = r.call(ctx, key, func(ctx context.Context) error {
+		ok, err = r.client.SetNX(ctx, key, token, max(ttl, time.Millisecond)).Result()
+		return err
+	})
+	return ok, err
+}
+
+// release gives a lease up, if it is still the holder's.
+func (r *remote) release(ctx context.Context, key, token string) error {
+	return r.call(ctx, key, func(ctx context.Context) error {
+		return release.Run(ctx, r.client, []string{key}, token).Err()
+	})
 }
 
 // raiseWatermark raises the watermark at wmKey to ns and publishes event
@@ -201,10 +265,17 @@ func (r *remote) raiseWatermark(ctx context.Context, wmKey string, ns int64, ttl
 	return inForce, err
 }
 
-func (r *remote) del(ctx context.Context, key string) (deleted bool, err error) {
+// del deletes key and voids its lease, so that a fill under way when the
+// key was deleted is not written.
+func (r *remote) del(ctx context.Context, key, lease string) (deleted bool, err error) {
 	err = r.call(ctx, key, func(ctx context.Context) error {
-		n, err := r.client.Unlink(ctx, key).Result()
-		deleted = n > 0
+		var n *redis.IntCmd
+		_, err := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+			n = p.Unlink(ctx, key)
+			p.Unlink(ctx, lease)
+			return nil
+		})
+		deleted = n.Val() > 0
 		return err
 	})
 	return deleted, err
@@ -305,4 +376,79 @@ func unlinkEach(ctx context.Context, c redis.UniversalClient, keys []string) err
 		return nil
 	})
 	return err
+}
+
+// getMany returns the value at each of keys, nil where there is none: in
+// one MGET on a single server; on a cluster, where one command cannot
+// span slots, in one pipeline, which takes a round trip per master.
+func (r *remote) getMany(ctx context.Context, keys []string) (vals [][]byte, err error) {
+	vals = make([][]byte, len(keys))
+	err = r.call(ctx, "", func(ctx context.Context) error {
+		if r.cluster == nil {
+			res, err := r.client.MGet(ctx, keys...).Result()
+			if err != nil {
+				return err
+			}
+			for i, v := range res {
+				if s, ok := v.(string); ok {
+					vals[i] = []byte(s)
+				}
+			}
+			return nil
+		}
+		cmds := make([]*redis.StringCmd, len(keys))
+		_, err := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i, k := range keys {
+				cmds[i] = p.Get(ctx, k)
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return err
+		}
+		for i, c := range cmds {
+			if b, err := c.Bytes(); err == nil {
+				vals[i] = b
+			}
+		}
+		return nil
+	})
+	return vals, err
+}
+
+// putMany writes ws in one pipeline and returns, per write, the watermark
+// that refused it, or 0.
+func (r *remote) putMany(ctx context.Context, ws []*write) (refusedBy []int64, err error) {
+	cmds := make([]redis.Cmder, len(ws))
+	run := func(ctx context.Context, eval func(*redis.Script, context.Context, redis.Scripter, []string, ...any) *redis.Cmd) error {
+		_, err := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i, w := range ws {
+				if w.wmKey == "" && w.token == "" {
+					cmds[i] = p.Set(ctx, w.key, w.val, max(w.ttl, time.Millisecond))
+					continue
+				}
+				keys, args := w.args()
+				cmds[i] = eval(fill, ctx, p, keys, args...)
+			}
+			return nil
+		})
+		return err
+	}
+	err = r.call(ctx, "", func(ctx context.Context) error {
+		err := run(ctx, (*redis.Script).EvalSha)
+		if redis.HasErrorPrefix(err, "NOSCRIPT") {
+			// A server that has not seen the script yet: every write
+			// is idempotent, so the pipeline runs again, script and all.
+			err = run(ctx, (*redis.Script).Eval)
+		}
+		return err
+	})
+	refusedBy = make([]int64, len(ws))
+	for i, c := range cmds {
+		if c, ok := c.(*redis.Cmd); ok {
+			n, _ := c.Int64()
+			refusedBy[i] = max(n, 0)
+		}
+	}
+	return refusedBy, err
 }

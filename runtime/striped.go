@@ -31,10 +31,13 @@ type stripedCounter struct {
 // Inc adds one to the cell of the calling goroutine, picked by the address
 // of its stack: goroutines running at once have distinct stacks, and one
 // goroutine keeps to one cell while its stack stays put.
-func (c *stripedCounter) Inc() {
+func (c *stripedCounter) Inc() { c.Add(1) }
+
+// Add adds n, as Inc adds one.
+func (c *stripedCounter) Add(n uint64) {
 	var probe byte
 	h := uintptr(unsafe.Pointer(&probe)) * 0x9E3779B97F4A7C15
-	c.cells[h>>(bits.UintSize-stripeBits)].n.Add(1)
+	c.cells[h>>(bits.UintSize-stripeBits)].n.Add(n)
 }
 
 func (c *stripedCounter) value() uint64 {

@@ -121,6 +121,8 @@ func TestOnEveryTopology(t *testing.T) {
 		{"KilledSubscriptionDropsTrackedLocalEntries", topoKilledSubscription},
 		{"WatermarkNeverMovesBackwards", topoWatermarkForward},
 		{"PythonInterop", topoInterop},
+		{"Batch", topoBatch},
+		{"LeaseAndNegative", topoLease},
 	}
 	for _, be := range backends {
 		t.Run(be.name, func(t *testing.T) {

@@ -66,12 +66,17 @@ type UseCase[T any] struct {
 	local   *otter.Cache[string, entry[T]]
 	metrics *useCaseMetrics
 	flight  flight[loaded[T]]
+
+	negative   error // the function's "not found", or nil
+	refreshing keySet
 }
 
-// loaded is a value and when the call that made it started, in ns.
+// loaded is a value and when the call that made it started, in ns. A
+// negative one is the function's "not found".
 type loaded[T any] struct {
-	val     T
-	created int64
+	val      T
+	created  int64
+	negative bool
 }
 
 // entry is a value in the local tier.
@@ -83,6 +88,8 @@ type entry[T any] struct {
 	// from Redis, which checked it against the watermark there.
 	validated int64
 	ttl       time.Duration // the local TTL in force when it was written
+	refreshAt int64         // ns; when a hit refreshes it, or 0 for never
+	negative  bool          // the function's "not found"
 }
 
 // NewUseCase registers a use case on c. A name that is malformed, reserved
@@ -107,6 +114,8 @@ func NewUseCase[T any](c *Cache, spec UseCaseSpec) (*UseCase[T], error) {
 		fp:      spec.Fingerprint,
 		codec:   newValueCodec[T](spec.Codec),
 		metrics: c.metrics.forUseCase(spec.Name, spec.KeyType),
+
+		negative: spec.Negative,
 	}
 	if u.fp == 0 {
 		u.fp = TypeFingerprint(reflect.TypeFor[T]())
@@ -203,8 +212,18 @@ func (u *UseCase[T]) get(ctx context.Context, str string, idLen int, key Key, fn
 		if u.shape.tracked {
 			entity = str[:strings.IndexByte(str, '}')+1]
 		}
-		if v, ok := u.getLocal(str, entity); ok {
-			return v, nil
+		if e, ok := u.getLocal(str, entity); ok {
+			if e.negative {
+				u.metrics.negativeHit[Local].child().Inc()
+				return e.val, u.negative
+			}
+			if e.refreshAt != 0 && u.c.clock.NowNano() >= e.refreshAt {
+				if key.str == "" {
+					key = u.shape.keyOf(strings.Clone(str), idLen)
+				}
+				u.refresh(ctx, key, cfg, Local, true, remote, fn)
+			}
+			return e.val, nil
 		}
 	}
 	if !local && !remote {
@@ -288,13 +307,13 @@ func (u *UseCase[T]) layerOn(l Layer, c LayerConfig) bool {
 
 // getLocal looks key up in the local tier and counts the request; entity
 // is the key's entity when it is tracked.
-func (u *UseCase[T]) getLocal(key, entity string) (T, bool) {
+func (u *UseCase[T]) getLocal(key, entity string) (entry[T], bool) {
 	u.metrics.request[Local].child().Inc()
 	e, ok := u.lookupLocal(key, entity)
 	if !ok {
 		u.metrics.miss[Local].child().Inc()
 	}
-	return e.val, ok
+	return e, ok
 }
 
 // lookupLocal returns the fresh local entry of key, if there is one.
@@ -306,26 +325,35 @@ func (u *UseCase[T]) lookupLocal(key, entity string) (entry[T], bool) {
 	return e, ok
 }
 
-func (u *UseCase[T]) setLocal(key *Key, v T, created, validated int64, ttl time.Duration) {
+// setLocal stores res in the local tier, unless it is tracked and its
+// entity was invalidated after it was made. validated is when it was last
+// known fresh.
+func (u *UseCase[T]) setLocal(key *Key, res loaded[T], validated int64, cfg *KeyConfig, remote bool) {
+	e := entry[T]{val: res.val, created: res.created, validated: validated, ttl: cfg.Local.TTL, negative: res.negative}
+	if res.negative {
+		e.ttl = cfg.NegativeTTL
+	} else {
+		e.refreshAt = refreshPoint(cfg, res.created, remote)
+	}
 	if key.Tracked {
-		if !u.c.wm.storable(key.entityKey(), created, validated) {
+		if !u.c.wm.storable(key.entityKey(), res.created, validated) {
 			return
 		}
-		ttl = min(ttl, u.c.cfg.WatermarkTTL)
-		u.c.wm.guard(ttl)
+		e.ttl = min(e.ttl, u.c.cfg.WatermarkTTL)
+		u.c.wm.guard(e.ttl)
 	}
-	u.local.Set(key.str, entry[T]{val: v, created: created, validated: validated, ttl: ttl})
+	u.local.Set(key.str, e)
 }
 
 // load serves a local miss: one caller per key at a time reads Redis and,
-// on a miss, calls fn; the others share its result, unless, for a tracked
-// key, the entity was invalidated after that call started: a caller that
-// came after an invalidation must not get a value from before it, so it
-// loads again.
+// on a miss, waits for another instance's lease or calls fn; the others
+// share its result, unless, for a tracked key, the entity was invalidated
+// after that call started: a caller that came after an invalidation must
+// not get a value from before it, so it loads again.
 func (u *UseCase[T]) load(ctx context.Context, key *Key, cfg *KeyConfig, local, remote bool, fn func(context.Context) (T, error)) (T, error) {
 	start := time.Now()
 	for {
-		fromFn := false // the value is this caller's own call's, for Redis
+		var w *lease // set when this caller's own call made the value, for Redis
 		res, err, shared := u.flight.do(ctx, key.str, func(ctx context.Context) (loaded[T], error) {
 			if local {
 				// A load that ended just before this one began may have
@@ -336,26 +364,29 @@ func (u *UseCase[T]) load(ctx context.Context, key *Key, cfg *KeyConfig, local, 
 					entity = key.entityKey()
 				}
 				if e, ok := u.lookupLocal(key.str, entity); ok {
-					return loaded[T]{e.val, e.created}, nil
+					res := loaded[T]{e.val, e.created, e.negative}
+					return res, u.errOf(res)
 				}
 			}
+			w = &lease{}
 			if remote {
 				readAt := u.c.now()
-				if v, createdMs, ok := u.getRemote(ctx, key); ok {
+				res, ok := u.getRemote(ctx, key)
+				if !ok && cfg.Lease > 0 {
+					res, ok = u.awaitLease(ctx, key, cfg, w)
+				}
+				if ok {
+					w = nil
 					if local {
-						u.setLocal(key, v, createdMs*1e6, readAt, cfg.Local.TTL)
+						u.setLocal(key, res, readAt, cfg, remote)
 					}
-					return loaded[T]{v, createdMs * 1e6}, nil
+					if p := refreshPoint(cfg, res.created, true); p != 0 && !res.negative && u.c.now() >= p {
+						u.refresh(ctx, *key, *cfg, Remote, local, true, fn)
+					}
+					return res, u.errOf(res)
 				}
 			}
-			res := loaded[T]{created: u.c.now()}
-			var err error
-			res.val, err = u.call(ctx, fn, remote)
-			if err == nil && local {
-				u.setLocal(key, res.val, res.created, res.created, cfg.Local.TTL)
-			}
-			fromFn = err == nil
-			return res, err
+			return u.produce(ctx, key, cfg, local, remote, fn)
 		})
 		if shared && err == nil && key.Tracked && u.c.wm.invalidatedSince(key.entityKey(), res.created) {
 			continue
@@ -363,29 +394,66 @@ func (u *UseCase[T]) load(ctx context.Context, key *Key, cfg *KeyConfig, local, 
 		if local {
 			u.metrics.fallback[Local].child().Observe(time.Since(start).Seconds())
 		}
-		if remote && fromFn {
-			u.setRemote(ctx, key, res.val, res.created/1e6, cfg.Remote.TTL)
+		if remote && w != nil {
+			if err == nil || res.negative {
+				u.setRemote(ctx, key, res, cfg, w)
+			} else {
+				u.releaseLease(ctx, w)
+			}
 		}
 		return res.val, err
 	}
+}
+
+// produce calls fn for key and stores its value, or its negative answer,
+// in the local tier.
+func (u *UseCase[T]) produce(ctx context.Context, key *Key, cfg *KeyConfig, local, remote bool, fn func(context.Context) (T, error)) (loaded[T], error) {
+	res := loaded[T]{created: u.c.now()}
+	var err error
+	res.val, err = u.call(ctx, fn, remote)
+	res.negative = err != nil && u.isNegative(err, cfg)
+	if (err == nil || res.negative) && local {
+		u.setLocal(key, res, res.created, cfg, remote)
+	}
+	return res, err
+}
+
+// errOf returns the error a caller gets for res: the use case's negative
+// error for a negative answer from the cache.
+func (u *UseCase[T]) errOf(res loaded[T]) error {
+	if res.negative {
+		return u.negative
+	}
+	return nil
+}
+
+// isNegative reports whether err is the function's "not found", to be
+// cached under cfg.
+func (u *UseCase[T]) isNegative(err error, cfg *KeyConfig) bool {
+	return u.negative != nil && cfg.NegativeTTL > 0 && errors.Is(err, u.negative)
 }
 
 // call calls fn and counts its error, once.
 func (u *UseCase[T]) call(ctx context.Context, fn func(context.Context) (T, error), remote bool) (T, error) {
 	start := time.Now()
 	v, err := fn(ctx)
+	u.called(start, err, remote)
+	return v, err
+}
+
+// called counts a call of the function that began at start.
+func (u *UseCase[T]) called(start time.Time, err error, remote bool) {
 	if remote {
 		u.metrics.fallback[Remote].child().Observe(time.Since(start).Seconds())
 	}
 	if err != nil {
 		u.metrics.error(layerGlobal, errFunction, true)
 	}
-	return v, err
 }
 
-// getRemote reads key from Redis and returns its value and creation time
-// in ms. Any failure is counted and logged, and reads as a miss.
-func (u *UseCase[T]) getRemote(ctx context.Context, key *Key) (v T, created int64, ok bool) {
+// getRemote reads key from Redis. Any failure is counted and logged, and
+// reads as a miss.
+func (u *UseCase[T]) getRemote(ctx context.Context, key *Key) (res loaded[T], ok bool) {
 	r := u.c.remote
 	start := time.Now()
 	var raw []byte
@@ -399,7 +467,7 @@ func (u *UseCase[T]) getRemote(ctx context.Context, key *Key) (v T, created int6
 	}
 	if errors.Is(err, errBreakerOpen) {
 		u.metrics.disabled[Remote][reasonServerDown].child().Inc()
-		return v, 0, false
+		return res, false
 	}
 	u.metrics.request[Remote].child().Inc()
 	u.metrics.get[Remote].child().Observe(time.Since(start).Seconds())
@@ -407,22 +475,24 @@ func (u *UseCase[T]) getRemote(ctx context.Context, key *Key) (v T, created int6
 		if ctx.Err() == nil {
 			u.remoteError(classify(err), err)
 		}
-		return v, 0, false
+		return res, false
 	}
+	return u.accept(key, raw, wm, badWatermark)
+}
+
+// accept checks what Redis holds for key: raw, nil for nothing, and for a
+// tracked key its entity's watermark. It counts a miss and the errors it
+// finds.
+func (u *UseCase[T]) accept(key *Key, raw []byte, wm int64, badWatermark bool) (res loaded[T], ok bool) {
 	if raw == nil {
 		u.metrics.miss[Remote].child().Inc()
-		return v, 0, false
+		return res, false
 	}
-	start = time.Now()
-	created, payload, err := openEnvelope(raw, u.codec.id, u.fp, u.c.cfg.MaxValueSize)
-	if err == nil {
-		v, err = u.codec.unmarshal(payload)
-	}
-	u.metrics.load.child().Observe(time.Since(start).Seconds())
+	res, err := u.open(raw)
 	if err != nil {
 		u.remoteError(errDecode, err)
 		u.metrics.miss[Remote].child().Inc()
-		return v, 0, false
+		return res, false
 	}
 	if badWatermark {
 		u.remoteError(errDecode, errors.New("gcache: the watermark is not a number"))
@@ -431,42 +501,87 @@ func (u *UseCase[T]) getRemote(ctx context.Context, key *Key) (v T, created int6
 		// Learn of another instance's invalidation before its event comes.
 		u.c.wm.raiseMs(key.entityKey(), wm)
 	}
-	if key.Tracked && (badWatermark || wm >= created) {
+	if key.Tracked && (badWatermark || wm*1e6 >= res.created) {
 		u.metrics.miss[Remote].child().Inc()
-		return v, 0, false
+		return loaded[T]{}, false
 	}
-	return v, created, true
+	if res.negative {
+		u.metrics.negativeHit[Remote].child().Inc()
+	}
+	return res, true
 }
 
-// setRemote writes a value fn produced to Redis. It runs after the callers
-// waiting for the value have it, and outlives the caller's cancellation.
-func (u *UseCase[T]) setRemote(ctx context.Context, key *Key, v T, createdMs int64, ttl time.Duration) {
-	r := u.c.remote
+// open decodes a value read from Redis; its creation time is in ns.
+func (u *UseCase[T]) open(raw []byte) (res loaded[T], err error) {
 	start := time.Now()
-	payload, err := u.codec.marshal(v)
+	created, payload, err := openEnvelope(raw, u.codec.id, u.fp, u.c.cfg.MaxValueSize)
 	if err != nil {
-		u.remoteError(errEncode, err)
-		return
+		return res, err
+	}
+	res.created, res.negative = created*1e6, isNegative(raw)
+	if !res.negative {
+		res.val, err = u.codec.unmarshal(payload)
+	}
+	u.metrics.load.child().Observe(time.Since(start).Seconds())
+	return res, err
+}
+
+// seal encodes res for Redis. A value over the size limit is an error.
+func (u *UseCase[T]) seal(res loaded[T]) ([]byte, errKind, error) {
+	createdMs := res.created / 1e6
+	if res.negative {
+		return sealNegative(u.codec.id, createdMs, u.fp), "", nil
+	}
+	start := time.Now()
+	payload, err := u.codec.marshal(res.val)
+	if err != nil {
+		return nil, errEncode, err
 	}
 	data := sealEnvelope(u.codec.id, createdMs, u.fp, payload)
 	u.metrics.dump.child().Observe(time.Since(start).Seconds())
 	u.metrics.size.child().Observe(float64(len(data)))
 	if len(data) > u.c.cfg.MaxValueSize {
-		u.remoteError(errTooLarge, fmt.Errorf("gcache: value of %d bytes is over the limit of %d", len(data), u.c.cfg.MaxValueSize))
+		return nil, errTooLarge, fmt.Errorf("gcache: value of %d bytes is over the limit of %d", len(data), u.c.cfg.MaxValueSize)
+	}
+	return data, "", nil
+}
+
+// write returns the Redis write of res under key, or nil when it cannot
+// be encoded, which is counted.
+func (u *UseCase[T]) write(key *Key, res loaded[T], cfg *KeyConfig) *write {
+	data, kind, err := u.seal(res)
+	if err != nil {
+		u.remoteError(kind, err)
+		return nil
+	}
+	w := &write{key: key.str, val: data, ttl: cfg.Remote.TTL, created: res.created / 1e6}
+	if res.negative {
+		w.ttl = cfg.NegativeTTL
+	}
+	if key.Tracked {
+		w.wmKey = watermarkKey(key.entityKey())
+		w.ttl = min(w.ttl, u.c.cfg.WatermarkTTL)
+	}
+	return w
+}
+
+// setRemote writes a value fn produced to Redis, under the lease l when
+// this instance holds one. It runs after the callers waiting for the value
+// have it, and outlives the caller's cancellation.
+func (u *UseCase[T]) setRemote(ctx context.Context, key *Key, res loaded[T], cfg *KeyConfig, l *lease) {
+	ctx = context.WithoutCancel(ctx)
+	w := u.write(key, res, cfg)
+	if w == nil {
+		u.releaseLease(ctx, l)
 		return
 	}
-	ctx = context.WithoutCancel(ctx)
-	if key.Tracked {
-		var refusedBy int64
-		refusedBy, err = r.setTracked(ctx, key.str, watermarkKey(key.entityKey()), data, min(ttl, u.c.cfg.WatermarkTTL), createdMs)
-		if refusedBy > 0 {
-			// An invalidation came while the function ran: the value just
-			// stored locally is stale, which the local tier learns now
-			// rather than when the event arrives.
-			u.c.wm.raiseMs(key.entityKey(), refusedBy)
-		}
-	} else {
-		err = r.set(ctx, key.str, data, ttl)
+	w.lease, w.token = l.key, l.token
+	refusedBy, _, err := u.c.remote.put(ctx, w)
+	if refusedBy > 0 {
+		// An invalidation came while the function ran: the value just
+		// stored locally is stale, which the local tier learns now
+		// rather than when the event arrives.
+		u.c.wm.raiseMs(key.entityKey(), refusedBy)
 	}
 	if err != nil && !errors.Is(err, errBreakerOpen) {
 		u.remoteError(classify(err), err)

@@ -1,0 +1,660 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gcache-go/gcache/internal/redistest"
+	"github.com/redis/go-redis/v9"
+)
+
+// fakeTime is a clock that moves only when told to.
+type fakeTime struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newFakeTime() *fakeTime { return &fakeTime{now: time.Now()} }
+
+func (f *fakeTime) Now() time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.now
+}
+
+func (f *fakeTime) advance(d time.Duration) {
+	f.mu.Lock()
+	f.now = f.now.Add(d)
+	f.mu.Unlock()
+}
+
+// peer returns another Cache on h's Redis, as another instance of a
+// service would have, with cfg's other settings.
+func (h *harness) peer(cfg Config) *harness {
+	h.t.Helper()
+	cfg.Redis = &RedisConfig{Addrs: []string{h.redis.Addr()}}
+	p := newHarness(h.t, cfg)
+	p.redis = h.redis
+	p.waitLive()
+	return p
+}
+
+// TestEarlyRefresh: past the refresh point a hit is served the value it
+// finds at once while one background call refreshes it, however many hits
+// come meanwhile; a refresh that fails leaves the old value served, and is
+// counted.
+func TestEarlyRefresh(t *testing.T) {
+	clock := newFakeTime()
+	h := withRedis(t, Config{Clock: clock.Now})
+	cfg := KeyConfig{Local: LayerConfig{TTL: 10 * time.Second, Ramp: 100}, Remote: LayerConfig{TTL: 10 * time.Second, Ramp: 100}, RefreshAt: 0.5}
+	uc := useCase[int64](t, h.c, UseCaseSpec{Name: "uc", Default: cfg})
+	key := keyOf(uc, "1")
+
+	var calls atomic.Int64
+	var value atomic.Int64
+	var fail atomic.Bool
+	gate := make(chan struct{})
+	fn := func(ctx context.Context) (int64, error) {
+		if calls.Add(1) > 1 {
+			<-gate // a refresh: held until the test lets it go
+		}
+		if fail.Load() {
+			return 0, errors.New("backend down")
+		}
+		return value.Load(), nil
+	}
+	value.Store(1)
+	if v, err := uc.Get(enabled, key, fn); v != 1 || err != nil {
+		t.Fatalf("first call: %d, %v", v, err)
+	}
+	// Before the refresh point (at 45–50% of the TTL), hits refresh nothing.
+	clock.advance(4 * time.Second)
+	if v, _ := uc.Get(enabled, key, fn); v != 1 || calls.Load() != 1 {
+		t.Fatalf("before the refresh point: value %d, %d calls", v, calls.Load())
+	}
+
+	clock.advance(2 * time.Second)
+	value.Store(2)
+	var wg sync.WaitGroup
+	for range 50 {
+		wg.Go(func() {
+			if v, err := uc.Get(enabled, key, fn); v != 1 || err != nil {
+				t.Errorf("hit during the refresh: %d, %v; want the old value at once", v, err)
+			}
+		})
+	}
+	wg.Wait() // every hit returned while the refresh is held at the gate
+	eventually(t, "the refresh calls the function", func() bool { return calls.Load() == 2 })
+	if n := calls.Load(); n != 2 {
+		t.Fatalf("%d calls after 50 hits past the refresh point; want the first and one refresh", n)
+	}
+	gate <- struct{}{}
+	eventually(t, "the refreshed value is served", func() bool {
+		v, _ := uc.Get(enabled, key, fn)
+		return v == 2
+	})
+	if got := h.metric("gcache_refresh_counter_total", "use_case", "uc", "layer", "LOCAL", "result", "ok"); got != 1 {
+		t.Errorf("refresh_counter{result=ok} = %v, want 1", got)
+	}
+	// The refreshed value reached Redis too.
+	if res, ok := uc.getRemote(enabled, &key); !ok || res.val != 2 {
+		t.Errorf("Redis holds %v (found %v), want the refreshed 2", res.val, ok)
+	}
+
+	// A refresh that fails keeps the old value.
+	fail.Store(true)
+	clock.advance(6 * time.Second)
+	if v, err := uc.Get(enabled, key, fn); v != 2 || err != nil {
+		t.Fatalf("hit past the second refresh point: %d, %v", v, err)
+	}
+	gate <- struct{}{}
+	eventually(t, "the failed refresh is counted", func() bool {
+		return h.metric("gcache_refresh_counter_total", "use_case", "uc", "result", "error") == 1
+	})
+	if v, err := uc.Get(enabled, key, fn); v != 2 || err != nil {
+		t.Errorf("after a failed refresh: %d, %v; want the old value", v, err)
+	}
+	if got := h.metric("gcache_error_counter_total", "use_case", "uc", "error", "function"); got < 1 {
+		t.Errorf("the refresh's error is not counted as the function's")
+	}
+	close(gate)
+}
+
+// TestEarlyRefreshAcrossInstances: with a lease, of several instances that
+// hit an entry past its refresh point, one refreshes it; the others leave
+// it to that one.
+func TestEarlyRefreshAcrossInstances(t *testing.T) {
+	clock := newFakeTime()
+	cfg := KeyConfig{Local: LayerConfig{TTL: 10 * time.Second, Ramp: 100}, Remote: LayerConfig{TTL: time.Minute, Ramp: 100}, RefreshAt: 0.5, Lease: 5 * time.Second}
+	first := withRedis(t, Config{Clock: clock.Now})
+	hs := []*harness{first, first.peer(Config{Clock: clock.Now}), first.peer(Config{Clock: clock.Now}), first.peer(Config{Clock: clock.Now})}
+	var calls atomic.Int64
+	gate := make(chan struct{})
+	fn := func(ctx context.Context) (int64, error) {
+		if calls.Add(1) > 1 {
+			<-gate
+		}
+		return calls.Load(), nil
+	}
+	ucs := make([]*UseCase[int64], len(hs))
+	for i, h := range hs {
+		ucs[i] = useCase[int64](t, h.c, UseCaseSpec{Name: "uc", Default: cfg})
+		if v, err := ucs[i].Get(enabled, keyOf(ucs[i], "1"), fn); v != 1 || err != nil {
+			t.Fatalf("instance %d: %d, %v", i, v, err)
+		}
+	}
+	if calls.Load() != 1 {
+		t.Fatalf("%d calls to fill 4 instances; want 1, then Redis", calls.Load())
+	}
+	clock.advance(31 * time.Second) // past half of the remote TTL
+	for i, uc := range ucs {
+		// The local entries expired; Redis's is due for refresh.
+		if v, err := uc.Get(enabled, keyOf(uc, "1"), fn); v != 1 || err != nil {
+			t.Fatalf("instance %d past the refresh point: %d, %v", i, v, err)
+		}
+	}
+	eventually(t, "three instances leave the refresh to the lease holder", func() bool {
+		leased := 0.0
+		for _, h := range hs {
+			leased += h.metric("gcache_refresh_counter_total", "result", "leased")
+		}
+		return leased == 3
+	})
+	if n := calls.Load(); n != 2 {
+		t.Errorf("%d calls; want the first and one refresh across 4 instances", n)
+	}
+	close(gate)
+}
+
+var errNoUser = errors.New("not found")
+
+// TestNegativeCaching: the function's "not found" is cached in both tiers
+// for its own TTL and replayed as the sentinel without calling the
+// function; an invalidation clears it; other errors are never cached.
+func TestNegativeCaching(t *testing.T) {
+	a := withRedis(t, Config{})
+	b := a.peer(Config{})
+	cfg := KeyConfig{Local: LayerConfig{TTL: time.Minute, Ramp: 100}, Remote: LayerConfig{TTL: time.Hour, Ramp: 100}, NegativeTTL: 30 * time.Second}
+	spec := UseCaseSpec{Name: "GetUser", KeyType: "user_id", Tracked: true, Negative: errNoUser, Default: cfg}
+	ucA, ucB := useCase[string](t, a.c, spec), useCase[string](t, b.c, spec)
+
+	var calls atomic.Int64
+	var exists atomic.Bool
+	fn := func(ctx context.Context) (string, error) {
+		calls.Add(1)
+		if !exists.Load() {
+			return "", fmt.Errorf("user 7: %w", errNoUser)
+		}
+		return "ada", nil
+	}
+	_, err := ucA.Get(enabled, keyOf(ucA, "7"), fn)
+	if !errors.Is(err, errNoUser) || err.Error() != "user 7: not found" {
+		t.Fatalf("first call: %v; want the function's own error", err)
+	}
+	_, err = ucA.Get(enabled, keyOf(ucA, "7"), fn)
+	if err != errNoUser || calls.Load() != 1 {
+		t.Fatalf("second call: %v after %d calls; want the sentinel, from the local tier", err, calls.Load())
+	}
+	_, err = ucB.Get(enabled, keyOf(ucB, "7"), fn)
+	if err != errNoUser || calls.Load() != 1 {
+		t.Fatalf("another instance: %v after %d calls; want the sentinel, from Redis", err, calls.Load())
+	}
+	if got := a.metric("gcache_negative_hit_counter_total", "use_case", "GetUser", "layer", "LOCAL"); got != 1 {
+		t.Errorf("negative hits LOCAL = %v, want 1", got)
+	}
+	if got := b.metric("gcache_negative_hit_counter_total", "use_case", "GetUser", "layer", "REMOTE"); got != 1 {
+		t.Errorf("negative hits REMOTE = %v, want 1", got)
+	}
+	key := keyOf(ucA, "7")
+	if ttl := a.redis.Client().PTTL(context.Background(), key.String()).Val(); ttl <= 0 || ttl > 30*time.Second {
+		t.Errorf("the negative entry lives %v in Redis, want its own 30s", ttl)
+	}
+
+	exists.Store(true)
+	if err := a.c.Invalidate(context.Background(), "user_id", "7"); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := ucA.Get(enabled, keyOf(ucA, "7"), fn); v != "ada" || err != nil || calls.Load() != 2 {
+		t.Fatalf("after Invalidate: %q, %v after %d calls; want the function's value", v, err, calls.Load())
+	}
+	eventually(t, "the other instance sees the user", func() bool {
+		v, err := ucB.Get(enabled, keyOf(ucB, "7"), fn)
+		return v == "ada" && err == nil
+	})
+
+	// Other errors are never cached, nor is "not found" without a TTL.
+	other := useCase[string](t, a.c, UseCaseSpec{Name: "Other", KeyType: "user_id", Negative: errNoUser, Default: allLayers})
+	boom := errors.New("boom")
+	var otherCalls atomic.Int64
+	for _, e := range []error{boom, boom, errNoUser, errNoUser} {
+		_, err := other.Get(enabled, keyOf(other, "1"), func(context.Context) (string, error) { otherCalls.Add(1); return "", e })
+		if err != e {
+			t.Fatalf("got %v, want the function's %v", err, e)
+		}
+	}
+	if otherCalls.Load() != 4 {
+		t.Errorf("%d calls for 4 uncacheable errors", otherCalls.Load())
+	}
+}
+
+// countingClient returns a client of srv that logs every command it sends.
+func countingClient(t *testing.T, srv *redistest.Server) (*redis.Client, *commandLog) {
+	log := &commandLog{}
+	client := redis.NewClient(&redis.Options{Addr: srv.Addr()})
+	client.AddHook(log.hook("single"))
+	t.Cleanup(func() { _ = client.Close() })
+	return client, log
+}
+
+func (l *commandLog) names() []string {
+	var out []string
+	for _, c := range l.data() {
+		out = append(out, c[len("single "):])
+	}
+	return out
+}
+
+// TestBatch: a batch reads what the tiers hold and calls the function once
+// for the rest; another instance then serves the whole batch with one
+// MGET; invalidating one id reaches only that id, and only its key; the
+// per-id keys are the single-call form.
+func TestBatch(t *testing.T) {
+	a := withRedis(t, Config{})
+	client, log := countingClient(t, a.redis)
+	b := newHarness(t, Config{RedisClient: client})
+	b.redis = a.redis
+	b.waitLive()
+	spec := UseCaseSpec{Name: "GetUsers", KeyType: "user_id", Tracked: true, Default: allLayers}
+	ucA, ucB := useCase[string](t, a.c, spec), useCase[string](t, b.c, spec)
+
+	var mu sync.Mutex
+	var batches [][]int
+	fn := func(ctx context.Context, ids []int) (map[int]string, error) {
+		mu.Lock()
+		batches = append(batches, slices.Clone(ids))
+		mu.Unlock()
+		out := map[int]string{}
+		for _, id := range ids {
+			if id != 404 {
+				out[id] = "user-" + strconv.Itoa(id)
+			}
+		}
+		return out, nil
+	}
+	key := func(b []byte, id int) ([]byte, int, error) {
+		b = AppendInt(b, int64(id))
+		return b, len(b), nil
+	}
+	takeBatches := func() [][]int {
+		mu.Lock()
+		defer mu.Unlock()
+		out := batches
+		batches = nil
+		return out
+	}
+	ids := make([]int, 100)
+	for i := range ids {
+		ids[i] = i
+	}
+
+	if _, err := GetBatch(enabled, ucA, ids[:10], key, fn); err != nil {
+		t.Fatal(err)
+	}
+	takeBatches()
+	got, err := GetBatch(enabled, ucA, append(ids, 5, 50), key, fn) // with repeats
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 100 || got[0] != "user-0" || got[99] != "user-99" {
+		t.Fatalf("got %d values, [0]=%q [99]=%q", len(got), got[0], got[99])
+	}
+	calls := takeBatches()
+	if len(calls) != 1 || !slices.Equal(calls[0], ids[10:]) {
+		t.Fatalf("the function got %v; want one call with ids 10..99", calls)
+	}
+	if keys := a.redisKeys(); !slices.Contains(keys, "{urn:user_id:7}#GetUsers") || !slices.Contains(keys, "{urn:user_id:99}#GetUsers") {
+		t.Errorf("Redis keys %v; want one per id, in the single-call form", keys[:3])
+	}
+
+	log.reset()
+	got, err = GetBatch(enabled, ucB, ids, key, fn)
+	if err != nil || len(got) != 100 || got[42] != "user-42" {
+		t.Fatalf("another instance: %d values, [42]=%q, %v", len(got), got[42], err)
+	}
+	if calls := takeBatches(); len(calls) != 0 {
+		t.Errorf("the other instance called the function with %v", calls)
+	}
+	if cmds := log.names(); !slices.Equal(cmds, []string{"mget"}) {
+		t.Errorf("the other instance sent %v; want one MGET for 100 ids", cmds)
+	}
+
+	// Invalidate one id: the next batch on either instance asks for it alone.
+	before := time.Now().UnixNano()
+	if err := a.c.Invalidate(context.Background(), "user_id", "7"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the invalidation reaches the other instance", func() bool {
+		return b.c.wm.invalidatedSince("{urn:user_id:7}", before)
+	})
+	if _, err := GetBatch(enabled, ucB, ids, key, fn); err != nil {
+		t.Fatal(err)
+	}
+	if calls := takeBatches(); len(calls) != 1 || !slices.Equal(calls[0], []int{7}) {
+		t.Errorf("after invalidating id 7 the function got %v; want [7] alone", calls)
+	}
+	if _, err := GetBatch(enabled, ucA, ids, key, fn); err != nil {
+		t.Fatal(err)
+	}
+	if calls := takeBatches(); len(calls) != 0 {
+		t.Errorf("the instance that invalidated called the function with %v; the other refilled Redis", calls)
+	}
+
+	// An id the function leaves out is not found, and not cached.
+	for range 2 {
+		got, err := GetBatch(enabled, ucA, []int{1, 404}, key, fn)
+		if _, ok := got[404]; ok || err != nil || got[1] != "user-1" {
+			t.Fatalf("with a missing id: %v, %v", got, err)
+		}
+	}
+	if calls := takeBatches(); len(calls) != 2 || !slices.Equal(calls[1], []int{404}) {
+		t.Errorf("a missing id: the function got %v; want [404] each time", calls)
+	}
+
+	// Outside Enable, and on the function's error, the batch is the
+	// function's.
+	if _, err := GetBatch(context.Background(), ucA, ids[:3], key, fn); err != nil {
+		t.Fatal(err)
+	}
+	if calls := takeBatches(); len(calls) != 1 || len(calls[0]) != 3 {
+		t.Errorf("outside Enable the function got %v", calls)
+	}
+	boom := errors.New("boom")
+	if m, err := GetBatch(enabled, ucA, []int{500, 501}, key, func(context.Context, []int) (map[int]string, error) { return nil, boom }); m != nil || err != boom {
+		t.Errorf("on the function's error: %v, %v", m, err)
+	}
+}
+
+// TestBatchRemoteRefusesStaleFill: a batch whose function call began
+// before an invalidation does not store its values for the invalidated
+// entity.
+func TestBatchRemoteRefusesStaleFill(t *testing.T) {
+	h := withRedis(t, Config{})
+	uc := useCase[string](t, h.c, UseCaseSpec{Name: "GetUsers", KeyType: "user_id", Tracked: true, Default: allLayers})
+	key := func(b []byte, id int) ([]byte, int, error) {
+		b = AppendInt(b, int64(id))
+		return b, len(b), nil
+	}
+	fn := func(ctx context.Context, ids []int) (map[int]string, error) {
+		if err := h.c.Invalidate(ctx, "user_id", "2"); err != nil {
+			t.Error(err)
+		}
+		return map[int]string{1: "one", 2: "two (stale)"}, nil
+	}
+	if _, err := GetBatch(enabled, uc, []int{1, 2}, key, fn); err != nil {
+		t.Fatal(err)
+	}
+	keys := h.redisKeys()
+	if !slices.Contains(keys, "{urn:user_id:1}#GetUsers") || slices.Contains(keys, "{urn:user_id:2}#GetUsers") {
+		t.Errorf("Redis keys %v; want id 1's value and not id 2's", keys)
+	}
+	if _, ok := uc.lookupLocal("{urn:user_id:2}#GetUsers", "{urn:user_id:2}"); ok {
+		t.Error("the local tier serves id 2's value from before its invalidation")
+	}
+}
+
+// stampede calls uc's key from perInstance goroutines on each instance at
+// once and returns how many times the function ran.
+func stampede(t *testing.T, ucs []*UseCase[int64], perInstance int, work time.Duration) int64 {
+	var calls atomic.Int64
+	fn := func(ctx context.Context) (int64, error) {
+		calls.Add(1)
+		time.Sleep(work)
+		return 42, nil
+	}
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for _, uc := range ucs {
+		for range perInstance {
+			wg.Go(func() {
+				<-start
+				if v, err := uc.Get(enabled, keyOf(uc, "hot"), fn); v != 42 || err != nil {
+					t.Errorf("got %d, %v", v, err)
+				}
+			})
+		}
+	}
+	close(start)
+	wg.Wait()
+	return calls.Load()
+}
+
+// TestLeaseStampede: 4 instances × 250 goroutines miss one key at once;
+// with a lease the function runs once across all of them.
+func TestLeaseStampede(t *testing.T) {
+	first := withRedis(t, Config{})
+	hs := []*harness{first, first.peer(Config{}), first.peer(Config{}), first.peer(Config{})}
+	cfg := allLayers
+	cfg.Lease = 5 * time.Second
+	ucs := make([]*UseCase[int64], len(hs))
+	for i, h := range hs {
+		ucs[i] = useCase[int64](t, h.c, UseCaseSpec{Name: "uc", Default: cfg})
+	}
+	if n := stampede(t, ucs, 250, 50*time.Millisecond); n != 1 {
+		t.Fatalf("the function ran %d times for 1,000 callers on 4 instances; want 1", n)
+	}
+	waits := 0.0
+	for _, h := range hs {
+		waits += h.metric("gcache_lease_wait_counter_total", "use_case", "uc", "layer", "REMOTE")
+	}
+	if waits < 1 || waits > 3 {
+		t.Errorf("%v lease waits; want one per instance that missed while another held the lease", waits)
+	}
+	if keys := first.redisKeys(); !slices.Equal(keys, []string{"urn:T:hot#uc"}) {
+		t.Errorf("Redis keys %v; want the value, and the lease released", keys)
+	}
+}
+
+// TestLeaseHolderDies: while a dead holder's lease lasts nobody calls the
+// function; when it ends, one instance takes the lease and calls it once.
+func TestLeaseHolderDies(t *testing.T) {
+	first := withRedis(t, Config{})
+	hs := []*harness{first, first.peer(Config{})}
+	cfg := allLayers
+	cfg.Lease = 5 * time.Second
+	ucs := []*UseCase[int64]{useCase[int64](t, hs[0].c, UseCaseSpec{Name: "uc", Default: cfg}), useCase[int64](t, hs[1].c, UseCaseSpec{Name: "uc", Default: cfg})}
+	key := keyOf(ucs[0], "hot")
+	// A holder took the lease and died: nobody will fill the key or
+	// release the lease before its TTL.
+	lk := leaseKey(key.String())
+	if err := first.redis.Client().Set(context.Background(), lk, "dead-holder", time.Second).Err(); err != nil {
+		t.Fatal(err)
+	}
+	var calls atomic.Int64
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		stampedeCalls := stampede(t, ucs, 50, 0)
+		calls.Store(stampedeCalls)
+	}()
+	time.Sleep(300 * time.Millisecond)
+	if ttl := first.redis.Client().PTTL(context.Background(), lk).Val(); ttl <= 0 {
+		t.Fatalf("the dead holder's lease ended too soon for the test (%v left)", ttl)
+	}
+	select {
+	case <-done:
+		t.Fatal("callers were served while the dead holder's lease lasted")
+	default:
+	}
+	<-done
+	if calls.Load() != 1 {
+		t.Fatalf("the function ran %d times after the lease ended; want 1", calls.Load())
+	}
+	acquired := hs[0].metric("gcache_lease_wait_counter_total", "result", "acquired") + hs[1].metric("gcache_lease_wait_counter_total", "result", "acquired")
+	filled := hs[0].metric("gcache_lease_wait_counter_total", "result", "filled") + hs[1].metric("gcache_lease_wait_counter_total", "result", "filled")
+	if acquired != 1 || filled != 1 {
+		t.Errorf("lease waits: %v acquired, %v filled; want one of each", acquired, filled)
+	}
+	if got := hs[0].metric("gcache_lease_wait_timer", "use_case", "uc") + hs[1].metric("gcache_lease_wait_timer", "use_case", "uc"); got != 2 {
+		t.Errorf("lease_wait_timer has %v samples, want 2", got)
+	}
+}
+
+// TestLeaseFillVoided: a fill whose lease was voided, by Delete, or whose
+// call began before an invalidation, is not written; the waiters then
+// call the function themselves rather than wait out the lease.
+func TestLeaseFillVoided(t *testing.T) {
+	h := withRedis(t, Config{})
+	cfg := allLayers
+	cfg.Lease = time.Minute
+	uc := useCase[int64](t, h.c, UseCaseSpec{Name: "uc", KeyType: "user_id", Tracked: true, Default: cfg})
+	key := keyOf(uc, "7")
+	fn := func(ctx context.Context) (int64, error) {
+		if err := h.c.Invalidate(ctx, "user_id", "7"); err != nil {
+			t.Error(err)
+		}
+		return 1, nil
+	}
+	if _, err := uc.Get(enabled, key, fn); err != nil {
+		t.Fatal(err)
+	}
+	if keys := h.redisKeys(); !slices.Equal(keys, []string{"{urn:user_id:7}#watermark"}) {
+		t.Errorf("Redis keys %v; want the watermark alone: no stale fill, no lease left", keys)
+	}
+
+	other := useCase[int64](t, h.c, UseCaseSpec{Name: "other", Default: cfg})
+	okey := keyOf(other, "1")
+	deleted := func(ctx context.Context) (int64, error) {
+		if _, err := h.c.Delete(ctx, okey); err != nil {
+			t.Error(err)
+		}
+		return 1, nil
+	}
+	if _, err := other.Get(enabled, okey, deleted); err != nil {
+		t.Fatal(err)
+	}
+	if n := h.redis.Client().Exists(context.Background(), okey.String()).Val(); n != 0 {
+		t.Error("a fill whose key was deleted under its lease was written")
+	}
+}
+
+// TestKeyConfigFeaturesValidate: the new knobs are checked like the old.
+func TestKeyConfigFeaturesValidate(t *testing.T) {
+	for _, c := range []KeyConfig{{RefreshAt: 1}, {RefreshAt: -0.1}, {NegativeTTL: -1}, {Lease: -time.Second}} {
+		if c.Validate() == nil {
+			t.Errorf("%+v validates", c)
+		}
+	}
+	h := newHarness(t, Config{})
+	if _, err := NewUseCase[int](h.c, UseCaseSpec{Name: "x", KeyType: "T", Default: KeyConfig{RefreshAt: 2}}); err == nil {
+		t.Error("a default config with RefreshAt 2 is accepted")
+	}
+}
+
+// topoBatch: batches of tracked and untracked ids read what another
+// instance wrote, whichever node holds each id.
+func topoBatch(t *testing.T, be *backend) {
+	prefix, a, b := onBackend(t, be)
+	key := func(b []byte, id int) ([]byte, int, error) {
+		b = AppendInt(b, int64(id))
+		return b, len(b), nil
+	}
+	for _, tracked := range []bool{true, false} {
+		spec := UseCaseSpec{Name: fmt.Sprint("Batch", tracked), KeyType: "user_id", Tracked: tracked, Default: allLayers}
+		ucA, ucB := useCase[int](t, a.c, spec), useCase[int](t, b.c, spec)
+		var calls atomic.Int64
+		fn := func(ctx context.Context, ids []int) (map[int]int, error) {
+			calls.Add(int64(len(ids)))
+			out := map[int]int{}
+			for _, id := range ids {
+				out[id] = id * 10
+			}
+			return out, nil
+		}
+		ids := make([]int, 40)
+		for i := range ids {
+			ids[i] = i
+		}
+		if _, err := GetBatch(enabled, ucA, ids, key, fn); err != nil {
+			t.Fatal(err)
+		}
+		got, err := GetBatch(enabled, ucB, ids, key, fn)
+		if err != nil || len(got) != 40 || got[39] != 390 {
+			t.Fatalf("tracked=%v: %d values, [39]=%d, %v", tracked, len(got), got[39], err)
+		}
+		if calls.Load() != 40 {
+			t.Errorf("tracked=%v: the function got %d ids for two batches of 40 on two instances; want 40", tracked, calls.Load())
+		}
+	}
+	if n := len(be.keys(t, prefix)); n != 80 {
+		t.Errorf("%d keys in Redis, want 80", n)
+	}
+}
+
+// topoLease: leases, their fills and negative answers work for tracked
+// and untracked keys, whichever node holds them.
+func topoLease(t *testing.T, be *backend) {
+	prefix, a, b := onBackend(t, be)
+	cfg := allLayers
+	cfg.Lease, cfg.NegativeTTL = 5*time.Second, time.Minute
+	for _, tracked := range []bool{true, false} {
+		spec := UseCaseSpec{Name: fmt.Sprint("Lease", tracked), KeyType: "user_id", Tracked: tracked, Negative: errNoUser, Default: cfg}
+		ucs := []*UseCase[int64]{useCase[int64](t, a.c, spec), useCase[int64](t, b.c, spec)}
+		if n := stampede(t, ucs, 20, 20*time.Millisecond); n != 1 {
+			t.Errorf("tracked=%v: the function ran %d times for 2 instances", tracked, n)
+		}
+		var calls atomic.Int64
+		missing := func(context.Context) (int64, error) { calls.Add(1); return 0, errNoUser }
+		for _, uc := range ucs {
+			if _, err := uc.Get(enabled, keyOf(uc, "gone"), missing); !errors.Is(err, errNoUser) {
+				t.Fatalf("tracked=%v: %v", tracked, err)
+			}
+		}
+		if calls.Load() != 1 {
+			t.Errorf("tracked=%v: the other instance called the function for a cached negative answer", tracked)
+		}
+	}
+	for _, k := range be.keys(t, prefix) {
+		if strings.HasSuffix(k, leaseSuffix) {
+			t.Errorf("lease %s outlived its fill", k)
+		}
+	}
+}
+
+// TestLeaseWaitFailsOpen: a caller waiting on another instance's lease is
+// served by the function when Redis stops answering, not held until the
+// lease ends.
+func TestLeaseWaitFailsOpen(t *testing.T) {
+	h := withRedis(t, Config{RedisTimeout: 100 * time.Millisecond})
+	cfg := allLayers
+	cfg.Lease = time.Hour
+	uc := useCase[int64](t, h.c, UseCaseSpec{Name: "uc", Default: cfg})
+	key := keyOf(uc, "1")
+	if err := h.redis.Client().Set(context.Background(), leaseKey(key.String()), "other", time.Hour).Err(); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan int64)
+	go func() {
+		v, _ := uc.Get(enabled, key, func(context.Context) (int64, error) { return 7, nil })
+		got <- v
+	}()
+	eventually(t, "the caller waits on the lease", func() bool {
+		// Its first read of Redis, then one after a pause in the wait.
+		return h.metric("gcache_request_counter_total", "layer", "REMOTE") >= 2
+	})
+	h.redis.Pause()
+	defer h.redis.Resume()
+	if v := <-got; v != 7 {
+		t.Fatalf("got %d, want the function's 7", v)
+	}
+	if n := h.metric("gcache_lease_wait_counter_total", "result", "abandoned"); n != 1 {
+		t.Errorf("abandoned lease waits = %v, want 1", n)
+	}
+}
