@@ -43,15 +43,20 @@ type env struct {
 	redis *redistest.Server
 }
 
-func newEnv(t *testing.T) *env {
+// newEnv starts a redis-server and a Cache on it, with the settings of
+// cfg, if given, besides those.
+func newEnv(t *testing.T, cfg ...gcache.Config) *env {
 	t.Helper()
 	srv := redistest.Start(t)
 	reg := prometheus.NewRegistry()
-	c, err := gcache.New(gcache.Config{
-		Redis:      &gcache.RedisConfig{Addrs: []string{srv.Addr()}},
-		Registerer: reg,
-		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
+	var base gcache.Config
+	if len(cfg) > 0 {
+		base = cfg[0]
+	}
+	base.Redis = &gcache.RedisConfig{Addrs: []string{srv.Addr()}}
+	base.Registerer = reg
+	base.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	c, err := gcache.New(base)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -427,6 +432,11 @@ func TestGenericDecorators(t *testing.T) {
 	if src.get("Find") != 2 {
 		t.Errorf("Find calls = %d, want 2", src.get("Find"))
 	}
+	for range 2 {
+		if vals, _ := store.GetMany(on, []string{"x", "y"}); vals["x"] != 1 || vals["y"] != 1 {
+			t.Errorf("GetMany = %v, want the cached first values", vals)
+		}
+	}
 	if err := store.Put(on, "x", 1); err != nil {
 		t.Fatal(err)
 	}
@@ -499,6 +509,16 @@ func TestEmbeddedDecorator(t *testing.T) {
 	}
 	if s, _ := dc.Read(on, "d1"); s != "bye" {
 		t.Errorf("after Write, Read = %q: the embedded write's invalidation did not reach it", s)
+	}
+	// The embedded package's sentinel, of a package this one does not
+	// import, is cached as "not found".
+	for range 2 {
+		if _, err := dc.Mode(on, "nope"); err != fs.ErrNotExist {
+			t.Errorf("Mode = %v, want fs.ErrNotExist", err)
+		}
+	}
+	if src.get("Mode") != 1 {
+		t.Errorf("Mode calls = %d, want the not-found cached", src.get("Mode"))
 	}
 	dc.Close()
 	if src.get("Close") != 1 || src.get("Read") != 2 || src.get("Size") != 1 {
@@ -648,6 +668,17 @@ func TestCollisions(t *testing.T) {
 	rc.String(on, "s")
 	if v, _ := rc.String(on, "s"); v != "s1" {
 		t.Errorf("String = %q, want the cached s1", v)
+	}
+	for range 2 {
+		if p, _ := rc.Pages(on, []string{"x", "y"}, 1, "t"); p["x"] != "x1t1" || p["y"] != "y1t1" {
+			t.Errorf("Pages = %q", p)
+		}
+		if _, err := rc.Gone(on, "g"); err != context.Canceled {
+			t.Errorf("Gone = %v", err)
+		}
+	}
+	if src.get("Pages") != 1 || src.get("Gone") != 1 {
+		t.Errorf("Pages and Gone calls = %v, want one each", src.n)
 	}
 	// Save returns error under another name: it invalidates only on nil.
 	if err := rc.Save(on, "x"); err == nil {
