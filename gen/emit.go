@@ -71,21 +71,29 @@ type emitter struct {
 	// the method's use case, then invalidations.
 	fields  map[*Method][]string
 	helpers map[*Method][]string
+	// The constructor's parameters and error variable: next, c and err,
+	// unless the package declares those names, which the specs the
+	// constructor builds may use (a negative sentinel).
+	next, cache, err string
 }
 
-// names allocates the decorator's field and helper names: distinct from
-// each other, from the methods, from the constructor's c and err, and
-// from the names the constructor uses, since its locals take the fields'
-// names.
+// names allocates the constructor's variables, and the decorator's field
+// and helper names: distinct from each other, from the methods, from the
+// constructor's variables, and from the names the constructor uses, since
+// its locals take the fields' names.
 func (e *emitter) names() {
 	e.fields, e.helpers = map[*Method][]string{}, map[*Method][]string{}
-	taken := map[string]bool{"next": true, "c": true, "err": true}
+	taken := map[string]bool{}
 	for n := range e.reserved {
 		taken[n] = true
 	}
 	for _, tp := range e.iface.TypeParams {
 		taken[tp.Name] = true
 	}
+	e.next, e.cache, e.err = unique("next", taken), unique("c", taken), unique("err", taken)
+	// The field next and the methods' receiver c are not locals of the
+	// constructor; they keep their names.
+	taken["next"], taken["c"] = true, true
 	for _, m := range e.iface.Methods {
 		taken[m.Name] = true
 	}
@@ -194,16 +202,16 @@ func (e *emitter) constructor(out *jen.File) {
 			useCases = append(useCases, m.Cache.UseCase)
 		}
 	}
-	out.Commentf("New%s returns a decorator of next that caches through c.", d)
+	out.Commentf("New%s returns a decorator of %s that caches through %s.", d, e.next, e.cache)
 	if len(useCases) > 0 {
-		out.Commentf("It registers the use cases %s on c, so it is an", strings.Join(useCases, ", "))
+		out.Commentf("It registers the use cases %s on %s, so it is an", strings.Join(useCases, ", "), e.cache)
 		out.Comment("error to make two of them on one Cache.")
 	}
 	body := []jen.Code{}
 	if len(tparams) > 0 {
 		body = append(body, jen.Var().Id("_").Add(e.wrappedType()).Op("=").Parens(jen.Op("*").Add(e.self())).Parens(jen.Nil()))
 	}
-	values := []kv{{"next", jen.Id("next")}}
+	values := []kv{{"next", jen.Id(e.next)}}
 	for _, m := range e.iface.Methods {
 		names := e.fields[m]
 		if m.Cache != nil {
@@ -211,22 +219,22 @@ func (e *emitter) constructor(out *jen.File) {
 			names = names[1:]
 			values = append(values, kv{n, jen.Id(n)})
 			body = append(body,
-				jen.List(jen.Id(n), jen.Err()).Op(":=").Add(rt("NewUseCase")).Types(typeCode(m.Cache.Value)).Call(jen.Id("c"), e.spec(m.Cache)),
-				ifErrReturn())
+				jen.List(jen.Id(n), jen.Id(e.err)).Op(":=").Add(rt("NewUseCase")).Types(typeCode(m.Cache.Value)).Call(jen.Id(e.cache), e.spec(m.Cache)),
+				e.ifErrReturn())
 		}
 		for i, n := range names {
 			inv := m.Invalidations[i]
-			args := []jen.Code{jen.Id("c"), jen.Lit(inv.KeyType)}
+			args := []jen.Code{jen.Id(e.cache), jen.Lit(inv.KeyType)}
 			if inv.Buffer > 0 {
 				args = append(args, rt("WithFutureBuffer").Call(durationCode(inv.Buffer)))
 			}
 			values = append(values, kv{n, jen.Id(n)})
-			body = append(body, jen.List(jen.Id(n), jen.Err()).Op(":=").Add(rt("NewInvalidator")).Call(args...), ifErrReturn())
+			body = append(body, jen.List(jen.Id(n), jen.Id(e.err)).Op(":=").Add(rt("NewInvalidator")).Call(args...), e.ifErrReturn())
 		}
 	}
 	body = append(body, jen.Return(jen.Op("&").Add(literal(e.self(), values...)), jen.Nil()))
 	out.Func().Id("New"+d).Types(tparams...).
-		Params(jen.Id("next").Add(e.wrappedType()), jen.Id("c").Op("*").Add(rt("Cache"))).
+		Params(jen.Id(e.next).Add(e.wrappedType()), jen.Id(e.cache).Op("*").Add(rt("Cache"))).
 		Params(jen.Op("*").Add(e.self()), jen.Error()).
 		Block(body...)
 	out.Line()
@@ -248,8 +256,9 @@ func literal(typ *jen.Statement, fields ...kv) *jen.Statement {
 	return typ.Custom(jen.Options{Open: "{", Close: "}", Separator: ",", Multi: true}, items...)
 }
 
-func ifErrReturn() jen.Code {
-	return jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), jen.Err()))
+// ifErrReturn is the constructor's return of a failed registration.
+func (e *emitter) ifErrReturn() jen.Code {
+	return jen.If(jen.Id(e.err).Op("!=").Nil()).Block(jen.Return(jen.Nil(), jen.Id(e.err)))
 }
 
 // spec is the UseCaseSpec literal of a use case.

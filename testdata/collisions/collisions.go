@@ -5,6 +5,7 @@ package collisions
 
 import (
 	"context"
+	"errors"
 	htmltemplate "html/template"
 	"text/template"
 	"time"
@@ -36,9 +37,11 @@ type Render interface {
 	//gcache:invalidate key_type=page id=id
 	Save(ctx context.Context, id string) Failure
 
-	// C and Err are named like the constructor's variables.
+	// C and Err are named like the constructor's variables, and so is
+	// the sentinel of C.
 	//gcache:cache key_type=page id=id
 	//gcache:ttl local=1m
+	//gcache:negative err=err ttl=1s
 	C(ctx context.Context, id string) (int, error)
 	Err(ctx context.Context) error
 
@@ -61,6 +64,9 @@ type Render interface {
 	//gcache:negative err=context.Canceled ttl=1s
 	Gone(context context.Context, id string) (string, error)
 }
+
+// err is a sentinel named like the decorator constructor's error.
+var err = errors.New("collisions: no such page")
 
 type item struct{ N int }
 

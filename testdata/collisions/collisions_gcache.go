@@ -28,7 +28,7 @@ type RenderCache struct {
 // It registers the use cases Render.Alias, Render.C, Render.Gone, Render.Page, Render.Pages, Render.String, Render.Templates on c, so it is an
 // error to make two of them on one Cache.
 func NewRenderCache(next Render, c *gcache.Cache) (*RenderCache, error) {
-	alias, err := gcache.NewUseCase[string](c, gcache.UseCaseSpec{
+	alias, err2 := gcache.NewUseCase[string](c, gcache.UseCaseSpec{
 		Name:    "Render.Alias",
 		KeyType: "page",
 		Default: gcache.KeyConfig{
@@ -36,21 +36,23 @@ func NewRenderCache(next Render, c *gcache.Cache) (*RenderCache, error) {
 		},
 		Fingerprint: 0x704be0d8faaffc58,
 	})
-	if err != nil {
-		return nil, err
+	if err2 != nil {
+		return nil, err2
 	}
-	c2, err := gcache.NewUseCase[int](c, gcache.UseCaseSpec{
+	c2, err2 := gcache.NewUseCase[int](c, gcache.UseCaseSpec{
 		Name:    "Render.C",
 		KeyType: "page",
 		Default: gcache.KeyConfig{
-			Local: gcache.LayerConfig{TTL: time.Minute, Ramp: 100},
+			Local:       gcache.LayerConfig{TTL: time.Minute, Ramp: 100},
+			NegativeTTL: time.Second,
 		},
 		Fingerprint: 0x2b9fff192bd4c83e,
+		Negative:    err,
 	})
-	if err != nil {
-		return nil, err
+	if err2 != nil {
+		return nil, err2
 	}
-	gone, err := gcache.NewUseCase[string](c, gcache.UseCaseSpec{
+	gone, err2 := gcache.NewUseCase[string](c, gcache.UseCaseSpec{
 		Name:    "Render.Gone",
 		KeyType: "page",
 		Default: gcache.KeyConfig{
@@ -60,10 +62,10 @@ func NewRenderCache(next Render, c *gcache.Cache) (*RenderCache, error) {
 		Fingerprint: 0x704be0d8faaffc58,
 		Negative:    context.Canceled,
 	})
-	if err != nil {
-		return nil, err
+	if err2 != nil {
+		return nil, err2
 	}
-	page, err := gcache.NewUseCase[string](c, gcache.UseCaseSpec{
+	page, err2 := gcache.NewUseCase[string](c, gcache.UseCaseSpec{
 		Name:    "Render.Page",
 		KeyType: "page",
 		Default: gcache.KeyConfig{
@@ -72,10 +74,10 @@ func NewRenderCache(next Render, c *gcache.Cache) (*RenderCache, error) {
 		},
 		Fingerprint: 0x704be0d8faaffc58,
 	})
-	if err != nil {
-		return nil, err
+	if err2 != nil {
+		return nil, err2
 	}
-	pages, err := gcache.NewUseCase[string](c, gcache.UseCaseSpec{
+	pages, err2 := gcache.NewUseCase[string](c, gcache.UseCaseSpec{
 		Name:    "Render.Pages",
 		KeyType: "page",
 		Default: gcache.KeyConfig{
@@ -83,14 +85,14 @@ func NewRenderCache(next Render, c *gcache.Cache) (*RenderCache, error) {
 		},
 		Fingerprint: 0x704be0d8faaffc58,
 	})
-	if err != nil {
-		return nil, err
+	if err2 != nil {
+		return nil, err2
 	}
-	save, err := gcache.NewInvalidator(c, "page")
-	if err != nil {
-		return nil, err
+	save, err2 := gcache.NewInvalidator(c, "page")
+	if err2 != nil {
+		return nil, err2
 	}
-	string2, err := gcache.NewUseCase[string](c, gcache.UseCaseSpec{
+	string2, err2 := gcache.NewUseCase[string](c, gcache.UseCaseSpec{
 		Name:    "Render.String",
 		KeyType: "page",
 		Default: gcache.KeyConfig{
@@ -98,10 +100,10 @@ func NewRenderCache(next Render, c *gcache.Cache) (*RenderCache, error) {
 		},
 		Fingerprint: 0x704be0d8faaffc58,
 	})
-	if err != nil {
-		return nil, err
+	if err2 != nil {
+		return nil, err2
 	}
-	templates, err := gcache.NewUseCase[string](c, gcache.UseCaseSpec{
+	templates, err2 := gcache.NewUseCase[string](c, gcache.UseCaseSpec{
 		Name:    "Render.Templates",
 		KeyType: "page",
 		Default: gcache.KeyConfig{
@@ -109,8 +111,8 @@ func NewRenderCache(next Render, c *gcache.Cache) (*RenderCache, error) {
 		},
 		Fingerprint: 0x704be0d8faaffc58,
 	})
-	if err != nil {
-		return nil, err
+	if err2 != nil {
+		return nil, err2
 	}
 	return &RenderCache{
 		next:      next,
@@ -333,7 +335,7 @@ type lowerCache struct {
 // It registers the use cases lower.Item, lower.getUser on c, so it is an
 // error to make two of them on one Cache.
 func NewlowerCache(next lower, c *gcache.Cache) (*lowerCache, error) {
-	item2, err := gcache.NewUseCase[*item](c, gcache.UseCaseSpec{
+	item2, err2 := gcache.NewUseCase[*item](c, gcache.UseCaseSpec{
 		Name:    "lower.Item",
 		KeyType: "item",
 		Default: gcache.KeyConfig{
@@ -341,10 +343,10 @@ func NewlowerCache(next lower, c *gcache.Cache) (*lowerCache, error) {
 		},
 		Fingerprint: 0x048998fe6e0d7e74,
 	})
-	if err != nil {
-		return nil, err
+	if err2 != nil {
+		return nil, err2
 	}
-	getUser2, err := gcache.NewUseCase[string](c, gcache.UseCaseSpec{
+	getUser2, err2 := gcache.NewUseCase[string](c, gcache.UseCaseSpec{
 		Name:    "lower.getUser",
 		KeyType: "u",
 		Default: gcache.KeyConfig{
@@ -352,8 +354,8 @@ func NewlowerCache(next lower, c *gcache.Cache) (*lowerCache, error) {
 		},
 		Fingerprint: 0x704be0d8faaffc58,
 	})
-	if err != nil {
-		return nil, err
+	if err2 != nil {
+		return nil, err2
 	}
 	return &lowerCache{
 		next:     next,
