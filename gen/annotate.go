@@ -12,13 +12,19 @@ import (
 )
 
 // methodDirectives are the directives a method takes.
-const methodDirectives = "cache, ttl, ramp, arg, ignore, invalidate"
+const methodDirectives = "cache, ttl, ramp, refresh, negative, lease, arg, ignore, invalidate"
+
+// methodDirs are the directives of one method, by kind.
+type methodDirs struct {
+	cache, ttl, ramp         *directive
+	refresh, negative, lease *directive
+	adapters, ignores        []option
+	invalidations            []*directive
+}
 
 // annotate applies the directives of a method's doc comment.
 func (l *loader) annotate(iface *Interface, method *Method, m *types.Func, sig *types.Signature, ds []*directive) {
-	var cache, ttl, ramp *directive
-	var adapters, ignores []option
-	var invalidations []*directive
+	var md methodDirs
 	once := func(slot **directive, d *directive) {
 		if *slot != nil {
 			l.errorf(d.pos, "second //gcache:%s on %s (the first is at line %d)", d.name, method.Name, (*slot).pos.Line)
@@ -29,54 +35,60 @@ func (l *loader) annotate(iface *Interface, method *Method, m *types.Func, sig *
 	for _, d := range ds {
 		switch d.name {
 		case "cache":
-			once(&cache, d)
+			once(&md.cache, d)
 		case "ttl":
-			once(&ttl, d)
+			once(&md.ttl, d)
 		case "ramp":
-			once(&ramp, d)
+			once(&md.ramp, d)
+		case "refresh":
+			once(&md.refresh, d)
+		case "negative":
+			once(&md.negative, d)
+		case "lease":
+			once(&md.lease, d)
 		case "arg":
 			if len(d.opts) == 0 {
 				l.errorf(d.pos, "//gcache:arg needs PARAM=EXPR")
 			}
-			adapters = append(adapters, d.opts...)
+			md.adapters = append(md.adapters, d.opts...)
 		case "ignore":
 			if len(d.opts) == 0 {
 				l.errorf(d.pos, "//gcache:ignore needs the parameters to leave out")
 			}
-			ignores = append(ignores, d.opts...)
+			md.ignores = append(md.ignores, d.opts...)
 		case "invalidate":
-			invalidations = append(invalidations, d)
+			md.invalidations = append(md.invalidations, d)
 		case "wrap":
 			l.errorf(d.pos, "//gcache:wrap goes on the interface type, not on a method")
 		default:
 			l.errorf(d.pos, "unknown directive //gcache:%s (a method takes %s)", d.name, methodDirectives)
 		}
 	}
-	if cache == nil {
-		for _, d := range []*directive{ttl, ramp} {
+	if md.cache == nil {
+		for _, d := range []*directive{md.ttl, md.ramp, md.refresh, md.negative, md.lease} {
 			if d != nil {
 				l.errorf(d.pos, "//gcache:%s without //gcache:cache on %s", d.name, method.Name)
 			}
 		}
-		for _, o := range append(adapters, ignores...) {
+		for _, o := range append(md.adapters, md.ignores...) {
 			l.errorf(o.pos, "%s: //gcache:arg and //gcache:ignore need //gcache:cache on %s", o.key, method.Name)
 		}
 	}
-	if cache != nil && len(invalidations) > 0 {
-		l.errorf(invalidations[0].pos, "%s is both cached and invalidating; a method is one or the other", method.Name)
+	if md.cache != nil && len(md.invalidations) > 0 {
+		l.errorf(md.invalidations[0].pos, "%s is both cached and invalidating; a method is one or the other", method.Name)
 		return
 	}
-	if cache == nil && len(invalidations) == 0 {
+	if md.cache == nil && len(md.invalidations) == 0 {
 		return
 	}
 	sc := l.newKeyScope(method.Name, m, sig)
-	if !l.checkContext(cache, invalidations, method, sig) {
+	if !l.checkContext(md.cache, md.invalidations, method, sig) {
 		return
 	}
-	if cache != nil {
-		method.Cache = l.cacheOf(iface, method, sc, sig, cache, ttl, ramp, adapters, ignores)
+	if md.cache != nil {
+		method.Cache = l.cacheOf(iface, method, sc, sig, &md)
 	}
-	for _, d := range invalidations {
+	for _, d := range md.invalidations {
 		if inv := l.invalidateOf(sc, d); inv != nil {
 			method.Invalidations = append(method.Invalidations, inv)
 		}
@@ -166,8 +178,11 @@ func (l *loader) keyType(d *directive, o map[string]option) (string, bool) {
 	return kt.value, true
 }
 
-func (l *loader) cacheOf(iface *Interface, method *Method, sc *keyScope, sig *types.Signature, d, ttl, ramp *directive, adapters, ignores []option) *Cache {
-	o := l.opts(d, []string{"key_type", "id", "use_case"}, []string{"track"})
+// cacheOf reads how a method is cached: its //gcache:cache and the
+// directives that go with it.
+func (l *loader) cacheOf(iface *Interface, method *Method, sc *keyScope, sig *types.Signature, md *methodDirs) *Cache {
+	d := md.cache
+	o := l.opts(d, []string{"key_type", "id", "use_case"}, []string{"track", "batch"})
 	c := &Cache{UseCase: iface.Name + "." + method.Name}
 	_, c.Tracked = o["track"]
 	ok := true
@@ -191,29 +206,38 @@ func (l *loader) cacheOf(iface *Interface, method *Method, sc *keyScope, sig *ty
 	}
 	l.useCases[c.UseCase] = d.pos
 
-	switch res := sig.Results(); {
-	case res.Len() == 1 && !isError(res.At(0).Type()):
-		c.Value = method.Results[0]
-	case res.Len() == 2 && isError(res.At(1).Type()):
-		c.Value, c.ReturnsError = method.Results[0], true
-	default:
-		l.errorf(d.pos, "%s returns %s; a cached method returns T or (T, error)", method.Name, l.typeString(sig.Results()))
+	var idParam string
+	if batch, isBatch := o["batch"]; isBatch {
+		// The ids and the results depend on each other: read them first.
+		if idParam, ok = l.batchOf(c, method, sc, sig, d, o, batch); !ok {
+			return nil
+		}
+	} else {
+		switch res := sig.Results(); {
+		case res.Len() == 1 && !isError(res.At(0).Type()):
+			c.Value = method.Results[0]
+		case res.Len() == 2 && isError(res.At(1).Type()):
+			c.Value, c.ReturnsError = method.Results[0], true
+		default:
+			l.errorf(d.pos, "%s returns %s; a cached method returns T or (T, error)", method.Name, l.typeString(sig.Results()))
+			return nil
+		}
+		c.Fingerprint = fingerprint(sig.Results().At(0).Type())
+	}
+	if !l.defaults(c, md.ttl, md.ramp) || !l.features(c, method, sc, md) {
 		return nil
 	}
-	c.Fingerprint = fingerprint(sig.Results().At(0).Type())
-	if !l.defaults(c, ttl, ramp) {
-		return nil
+	if c.Batch == nil {
+		if c.ID, idParam, ok = l.idOf(d, o, sc); !ok {
+			return nil
+		}
 	}
-
-	idPart, idParam, ok := l.idOf(d, o, sc)
-	if !ok {
-		return nil
-	}
-	c.ID = idPart
 
 	adapted := map[string]option{}
-	for _, a := range adapters {
+	for _, a := range md.adapters {
 		switch {
+		case c.Batch != nil && a.key == idParam:
+			l.errorf(a.pos, "//gcache:arg %s: %s holds the ids of the batch, and each key renders one of them as its id", a.key, a.key)
 		case !a.hasValue:
 			l.errorf(a.pos, "//gcache:arg %s needs an expression: %s=EXPR", a.key, a.key)
 		case sc.param(a.key) == nil:
@@ -225,7 +249,7 @@ func (l *loader) cacheOf(iface *Interface, method *Method, sc *keyScope, sig *ty
 		}
 	}
 	ignored := map[string]bool{}
-	for _, ig := range ignores {
+	for _, ig := range md.ignores {
 		switch {
 		case ig.hasValue:
 			l.errorf(ig.pos, "//gcache:ignore takes parameter names, not %s=...", ig.key)
@@ -245,7 +269,12 @@ func (l *loader) cacheOf(iface *Interface, method *Method, sc *keyScope, sig *ty
 			continue
 		}
 		if a, ok := adapted[name]; ok {
-			if part, _, ok := sc.check(a.value, a.valuePos); ok {
+			part, _, ok := sc.check(a.value, a.valuePos)
+			switch {
+			case !ok:
+			case c.Batch != nil && mentions(part, idParam):
+				l.errorf(a.valuePos, "//gcache:arg %s=%s uses %s, the ids of the batch; each key holds one id, rendered as its id", name, a.value, idParam)
+			default:
 				c.Args = append(c.Args, KeyArg{Name: name, Part: part})
 			}
 			continue

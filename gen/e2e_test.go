@@ -6,6 +6,7 @@ import (
 	"fmt"
 	htmltemplate "html/template"
 	"io"
+	"io/fs"
 	"log/slog"
 	"math/big"
 	"net/netip"
@@ -42,15 +43,20 @@ type env struct {
 	redis *redistest.Server
 }
 
-func newEnv(t *testing.T) *env {
+// newEnv starts a redis-server and a Cache on it, with the settings of
+// cfg, if given, besides those.
+func newEnv(t *testing.T, cfg ...gcache.Config) *env {
 	t.Helper()
 	srv := redistest.Start(t)
 	reg := prometheus.NewRegistry()
-	c, err := gcache.New(gcache.Config{
-		Redis:      &gcache.RedisConfig{Addrs: []string{srv.Addr()}},
-		Registerer: reg,
-		Logger:     slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
+	var base gcache.Config
+	if len(cfg) > 0 {
+		base = cfg[0]
+	}
+	base.Redis = &gcache.RedisConfig{Addrs: []string{srv.Addr()}}
+	base.Registerer = reg
+	base.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	c, err := gcache.New(base)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -389,6 +395,15 @@ func (g *genericStore) Find(ctx context.Context, id string, filters ...string) (
 	return []int{g.add("Find"), len(filters)}, nil
 }
 
+func (g *genericStore) GetMany(ctx context.Context, ids []string) (map[string]int, error) {
+	n := g.add("GetMany")
+	vals := map[string]int{}
+	for _, id := range ids {
+		vals[id] = n
+	}
+	return vals, nil
+}
+
 func (g *genericStore) Put(ctx context.Context, id string, v int) error { g.add("Put"); return nil }
 
 type sku string
@@ -416,6 +431,11 @@ func TestGenericDecorators(t *testing.T) {
 	store.Find(on, "x")
 	if src.get("Find") != 2 {
 		t.Errorf("Find calls = %d, want 2", src.get("Find"))
+	}
+	for range 2 {
+		if vals, _ := store.GetMany(on, []string{"x", "y"}); vals["x"] != 1 || vals["y"] != 1 {
+			t.Errorf("GetMany = %v, want the cached first values", vals)
+		}
 	}
 	if err := store.Put(on, "x", 1); err != nil {
 		t.Fatal(err)
@@ -456,6 +476,14 @@ func (d *docs) Size(ctx context.Context, id string) (int64, error) {
 	return int64(len(d.body[id])), nil
 }
 
+func (d *docs) Mode(ctx context.Context, id string) (fs.FileMode, error) {
+	d.add("Mode")
+	if _, ok := d.body[id]; !ok {
+		return 0, fs.ErrNotExist
+	}
+	return 0o644, nil
+}
+
 func (d *docs) Close() error { d.add("Close"); return nil }
 
 func TestEmbeddedDecorator(t *testing.T) {
@@ -481,6 +509,16 @@ func TestEmbeddedDecorator(t *testing.T) {
 	}
 	if s, _ := dc.Read(on, "d1"); s != "bye" {
 		t.Errorf("after Write, Read = %q: the embedded write's invalidation did not reach it", s)
+	}
+	// The embedded package's sentinel, of a package this one does not
+	// import, is cached as "not found".
+	for range 2 {
+		if _, err := dc.Mode(on, "nope"); err != fs.ErrNotExist {
+			t.Errorf("Mode = %v, want fs.ErrNotExist", err)
+		}
+	}
+	if src.get("Mode") != 1 {
+		t.Errorf("Mode calls = %d, want the not-found cached", src.get("Mode"))
 	}
 	dc.Close()
 	if src.get("Close") != 1 || src.get("Read") != 2 || src.get("Size") != 1 {
@@ -589,6 +627,21 @@ func (r *render) Save(ctx context.Context, id string) collisions.Failure {
 }
 func (r *render) C(ctx context.Context, id string) (int, error) { return r.add("C"), nil }
 func (r *render) Err(ctx context.Context) error                 { return nil }
+func (r *render) Pages(ctx context.Context, ids []string, id int, template string) (map[string]string, error) {
+	n := r.add("Pages")
+	pages := map[string]string{}
+	for _, p := range ids {
+		pages[p] = fmt.Sprint(p, id, template, n)
+	}
+	return pages, nil
+}
+func (r *render) Gone(ctx context.Context, id string) (string, error) {
+	r.add("Gone")
+	return "", context.Canceled
+}
+func (r *render) String(ctx context.Context, id string) (string, error) {
+	return fmt.Sprint(id, r.add("String")), nil
+}
 
 func TestCollisions(t *testing.T) {
 	e := newEnv(t)
@@ -611,6 +664,21 @@ func TestCollisions(t *testing.T) {
 	rc.C(on, "c")
 	if v, _ := rc.C(on, "c"); v != 1 {
 		t.Errorf("C = %d, want the cached 1", v)
+	}
+	rc.String(on, "s")
+	if v, _ := rc.String(on, "s"); v != "s1" {
+		t.Errorf("String = %q, want the cached s1", v)
+	}
+	for range 2 {
+		if p, _ := rc.Pages(on, []string{"x", "y"}, 1, "t"); p["x"] != "x1t1" || p["y"] != "y1t1" {
+			t.Errorf("Pages = %q", p)
+		}
+		if _, err := rc.Gone(on, "g"); err != context.Canceled {
+			t.Errorf("Gone = %v", err)
+		}
+	}
+	if src.get("Pages") != 1 || src.get("Gone") != 1 {
+		t.Errorf("Pages and Gone calls = %v, want one each", src.n)
 	}
 	// Save returns error under another name: it invalidates only on nil.
 	if err := rc.Save(on, "x"); err == nil {

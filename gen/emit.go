@@ -29,8 +29,17 @@ func emit(f *File) ([]byte, error) {
 			out.ImportAlias(path, alias)
 		}
 	}
+	// The constructor declares the decorator's fields as locals: they
+	// must not shadow the imports or the package's names it may use.
+	reserved := map[string]bool{}
+	for _, n := range f.Scope {
+		reserved[n] = true
+	}
+	for _, alias := range aliases {
+		reserved[alias] = true
+	}
 	for _, iface := range f.Interfaces {
-		(&emitter{iface: iface}).decorator(out)
+		(&emitter{iface: iface, reserved: reserved}).decorator(out)
 	}
 	var buf bytes.Buffer
 	if err := out.Render(&buf); err != nil {
@@ -54,17 +63,37 @@ func rt(name string) *jen.Statement { return jen.Qual(runtimePath, name) }
 // emitter writes the decorator of one interface.
 type emitter struct {
 	iface *Interface
+	// reserved are the names the constructor's locals must not take: the
+	// package's declarations, the predeclared identifiers and the
+	// imports.
+	reserved map[string]bool
 	// Per method: the decorator's field and key helpers, in the order of
 	// the method's use case, then invalidations.
 	fields  map[*Method][]string
 	helpers map[*Method][]string
+	// The constructor's parameters and error variable: next, c and err,
+	// unless the package declares those names, which the specs the
+	// constructor builds may use (a negative sentinel).
+	next, cache, err string
 }
 
-// names allocates the decorator's field and helper names: distinct from
-// each other, from the methods, and from the constructor's c and err.
+// names allocates the constructor's variables, and the decorator's field
+// and helper names: distinct from each other, from the methods, from the
+// constructor's variables, and from the names the constructor uses, since
+// its locals take the fields' names.
 func (e *emitter) names() {
 	e.fields, e.helpers = map[*Method][]string{}, map[*Method][]string{}
-	taken := map[string]bool{"next": true, "c": true, "err": true}
+	taken := map[string]bool{}
+	for n := range e.reserved {
+		taken[n] = true
+	}
+	for _, tp := range e.iface.TypeParams {
+		taken[tp.Name] = true
+	}
+	e.next, e.cache, e.err = unique("next", taken), unique("c", taken), unique("err", taken)
+	// The field next and the methods' receiver c are not locals of the
+	// constructor; they keep their names.
+	taken["next"], taken["c"] = true, true
 	for _, m := range e.iface.Methods {
 		taken[m.Name] = true
 	}
@@ -152,6 +181,8 @@ func (e *emitter) decorator(out *jen.File) {
 	}
 	for _, m := range e.iface.Methods {
 		switch {
+		case m.Cache != nil && m.Cache.Batch != nil:
+			e.batchMethod(out, m)
 		case m.Cache != nil:
 			e.cachedMethod(out, m)
 		case len(m.Invalidations) > 0:
@@ -171,16 +202,16 @@ func (e *emitter) constructor(out *jen.File) {
 			useCases = append(useCases, m.Cache.UseCase)
 		}
 	}
-	out.Commentf("New%s returns a decorator of next that caches through c.", d)
+	out.Commentf("New%s returns a decorator of %s that caches through %s.", d, e.next, e.cache)
 	if len(useCases) > 0 {
-		out.Commentf("It registers the use cases %s on c, so it is an", strings.Join(useCases, ", "))
+		out.Commentf("It registers the use cases %s on %s, so it is an", strings.Join(useCases, ", "), e.cache)
 		out.Comment("error to make two of them on one Cache.")
 	}
 	body := []jen.Code{}
 	if len(tparams) > 0 {
 		body = append(body, jen.Var().Id("_").Add(e.wrappedType()).Op("=").Parens(jen.Op("*").Add(e.self())).Parens(jen.Nil()))
 	}
-	values := []kv{{"next", jen.Id("next")}}
+	values := []kv{{"next", jen.Id(e.next)}}
 	for _, m := range e.iface.Methods {
 		names := e.fields[m]
 		if m.Cache != nil {
@@ -188,22 +219,22 @@ func (e *emitter) constructor(out *jen.File) {
 			names = names[1:]
 			values = append(values, kv{n, jen.Id(n)})
 			body = append(body,
-				jen.List(jen.Id(n), jen.Err()).Op(":=").Add(rt("NewUseCase")).Types(typeCode(m.Cache.Value)).Call(jen.Id("c"), e.spec(m.Cache)),
-				ifErrReturn())
+				jen.List(jen.Id(n), jen.Id(e.err)).Op(":=").Add(rt("NewUseCase")).Types(typeCode(m.Cache.Value)).Call(jen.Id(e.cache), e.spec(m.Cache)),
+				e.ifErrReturn())
 		}
 		for i, n := range names {
 			inv := m.Invalidations[i]
-			args := []jen.Code{jen.Id("c"), jen.Lit(inv.KeyType)}
+			args := []jen.Code{jen.Id(e.cache), jen.Lit(inv.KeyType)}
 			if inv.Buffer > 0 {
 				args = append(args, rt("WithFutureBuffer").Call(durationCode(inv.Buffer)))
 			}
 			values = append(values, kv{n, jen.Id(n)})
-			body = append(body, jen.List(jen.Id(n), jen.Err()).Op(":=").Add(rt("NewInvalidator")).Call(args...), ifErrReturn())
+			body = append(body, jen.List(jen.Id(n), jen.Id(e.err)).Op(":=").Add(rt("NewInvalidator")).Call(args...), e.ifErrReturn())
 		}
 	}
 	body = append(body, jen.Return(jen.Op("&").Add(literal(e.self(), values...)), jen.Nil()))
 	out.Func().Id("New"+d).Types(tparams...).
-		Params(jen.Id("next").Add(e.wrappedType()), jen.Id("c").Op("*").Add(rt("Cache"))).
+		Params(jen.Id(e.next).Add(e.wrappedType()), jen.Id(e.cache).Op("*").Add(rt("Cache"))).
 		Params(jen.Op("*").Add(e.self()), jen.Error()).
 		Block(body...)
 	out.Line()
@@ -225,8 +256,9 @@ func literal(typ *jen.Statement, fields ...kv) *jen.Statement {
 	return typ.Custom(jen.Options{Open: "{", Close: "}", Separator: ",", Multi: true}, items...)
 }
 
-func ifErrReturn() jen.Code {
-	return jen.If(jen.Err().Op("!=").Nil()).Block(jen.Return(jen.Nil(), jen.Err()))
+// ifErrReturn is the constructor's return of a failed registration.
+func (e *emitter) ifErrReturn() jen.Code {
+	return jen.If(jen.Id(e.err).Op("!=").Nil()).Block(jen.Return(jen.Nil(), jen.Id(e.err)))
 }
 
 // spec is the UseCaseSpec literal of a use case.
@@ -244,11 +276,23 @@ func (e *emitter) spec(c *Cache) jen.Code {
 			)})
 		}
 	}
+	if c.RefreshAt > 0 {
+		layers = append(layers, kv{"RefreshAt", jen.Lit(c.RefreshAt)})
+	}
+	if c.NegativeTTL > 0 {
+		layers = append(layers, kv{"NegativeTTL", durationCode(c.NegativeTTL)})
+	}
+	if c.Lease > 0 {
+		layers = append(layers, kv{"Lease", durationCode(c.Lease)})
+	}
 	if len(layers) > 0 {
 		fields = append(fields, kv{"Default", literal(rt("KeyConfig"), layers...)})
 	}
 	if c.Fingerprint != 0 {
 		fields = append(fields, kv{"Fingerprint", jen.Op(fmt.Sprintf("0x%016x", c.Fingerprint))})
+	}
+	if c.Negative != nil {
+		fields = append(fields, kv{"Negative", jen.Qual(c.Negative.Path, c.Negative.Name)})
 	}
 	return literal(rt("UseCaseSpec"), fields...)
 }
@@ -351,6 +395,24 @@ func (e *emitter) cachedMethod(out *jen.File, m *Method) {
 	e.keyHelper(out, m, e.helpers[m][0], c.ID, c.Args)
 }
 
+// batchMethod writes a batch method, which leaves the ids it gets to
+// GetBatch with two closures: one that renders the key of one id, and one
+// that calls the wrapped method with the ids the cache does not hold.
+func (e *emitter) batchMethod(out *jen.File, m *Method) {
+	c, b := m.Cache, m.Cache.Batch
+	ctx := m.Params[0].Name
+	id := typeCode(b.ID)
+	key := jen.Func().Params(jen.Id("b").Index().Byte(), jen.Id(b.Elem).Add(id.Clone())).Params(jen.Index().Byte(), jen.Int(), jen.Error()).Block(
+		jen.Return(jen.Id("c").Dot(e.helpers[m][0]).Call(e.helperArgs(m, jen.Id("b"))...)),
+	)
+	load := jen.Func().Params(jen.Id(ctx).Qual("context", "Context"), jen.Id(b.Param).Index().Add(id.Clone())).
+		Params(jen.Map(id.Clone()).Add(typeCode(c.Value)), jen.Error()).
+		Block(jen.Return(forward(m)))
+	out.Commentf("%s serves the wrapped %s through the cache, id by id: use case %s, key type %s.", m.Name, m.Name, c.UseCase, c.KeyType)
+	e.method(out, m, jen.Return(rt("GetBatch").Call(jen.Id(ctx), jen.Id("c").Dot(e.fields[m][0]), jen.Id(b.Param), key, load)))
+	e.keyHelper(out, m, e.helpers[m][0], c.ID, c.Args)
+}
+
 func (e *emitter) invalidatingMethod(out *jen.File, m *Method) {
 	ctx := m.Params[0].Name
 	taken := map[string]bool{}
@@ -407,20 +469,36 @@ func (e *emitter) invalidatingMethod(out *jen.File, m *Method) {
 }
 
 // helperArgs are the arguments of a key helper: the buffer, then the
-// method's parameters after the context.
+// method's parameters after the context; for a batch, one id in place of
+// the ids.
 func (e *emitter) helperArgs(m *Method, buf jen.Code) []jen.Code {
 	args := []jen.Code{buf}
-	for _, p := range m.Params[1:] {
+	for _, p := range helperParams(m) {
 		args = append(args, jen.Id(p.Name))
 	}
 	return args
+}
+
+// helperParams are the parameters of a key helper after its buffer.
+func helperParams(m *Method) []Param {
+	if m.Cache == nil || m.Cache.Batch == nil {
+		return m.Params[1:]
+	}
+	b := m.Cache.Batch
+	params := []Param{{Name: b.Elem, Type: b.ID}}
+	for _, p := range m.Params[1:] {
+		if p.Name != b.Param {
+			params = append(params, p)
+		}
+	}
+	return params
 }
 
 // keyHelper writes the method that renders a call's id and arguments: the
 // layout UseCase.GetRendered and Invalidator.Invalidate take.
 func (e *emitter) keyHelper(out *jen.File, m *Method, name string, id KeyPart, args []KeyArg) {
 	params := []jen.Code{jen.Id("b").Index().Byte()}
-	for _, p := range m.Params[1:] {
+	for _, p := range helperParams(m) {
 		params = append(params, jen.Id(p.Name).Add(typeCode(p.Type)))
 	}
 	fail := func(err jen.Code) jen.Code { return jen.Return(jen.Id("b"), jen.Lit(0), err) }

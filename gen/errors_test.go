@@ -25,7 +25,7 @@ type S interface {
 type S interface {
 	//gcache:cache key_type=k id=id «tracked
 	Get(ctx context.Context, id string) (int, error)
-}`, `unknown option "tracked" of //gcache:cache (have key_type, id, use_case, track)`},
+}`, `unknown option "tracked" of //gcache:cache (have key_type, id, use_case, track, batch)`},
 	{"missing key_type", `
 //gcache:wrap
 type S interface {
@@ -245,6 +245,376 @@ type SCache struct{}
 type S interface {
 	Get(ctx context.Context, id string) (int, error)
 }`, "the decorator's name SCache is already declared"},
+	{"refresh at not a number", `
+//gcache:wrap
+type S interface {
+	//gcache:cache key_type=k id=id
+	//gcache:ttl local=1m
+	//gcache:refresh at=«soon
+	Get(ctx context.Context, id string) (int, error)
+}`, "refresh at=soon: not a number (want a fraction of the TTL, such as 0.8)"},
+	{"refresh at 1", `
+//gcache:wrap
+type S interface {
+	//gcache:cache key_type=k id=id
+	//gcache:ttl local=1m
+	//gcache:refresh at=«1
+	Get(ctx context.Context, id string) (int, error)
+}`, "refresh at=1: want a fraction of the TTL above 0 and below 1"},
+	{"refresh at 0", `
+//gcache:wrap
+type S interface {
+	//gcache:cache key_type=k id=id
+	//gcache:ttl local=1m
+	//gcache:refresh at=«0
+	Get(ctx context.Context, id string) (int, error)
+}`, "refresh at=0: want a fraction of the TTL above 0 and below 1"},
+	{"refresh without at", `
+//gcache:wrap
+type S interface {
+	//gcache:cache key_type=k id=id
+	//gcache:ttl local=1m
+	«//gcache:refresh
+	Get(ctx context.Context, id string) (int, error)
+}`, "//gcache:refresh needs at=FRACTION"},
+	{"refresh unknown option", `
+//gcache:wrap
+type S interface {
+	//gcache:cache key_type=k id=id
+	//gcache:ttl local=1m
+	//gcache:refresh at=0.8 «jitter=0.1
+	Get(ctx context.Context, id string) (int, error)
+}`, `unknown option "jitter" of //gcache:refresh (have at)`},
+	{"second refresh", `
+//gcache:wrap
+type S interface {
+	//gcache:cache key_type=k id=id
+	//gcache:ttl local=1m
+	//gcache:refresh at=0.8
+	«//gcache:refresh at=0.5
+	Get(ctx context.Context, id string) (int, error)
+}`, "second //gcache:refresh on Get"},
+	{"refresh without cache", `
+//gcache:wrap
+type S interface {
+	«//gcache:refresh at=0.8
+	Get(ctx context.Context, id string) (int, error)
+}`, "//gcache:refresh without //gcache:cache on Get"},
+	{"refresh without ttl", `
+//gcache:wrap
+type S interface {
+	//gcache:cache key_type=k id=id
+	«//gcache:refresh at=0.8
+	Get(ctx context.Context, id string) (int, error)
+}`, "//gcache:refresh without a TTL has no effect; add //gcache:ttl"},
+	{"lease without ttl option", `
+//gcache:wrap
+type S interface {
+	//gcache:cache key_type=k id=id
+	//gcache:ttl remote=1m
+	«//gcache:lease
+	Get(ctx context.Context, id string) (int, error)
+}`, "//gcache:lease needs ttl=DURATION"},
+	{"lease of zero", `
+//gcache:wrap
+type S interface {
+	//gcache:cache key_type=k id=id
+	//gcache:ttl remote=1m
+	//gcache:lease ttl=«0s
+	Get(ctx context.Context, id string) (int, error)
+}`, "lease ttl=0s: want a duration above 0"},
+	{"lease not a duration", `
+//gcache:wrap
+type S interface {
+	//gcache:cache key_type=k id=id
+	//gcache:ttl remote=1m
+	//gcache:lease ttl=«2
+	Get(ctx context.Context, id string) (int, error)
+}`, "lease ttl=2: not a duration"},
+	{"lease without a remote ttl", `
+//gcache:wrap
+type S interface {
+	//gcache:cache key_type=k id=id
+	//gcache:ttl local=1m
+	«//gcache:lease ttl=2s
+	Get(ctx context.Context, id string) (int, error)
+}`, "//gcache:lease without a remote TTL has no effect"},
+	{"lease without cache", `
+//gcache:wrap
+type S interface {
+	«//gcache:lease ttl=2s
+	Get(ctx context.Context, id string) (int, error)
+}`, "//gcache:lease without //gcache:cache on Get"},
+	{"negative without ttl", `
+var ErrNotFound = errors.New("not found")
+
+//gcache:wrap
+type S interface {
+	//gcache:cache key_type=k id=id
+	//gcache:ttl local=1m
+	«//gcache:negative err=ErrNotFound
+	Get(ctx context.Context, id string) (int, error)
+}`, "//gcache:negative needs ttl=DURATION"},
+	{"negative without err", `
+//gcache:wrap
+type S interface {
+	//gcache:cache key_type=k id=id
+	//gcache:ttl local=1m
+	«//gcache:negative ttl=1m
+	Get(ctx context.Context, id string) (int, error)
+}`, "//gcache:negative needs err=NAME"},
+	{"negative ttl of zero", `
+var ErrNotFound = errors.New("not found")
+
+//gcache:wrap
+type S interface {
+	//gcache:cache key_type=k id=id
+	//gcache:ttl local=1m
+	//gcache:negative err=ErrNotFound ttl=«0
+	Get(ctx context.Context, id string) (int, error)
+}`, "negative ttl=0: want a duration above 0"},
+	{"negative err is a function", `
+func ErrNotFound() error { return nil }
+
+//gcache:wrap
+type S interface {
+	//gcache:cache key_type=k id=id
+	//gcache:ttl local=1m
+	//gcache:negative err=«ErrNotFound ttl=1m
+	Get(ctx context.Context, id string) (int, error)
+}`, "negative err=ErrNotFound: ErrNotFound is a function; want the package-level variable that holds the sentinel error"},
+	{"negative err is a type", `
+type NotFound struct{}
+
+func (NotFound) Error() string { return "not found" }
+
+//gcache:wrap
+type S interface {
+	//gcache:cache key_type=k id=id
+	//gcache:ttl local=1m
+	//gcache:negative err=«NotFound ttl=1m
+	Get(ctx context.Context, id string) (int, error)
+}`, "NotFound is a type"},
+	{"negative err is a constant", `
+const ErrNotFound = "not found"
+
+//gcache:wrap
+type S interface {
+	//gcache:cache key_type=k id=id
+	//gcache:ttl local=1m
+	//gcache:negative err=«ErrNotFound ttl=1m
+	Get(ctx context.Context, id string) (int, error)
+}`, "ErrNotFound is a constant"},
+	{"negative err is not an error", `
+var ErrNotFound = 404
+
+//gcache:wrap
+type S interface {
+	//gcache:cache key_type=k id=id
+	//gcache:ttl local=1m
+	//gcache:negative err=«ErrNotFound ttl=1m
+	Get(ctx context.Context, id string) (int, error)
+}`, "ErrNotFound has type int, which is not an error"},
+	{"negative err unknown", `
+//gcache:wrap
+type S interface {
+	//gcache:cache key_type=k id=id
+	//gcache:ttl local=1m
+	//gcache:negative err=«ErrNotFuond ttl=1m
+	Get(ctx context.Context, id string) (int, error)
+}`, "negative err=ErrNotFuond: ErrNotFuond is not declared in package p"},
+	{"negative err unknown in an import", `
+//gcache:wrap
+type S interface {
+	//gcache:cache key_type=k id=id
+	//gcache:ttl local=1m
+	//gcache:negative err=context.«Cancelled ttl=1m
+	Get(ctx context.Context, id string) (int, error)
+}`, "negative err=context.Cancelled: Cancelled is not declared in package context"},
+	{"negative err a function of an import", `
+//gcache:wrap
+type S interface {
+	//gcache:cache key_type=k id=id
+	//gcache:ttl local=1m
+	//gcache:negative err=«context.Background ttl=1m
+	Get(ctx context.Context, id string) (int, error)
+}`, "context.Background is a function"},
+	{"negative err unexported in an import", `
+//gcache:wrap
+type S interface {
+	//gcache:cache key_type=k id=id
+	//gcache:ttl local=1m
+	//gcache:negative err=context.«canceled ttl=1m
+	Get(ctx context.Context, id string) (int, error)
+}`, "canceled is not exported by package context"},
+	{"negative err of no package", `
+//gcache:wrap
+type S interface {
+	//gcache:cache key_type=k id=id
+	//gcache:ttl local=1m
+	//gcache:negative err=«sql.ErrNoRows ttl=1m
+	Get(ctx context.Context, id string) (int, error)
+}`, "sql is not an imported package"},
+	{"negative err is a package", `
+//gcache:wrap
+type S interface {
+	//gcache:cache key_type=k id=id
+	//gcache:ttl local=1m
+	//gcache:negative err=«context ttl=1m
+	Get(ctx context.Context, id string) (int, error)
+}`, "context is a package"},
+	{"negative err an expression", `
+var Errs = []error{errors.New("not found")}
+
+//gcache:wrap
+type S interface {
+	//gcache:cache key_type=k id=id
+	//gcache:ttl local=1m
+	//gcache:negative err=«Errs[0] ttl=1m
+	Get(ctx context.Context, id string) (int, error)
+}`, "want the name of a package-level error variable"},
+	{"negative on a method without an error", `
+var ErrNotFound = errors.New("not found")
+
+//gcache:wrap
+type S interface {
+	//gcache:cache key_type=k id=id
+	//gcache:ttl local=1m
+	«//gcache:negative err=ErrNotFound ttl=1m
+	Get(ctx context.Context, id string) int
+}`, "//gcache:negative needs Get to return (T, error)"},
+	{"negative without cache", `
+var ErrNotFound = errors.New("not found")
+
+//gcache:wrap
+type S interface {
+	«//gcache:negative err=ErrNotFound ttl=1m
+	Get(ctx context.Context, id string) (int, error)
+}`, "//gcache:negative without //gcache:cache on Get"},
+	{"batch id not a slice", `
+//gcache:wrap
+type S interface {
+	//gcache:cache key_type=k id=«id batch
+	Get(ctx context.Context, id string) (map[string]int, error)
+}`, "id has type string; the ids of a batch method are a slice, []K or ...K"},
+	{"batch id a selector", `
+type Query struct{ IDs []string }
+
+//gcache:wrap
+type S interface {
+	//gcache:cache key_type=k id=«q.IDs batch
+	Get(ctx context.Context, q Query) (map[string]int, error)
+}`, "id=q.IDs: the id of a batch method is the parameter that holds the ids, not an expression"},
+	{"batch id a conversion", `
+//gcache:wrap
+type S interface {
+	//gcache:cache key_type=k id=«[]string(ids) batch
+	Get(ctx context.Context, ids []string) (map[string]int, error)
+}`, "the id of a batch method is the parameter that holds the ids"},
+	{"batch id names no parameter", `
+//gcache:wrap
+type S interface {
+	//gcache:cache key_type=k id=«idz batch
+	Get(ctx context.Context, ids []string) (map[string]int, error)
+}`, `"idz" is not a parameter of Get (have ctx, ids)`},
+	{"batch without id", `
+//gcache:wrap
+type S interface {
+	«//gcache:cache key_type=k batch
+	Get(ctx context.Context, ids []string) (map[string]int, error)
+}`, "//gcache:cache needs id=PARAM"},
+	{"batch ids not encodable", `
+type Q struct{ N int }
+
+//gcache:wrap
+type S interface {
+	//gcache:cache key_type=k id=«ids batch
+	Get(ctx context.Context, ids []Q) (map[Q]int, error)
+}`, "the ids in ids are not key-encodable: type Q is not key-encodable"},
+	{"batch ids not comparable", `
+//gcache:wrap
+type S interface {
+	//gcache:cache key_type=k id=«ids batch
+	Get(ctx context.Context, ids [][]string) (map[string]int, error)
+}`, "the ids in ids, of type []string, are not comparable"},
+	{"batch result not a map", `
+//gcache:wrap
+type S interface {
+	//gcache:cache key_type=k id=ids «batch
+	Get(ctx context.Context, ids []string) ([]int, error)
+}`, "Get returns ([]int, error); a batch method returns (map[string]V, error)"},
+	{"batch result without error", `
+//gcache:wrap
+type S interface {
+	//gcache:cache key_type=k id=ids «batch
+	Get(ctx context.Context, ids []int64) map[int64]int
+}`, "Get returns (map[int64]int); a batch method returns (map[int64]V, error)"},
+	{"batch map key mismatch", `
+//gcache:wrap
+type S interface {
+	//gcache:cache key_type=k id=ids «batch
+	Get(ctx context.Context, ids []string) (map[int]string, error)
+}`, "Get returns a map keyed by int; a batch method's map is keyed by its ids' type, string"},
+	{"batch flag with a value", `
+//gcache:wrap
+type S interface {
+	//gcache:cache key_type=k id=ids «batch=true
+	Get(ctx context.Context, ids []string) (map[string]int, error)
+}`, "option batch of //gcache:cache takes no value"},
+	{"refresh on a batch", `
+//gcache:wrap
+type S interface {
+	//gcache:cache key_type=k id=ids batch
+	//gcache:ttl local=1m
+	«//gcache:refresh at=0.8
+	Get(ctx context.Context, ids []string) (map[string]int, error)
+}`, "//gcache:refresh is not supported on batch methods"},
+	{"lease on a batch", `
+//gcache:wrap
+type S interface {
+	//gcache:cache key_type=k id=ids batch
+	//gcache:ttl remote=1m
+	«//gcache:lease ttl=1s
+	Get(ctx context.Context, ids []string) (map[string]int, error)
+}`, "//gcache:lease is not supported on batch methods"},
+	{"negative on a batch", `
+var ErrNotFound = errors.New("not found")
+
+//gcache:wrap
+type S interface {
+	//gcache:cache key_type=k id=ids batch
+	//gcache:ttl remote=1m
+	«//gcache:negative err=ErrNotFound ttl=1s
+	Get(ctx context.Context, ids []string) (map[string]int, error)
+}`, "//gcache:negative is not supported on batch methods"},
+	{"arg of a batch's ids", `
+//gcache:wrap
+type S interface {
+	//gcache:cache key_type=k id=ids batch
+	//gcache:arg «ids=ids
+	Get(ctx context.Context, ids []string) (map[string]int, error)
+}`, "//gcache:arg ids: ids holds the ids of the batch"},
+	{"arg over a batch's ids", `
+//gcache:wrap
+type S interface {
+	//gcache:cache key_type=k id=ids batch
+	//gcache:arg page=«ids
+	Get(ctx context.Context, ids []string, page int) (map[string]int, error)
+}`, "//gcache:arg page=ids uses ids, the ids of the batch"},
+	{"ignore of a batch's ids", `
+//gcache:wrap
+type S interface {
+	//gcache:cache key_type=k id=ids batch
+	//gcache:ignore «ids
+	Get(ctx context.Context, ids []string) (map[string]int, error)
+}`, "//gcache:ignore ids: it is the id"},
+	{"batch and invalidate", `
+//gcache:wrap
+type S interface {
+	//gcache:cache key_type=k id=ids batch
+	«//gcache:invalidate key_type=k id=ids
+	Get(ctx context.Context, ids []string) (map[string]int, error)
+}`, "Get is both cached and invalidating"},
 }
 
 // TestErrors generates a module holding one package per error case, and
@@ -263,7 +633,7 @@ func TestErrors(t *testing.T) {
 	write(filepath.Join(dir, "go.mod"), "module example.com/errs\n\ngo 1.26\n")
 	wantPos := map[string]string{}
 	for i, tc := range errorCases {
-		src := "package p\n\nimport \"context\"\n\nvar _ context.Context\n" + tc.src + "\n"
+		src := "package p\n\nimport (\n\t\"context\"\n\t\"errors\"\n)\n\nvar (\n\t_ context.Context\n\t_ = errors.New\n)\n" + tc.src + "\n"
 		mark := strings.Index(src, "«")
 		if mark < 0 {
 			t.Fatalf("%s: no « in the source", tc.name)

@@ -8,6 +8,7 @@ import (
 
 	gcache "github.com/gcache-go/gcache/runtime"
 	"github.com/gcache-go/gcache/testdata/basic"
+	"github.com/gcache-go/gcache/testdata/features"
 	"github.com/gcache-go/gcache/testdata/keys"
 	"github.com/gcache-go/gcache/testdata/shapes"
 )
@@ -17,23 +18,29 @@ import (
 // reflection for the same types: a generated use case and a hand-written
 // one of the same type read each other's values.
 func TestFingerprintsMatchTheRuntime(t *testing.T) {
+	// By package and use case.
 	want := map[string]reflect.Type{
-		"GetUser":          reflect.TypeFor[*basic.User](),
-		"SearchUserPosts":  reflect.TypeFor[[]basic.Post](),
-		"Shapes.Struct":    reflect.TypeFor[shapes.Result](),
-		"Shapes.Map":       reflect.TypeFor[map[string]*big.Int](),
-		"Shapes.Pointer":   reflect.TypeFor[*url.URL](),
-		"Shapes.Tree":      reflect.TypeFor[*shapes.Tree](),
-		"Shapes.Variadic":  reflect.TypeFor[[]string](),
-		"Shapes.ValueOnly": reflect.TypeFor[int](),
-		"Scalars":          reflect.TypeFor[string](),
-		"Shapes.Anonymous": reflect.TypeFor[struct {
+		"basic.GetUser":           reflect.TypeFor[*basic.User](),
+		"basic.SearchUserPosts":   reflect.TypeFor[[]basic.Post](),
+		"shapes.Shapes.Struct":    reflect.TypeFor[shapes.Result](),
+		"shapes.Shapes.Map":       reflect.TypeFor[map[string]*big.Int](),
+		"shapes.Shapes.Pointer":   reflect.TypeFor[*url.URL](),
+		"shapes.Shapes.Tree":      reflect.TypeFor[*shapes.Tree](),
+		"shapes.Shapes.Variadic":  reflect.TypeFor[[]string](),
+		"shapes.Shapes.ValueOnly": reflect.TypeFor[int](),
+		"keys.Scalars":            reflect.TypeFor[string](),
+		"shapes.Shapes.Anonymous": reflect.TypeFor[struct {
 			A int `json:"a"`
 			B []byte
 		}](),
+		"features.GetUser": reflect.TypeFor[*features.User](),
+		// Batch use cases hold the values of their maps.
+		"features.GetUsers":           reflect.TypeFor[*features.User](),
+		"features.UserStore.Balances": reflect.TypeFor[features.Balance](),
+		"features.Names":              reflect.TypeFor[string](),
 	}
 	_ = keys.Name("")
-	files, _, err := load("../testdata", []string{"./basic", "./shapes", "./keys", "./generic"})
+	files, _, err := load("../testdata", []string{"./basic", "./shapes", "./keys", "./generic", "./features"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,16 +51,17 @@ func TestFingerprintsMatchTheRuntime(t *testing.T) {
 				if m.Cache == nil {
 					continue
 				}
-				rt, ok := want[m.Cache.UseCase]
+				uc := f.Package.Name + "." + m.Cache.UseCase
+				rt, ok := want[uc]
 				if !ok {
 					if iface.TypeParams != nil && m.Cache.Fingerprint != 0 {
-						t.Errorf("%s: fingerprint %x of a type with type parameters, want 0", m.Cache.UseCase, m.Cache.Fingerprint)
+						t.Errorf("%s: fingerprint %x of a type with type parameters, want 0", uc, m.Cache.Fingerprint)
 					}
 					continue
 				}
-				seen[m.Cache.UseCase] = true
+				seen[uc] = true
 				if got, want := m.Cache.Fingerprint, gcache.TypeFingerprint(rt); got != want {
-					t.Errorf("%s: generator %016x, runtime %016x for %v", m.Cache.UseCase, got, want, rt)
+					t.Errorf("%s: generator %016x, runtime %016x for %v", uc, got, want, rt)
 				}
 			}
 		}

@@ -19,6 +19,10 @@ type keyScope struct {
 	params []*types.Var // the parameters after the context
 	pkg    *types.Package
 	anchor token.Pos // where type names in conversions are resolved
+	// file is the syntax of the method's file when it is in another
+	// package, whose export data keeps no file scopes: names are
+	// resolved through its imports.
+	file *ast.File
 }
 
 func (l *loader) newKeyScope(method string, m *types.Func, sig *types.Signature) *keyScope {
@@ -32,6 +36,8 @@ func (l *loader) newKeyScope(method string, m *types.Func, sig *types.Signature)
 	}
 	if m.Pkg() == l.pkg.Types {
 		sc.anchor = m.Pos()
+	} else if other := l.others[l.fset.Position(m.Pos()).Filename]; other != nil {
+		sc.file = other.file
 	}
 	return sc
 }

@@ -98,7 +98,8 @@ type loader struct {
 	errs     Errors
 	others   map[string]*parsedFile // files of other packages, by path
 	useCases map[string]token.Position
-	imports  map[string]string // path → package name, for the file being loaded
+	imports  map[string]string         // path → package name, for the file being loaded
+	loaded   map[string]*types.Package // packages read whole, by path
 }
 
 func (l *loader) errorf(pos token.Position, format string, args ...any) {

@@ -64,11 +64,38 @@ type Cache struct {
 	UseCase, KeyType string
 	Tracked          bool
 	Default          [2]LayerDefault // Local, Remote
-	ID               KeyPart
-	Args             []KeyArg // sorted by name
-	Value            Type     // the cached result
-	ReturnsError     bool     // results are (Value, error), not Value alone
-	Fingerprint      uint64   // 0 when the value type has type parameters
+
+	// The opt-in features of the default config, each off at its zero
+	// value.
+	RefreshAt   float64       // early refresh, after this fraction of the TTL
+	NegativeTTL time.Duration // how long Negative is cached
+	Lease       time.Duration // single flight across instances
+	// Negative is the sentinel error by which the method says "not
+	// found"; nil when it has none.
+	Negative *Var
+
+	ID           KeyPart  // for a batch, the key part of one id, named Batch.Elem
+	Args         []KeyArg // sorted by name
+	Value        Type     // the cached result; for a batch, the map's value type
+	ReturnsError bool     // results are (Value, error), not Value alone
+	Fingerprint  uint64   // 0 when the value type has type parameters
+	Batch        *Batch   // nil: one id per call
+}
+
+// A Var is a package-level variable.
+type Var struct {
+	Path, Name string // the declaring package's import path, and the name
+}
+
+// A Batch is how a batch method takes its ids: a slice parameter, whose
+// ids each have the key a call with that id alone would have. The method
+// returns a map from id to Value.
+type Batch struct {
+	Param string // the parameter that holds the ids
+	// Elem names one id in the key helper and in the closure that calls
+	// it; the namer makes it distinct from the parameters and imports.
+	Elem string
+	ID   Type // the type of one id
 }
 
 // LayerDefault is a layer's default TTL and ramp.

@@ -90,7 +90,7 @@ func hasCached(f *File) bool {
 func usesTime(f *File) bool {
 	for _, iface := range f.Interfaces {
 		for _, m := range iface.Methods {
-			if m.Cache != nil && (m.Cache.Default[0].TTL > 0 || m.Cache.Default[1].TTL > 0) {
+			if c := m.Cache; c != nil && (c.Default[0].TTL > 0 || c.Default[1].TTL > 0 || c.NegativeTTL > 0 || c.Lease > 0) {
 				return true
 			}
 			for _, inv := range m.Invalidations {
@@ -115,7 +115,8 @@ func unique(base string, taken map[string]bool) string {
 }
 
 // nameParams names the parameters of m: unnamed and blank ones after
-// their position, colliding ones with a number.
+// their position, colliding ones with a number; and, for a batch, the
+// one id its key helper renders, after them.
 func nameParams(m *Method, reserved map[string]bool) {
 	taken := map[string]bool{}
 	for n := range reserved {
@@ -137,11 +138,20 @@ func nameParams(m *Method, reserved map[string]bool) {
 		}
 		p.Name = n
 	}
+	if c := m.Cache; c != nil && c.Batch != nil {
+		if n, ok := renames[c.Batch.Param]; ok {
+			c.Batch.Param = n
+		}
+		c.Batch.Elem = unique(c.Batch.Elem, taken)
+		c.ID.Expr = ParamRef{Name: c.Batch.Elem}
+	}
 	if len(renames) == 0 {
 		return
 	}
 	if m.Cache != nil {
-		renamePart(&m.Cache.ID, renames)
+		if m.Cache.Batch == nil {
+			renamePart(&m.Cache.ID, renames)
+		}
 		for i := range m.Cache.Args {
 			renamePart(&m.Cache.Args[i].Part, renames)
 		}

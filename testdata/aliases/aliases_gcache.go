@@ -5,6 +5,8 @@ package aliases
 import (
 	"context"
 	gcache "github.com/gcache-go/gcache/runtime"
+	"github.com/gcache-go/gcache/testdata/embedded/base"
+	"io/fs"
 	"time"
 )
 
@@ -12,33 +14,73 @@ import (
 // annotations. Methods without annotations call the wrapped Reader.
 type ReaderCache struct {
 	next Reader
+	mode *gcache.UseCase[fs.FileMode]
 	read *gcache.UseCase[string]
 }
 
 // NewReaderCache returns a decorator of next that caches through c.
-// It registers the use cases Reader.Read on c, so it is an
+// It registers the use cases Reader.Mode, Reader.Read on c, so it is an
 // error to make two of them on one Cache.
 func NewReaderCache(next Reader, c *gcache.Cache) (*ReaderCache, error) {
+	mode, err := gcache.NewUseCase[fs.FileMode](c, gcache.UseCaseSpec{
+		Name:    "Reader.Mode",
+		KeyType: "doc",
+		Default: gcache.KeyConfig{
+			Local:       gcache.LayerConfig{TTL: time.Minute, Ramp: 100},
+			NegativeTTL: time.Minute,
+		},
+		Fingerprint: 0x54c64ac60988012c,
+		Negative:    fs.ErrNotExist,
+	})
+	if err != nil {
+		return nil, err
+	}
 	read, err := gcache.NewUseCase[string](c, gcache.UseCaseSpec{
 		Name:    "Reader.Read",
 		KeyType: "doc",
 		Tracked: true,
 		Default: gcache.KeyConfig{
-			Local:  gcache.LayerConfig{TTL: time.Minute, Ramp: 100},
-			Remote: gcache.LayerConfig{TTL: time.Hour, Ramp: 100},
+			Local:       gcache.LayerConfig{TTL: time.Minute, Ramp: 100},
+			Remote:      gcache.LayerConfig{TTL: time.Hour, Ramp: 100},
+			NegativeTTL: time.Minute,
 		},
 		Fingerprint: 0x704be0d8faaffc58,
+		Negative:    base.ErrGone,
 	})
 	if err != nil {
 		return nil, err
 	}
 	return &ReaderCache{
 		next: next,
+		mode: mode,
 		read: read,
 	}, nil
 }
 
 var _ Reader = (*ReaderCache)(nil)
+
+// Mode serves the wrapped Mode through the cache: use case Reader.Mode, key type doc.
+func (c *ReaderCache) Mode(ctx context.Context, id string) (fs.FileMode, error) {
+	if !c.mode.Enabled(ctx) {
+		return c.next.Mode(ctx, id)
+	}
+	key, idLen, err := c.modeKey(make([]byte, 0, 128), id)
+	if err != nil {
+		c.mode.KeyError(err)
+		return c.next.Mode(ctx, id)
+	}
+	return c.mode.GetRendered(ctx, key, idLen, func() func(context.Context) (fs.FileMode, error) {
+		return func(ctx context.Context) (fs.FileMode, error) {
+			return c.next.Mode(ctx, id)
+		}
+	})
+}
+
+// modeKey renders the id and arguments of Mode calls after b.
+func (*ReaderCache) modeKey(b []byte, id string) ([]byte, int, error) {
+	b = gcache.AppendString(b, id)
+	return b, len(b), nil
+}
 
 // Read serves the wrapped Read through the cache: use case Reader.Read, key type doc.
 func (c *ReaderCache) Read(ctx context.Context, id string) (string, error) {
@@ -66,15 +108,15 @@ func (*ReaderCache) readKey(b []byte, id string) ([]byte, int, error) {
 // UsersCache is a caching decorator of Users, made from its //gcache:
 // annotations. Methods without annotations call the wrapped Users.
 type UsersCache struct {
-	next    Users
-	profile *gcache.UseCase[Profile]
+	next     Users
+	profile2 *gcache.UseCase[Profile]
 }
 
 // NewUsersCache returns a decorator of next that caches through c.
 // It registers the use cases AliasProfile on c, so it is an
 // error to make two of them on one Cache.
 func NewUsersCache(next Users, c *gcache.Cache) (*UsersCache, error) {
-	profile, err := gcache.NewUseCase[Profile](c, gcache.UseCaseSpec{
+	profile2, err := gcache.NewUseCase[Profile](c, gcache.UseCaseSpec{
 		Name:    "AliasProfile",
 		KeyType: "user",
 		Default: gcache.KeyConfig{
@@ -86,8 +128,8 @@ func NewUsersCache(next Users, c *gcache.Cache) (*UsersCache, error) {
 		return nil, err
 	}
 	return &UsersCache{
-		next:    next,
-		profile: profile,
+		next:     next,
+		profile2: profile2,
 	}, nil
 }
 
@@ -95,15 +137,15 @@ var _ Users = (*UsersCache)(nil)
 
 // Profile serves the wrapped Profile through the cache: use case AliasProfile, key type user.
 func (c *UsersCache) Profile(ctx context.Context, id UserID) (Profile, error) {
-	if !c.profile.Enabled(ctx) {
+	if !c.profile2.Enabled(ctx) {
 		return c.next.Profile(ctx, id)
 	}
 	key, idLen, err := c.profileKey(make([]byte, 0, 128), id)
 	if err != nil {
-		c.profile.KeyError(err)
+		c.profile2.KeyError(err)
 		return c.next.Profile(ctx, id)
 	}
-	return c.profile.GetRendered(ctx, key, idLen, func() func(context.Context) (Profile, error) {
+	return c.profile2.GetRendered(ctx, key, idLen, func() func(context.Context) (Profile, error) {
 		return func(ctx context.Context) (Profile, error) {
 			return c.next.Profile(ctx, id)
 		}

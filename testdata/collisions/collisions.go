@@ -5,6 +5,7 @@ package collisions
 
 import (
 	"context"
+	"errors"
 	htmltemplate "html/template"
 	"text/template"
 	"time"
@@ -36,12 +37,36 @@ type Render interface {
 	//gcache:invalidate key_type=page id=id
 	Save(ctx context.Context, id string) Failure
 
-	// C and Err are named like the constructor's variables.
+	// C and Err are named like the constructor's variables, and so is
+	// the sentinel of C.
 	//gcache:cache key_type=page id=id
 	//gcache:ttl local=1m
+	//gcache:negative err=err ttl=1s
 	C(ctx context.Context, id string) (int, error)
 	Err(ctx context.Context) error
+
+	// String would make a field named like the type of the use cases
+	// after it.
+	//gcache:cache key_type=page id=id
+	//gcache:ttl local=1m
+	String(ctx context.Context, id string) (string, error)
+
+	// Pages is a batch with a parameter named like the one id its key
+	// helper renders, and one named like an import.
+	//gcache:cache key_type=page id=ids batch
+	//gcache:ttl local=1m
+	Pages(ctx context.Context, ids []string, id int, template string) (map[string]string, error)
+
+	// Gone caches context.Canceled, through the context package that a
+	// parameter's name hides in the decorator.
+	//gcache:cache key_type=page id=id
+	//gcache:ttl local=1m
+	//gcache:negative err=context.Canceled ttl=1s
+	Gone(context context.Context, id string) (string, error)
 }
+
+// err is a sentinel named like the decorator constructor's error.
+var err = errors.New("collisions: no such page")
 
 type item struct{ N int }
 

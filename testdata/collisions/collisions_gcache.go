@@ -16,16 +16,19 @@ type RenderCache struct {
 	next      Render
 	alias     *gcache.UseCase[string]
 	c2        *gcache.UseCase[int]
+	gone      *gcache.UseCase[string]
 	page      *gcache.UseCase[string]
+	pages     *gcache.UseCase[string]
 	save      *gcache.Invalidator
+	string2   *gcache.UseCase[string]
 	templates *gcache.UseCase[string]
 }
 
 // NewRenderCache returns a decorator of next that caches through c.
-// It registers the use cases Render.Alias, Render.C, Render.Page, Render.Templates on c, so it is an
+// It registers the use cases Render.Alias, Render.C, Render.Gone, Render.Page, Render.Pages, Render.String, Render.Templates on c, so it is an
 // error to make two of them on one Cache.
 func NewRenderCache(next Render, c *gcache.Cache) (*RenderCache, error) {
-	alias, err := gcache.NewUseCase[string](c, gcache.UseCaseSpec{
+	alias, err2 := gcache.NewUseCase[string](c, gcache.UseCaseSpec{
 		Name:    "Render.Alias",
 		KeyType: "page",
 		Default: gcache.KeyConfig{
@@ -33,21 +36,36 @@ func NewRenderCache(next Render, c *gcache.Cache) (*RenderCache, error) {
 		},
 		Fingerprint: 0x704be0d8faaffc58,
 	})
-	if err != nil {
-		return nil, err
+	if err2 != nil {
+		return nil, err2
 	}
-	c2, err := gcache.NewUseCase[int](c, gcache.UseCaseSpec{
+	c2, err2 := gcache.NewUseCase[int](c, gcache.UseCaseSpec{
 		Name:    "Render.C",
 		KeyType: "page",
 		Default: gcache.KeyConfig{
-			Local: gcache.LayerConfig{TTL: time.Minute, Ramp: 100},
+			Local:       gcache.LayerConfig{TTL: time.Minute, Ramp: 100},
+			NegativeTTL: time.Second,
 		},
 		Fingerprint: 0x2b9fff192bd4c83e,
+		Negative:    err,
 	})
-	if err != nil {
-		return nil, err
+	if err2 != nil {
+		return nil, err2
 	}
-	page, err := gcache.NewUseCase[string](c, gcache.UseCaseSpec{
+	gone, err2 := gcache.NewUseCase[string](c, gcache.UseCaseSpec{
+		Name:    "Render.Gone",
+		KeyType: "page",
+		Default: gcache.KeyConfig{
+			Local:       gcache.LayerConfig{TTL: time.Minute, Ramp: 100},
+			NegativeTTL: time.Second,
+		},
+		Fingerprint: 0x704be0d8faaffc58,
+		Negative:    context.Canceled,
+	})
+	if err2 != nil {
+		return nil, err2
+	}
+	page, err2 := gcache.NewUseCase[string](c, gcache.UseCaseSpec{
 		Name:    "Render.Page",
 		KeyType: "page",
 		Default: gcache.KeyConfig{
@@ -56,14 +74,36 @@ func NewRenderCache(next Render, c *gcache.Cache) (*RenderCache, error) {
 		},
 		Fingerprint: 0x704be0d8faaffc58,
 	})
-	if err != nil {
-		return nil, err
+	if err2 != nil {
+		return nil, err2
 	}
-	save, err := gcache.NewInvalidator(c, "page")
-	if err != nil {
-		return nil, err
+	pages, err2 := gcache.NewUseCase[string](c, gcache.UseCaseSpec{
+		Name:    "Render.Pages",
+		KeyType: "page",
+		Default: gcache.KeyConfig{
+			Local: gcache.LayerConfig{TTL: time.Minute, Ramp: 100},
+		},
+		Fingerprint: 0x704be0d8faaffc58,
+	})
+	if err2 != nil {
+		return nil, err2
 	}
-	templates, err := gcache.NewUseCase[string](c, gcache.UseCaseSpec{
+	save, err2 := gcache.NewInvalidator(c, "page")
+	if err2 != nil {
+		return nil, err2
+	}
+	string2, err2 := gcache.NewUseCase[string](c, gcache.UseCaseSpec{
+		Name:    "Render.String",
+		KeyType: "page",
+		Default: gcache.KeyConfig{
+			Local: gcache.LayerConfig{TTL: time.Minute, Ramp: 100},
+		},
+		Fingerprint: 0x704be0d8faaffc58,
+	})
+	if err2 != nil {
+		return nil, err2
+	}
+	templates, err2 := gcache.NewUseCase[string](c, gcache.UseCaseSpec{
 		Name:    "Render.Templates",
 		KeyType: "page",
 		Default: gcache.KeyConfig{
@@ -71,15 +111,18 @@ func NewRenderCache(next Render, c *gcache.Cache) (*RenderCache, error) {
 		},
 		Fingerprint: 0x704be0d8faaffc58,
 	})
-	if err != nil {
-		return nil, err
+	if err2 != nil {
+		return nil, err2
 	}
 	return &RenderCache{
 		next:      next,
 		alias:     alias,
 		c2:        c2,
+		gone:      gone,
 		page:      page,
+		pages:     pages,
 		save:      save,
+		string2:   string2,
 		templates: templates,
 	}, nil
 }
@@ -142,6 +185,29 @@ func (c *RenderCache) Err(ctx context.Context) error {
 	return c.next.Err(ctx)
 }
 
+// Gone serves the wrapped Gone through the cache: use case Render.Gone, key type page.
+func (c *RenderCache) Gone(context2 context.Context, id string) (string, error) {
+	if !c.gone.Enabled(context2) {
+		return c.next.Gone(context2, id)
+	}
+	key, idLen, err := c.goneKey(make([]byte, 0, 128), id)
+	if err != nil {
+		c.gone.KeyError(err)
+		return c.next.Gone(context2, id)
+	}
+	return c.gone.GetRendered(context2, key, idLen, func() func(context.Context) (string, error) {
+		return func(context2 context.Context) (string, error) {
+			return c.next.Gone(context2, id)
+		}
+	})
+}
+
+// goneKey renders the id and arguments of Gone calls after b.
+func (*RenderCache) goneKey(b []byte, id string) ([]byte, int, error) {
+	b = gcache.AppendString(b, id)
+	return b, len(b), nil
+}
+
 // Next calls the wrapped Next.
 func (c *RenderCache) Next(ctx context.Context) error {
 	return c.next.Next(ctx)
@@ -187,6 +253,26 @@ func (*RenderCache) pageKey(b []byte, gcache2 string, time2 time.Duration, c2 in
 	return b, idLen, nil
 }
 
+// Pages serves the wrapped Pages through the cache, id by id: use case Render.Pages, key type page.
+func (c *RenderCache) Pages(ctx context.Context, ids []string, id int, template3 string) (map[string]string, error) {
+	return gcache.GetBatch(ctx, c.pages, ids, func(b []byte, id2 string) ([]byte, int, error) {
+		return c.pagesKey(b, id2, id, template3)
+	}, func(ctx context.Context, ids []string) (map[string]string, error) {
+		return c.next.Pages(ctx, ids, id, template3)
+	})
+}
+
+// pagesKey renders the id and arguments of Pages calls after b.
+func (*RenderCache) pagesKey(b []byte, id2 string, id int, template3 string) ([]byte, int, error) {
+	b = gcache.AppendString(b, id2)
+	idLen := len(b)
+	b = append(b, "?id="...)
+	b = gcache.AppendInt(b, int64(id))
+	b = append(b, "&template="...)
+	b = gcache.AppendString(b, template3)
+	return b, idLen, nil
+}
+
 // Save calls the wrapped Save and, when it succeeds, invalidates the page it names.
 func (c *RenderCache) Save(ctx context.Context, id string) Failure {
 	err := c.next.Save(ctx, id)
@@ -199,6 +285,29 @@ func (c *RenderCache) Save(ctx context.Context, id string) Failure {
 
 // saveKey renders the id and arguments of Save calls after b.
 func (*RenderCache) saveKey(b []byte, id string) ([]byte, int, error) {
+	b = gcache.AppendString(b, id)
+	return b, len(b), nil
+}
+
+// String serves the wrapped String through the cache: use case Render.String, key type page.
+func (c *RenderCache) String(ctx context.Context, id string) (string, error) {
+	if !c.string2.Enabled(ctx) {
+		return c.next.String(ctx, id)
+	}
+	key, idLen, err := c.stringKey(make([]byte, 0, 128), id)
+	if err != nil {
+		c.string2.KeyError(err)
+		return c.next.String(ctx, id)
+	}
+	return c.string2.GetRendered(ctx, key, idLen, func() func(context.Context) (string, error) {
+		return func(ctx context.Context) (string, error) {
+			return c.next.String(ctx, id)
+		}
+	})
+}
+
+// stringKey renders the id and arguments of String calls after b.
+func (*RenderCache) stringKey(b []byte, id string) ([]byte, int, error) {
 	b = gcache.AppendString(b, id)
 	return b, len(b), nil
 }
@@ -230,7 +339,7 @@ func (*RenderCache) templatesKey(b []byte, id string, text *template2.Template, 
 // annotations. Methods without annotations call the wrapped lower.
 type lowerCache struct {
 	next     lower
-	item     *gcache.UseCase[*item]
+	item2    *gcache.UseCase[*item]
 	getUser2 *gcache.UseCase[string]
 }
 
@@ -238,7 +347,7 @@ type lowerCache struct {
 // It registers the use cases lower.Item, lower.getUser on c, so it is an
 // error to make two of them on one Cache.
 func NewlowerCache(next lower, c *gcache.Cache) (*lowerCache, error) {
-	item, err := gcache.NewUseCase[*item](c, gcache.UseCaseSpec{
+	item2, err2 := gcache.NewUseCase[*item](c, gcache.UseCaseSpec{
 		Name:    "lower.Item",
 		KeyType: "item",
 		Default: gcache.KeyConfig{
@@ -246,10 +355,10 @@ func NewlowerCache(next lower, c *gcache.Cache) (*lowerCache, error) {
 		},
 		Fingerprint: 0x048998fe6e0d7e74,
 	})
-	if err != nil {
-		return nil, err
+	if err2 != nil {
+		return nil, err2
 	}
-	getUser2, err := gcache.NewUseCase[string](c, gcache.UseCaseSpec{
+	getUser2, err2 := gcache.NewUseCase[string](c, gcache.UseCaseSpec{
 		Name:    "lower.getUser",
 		KeyType: "u",
 		Default: gcache.KeyConfig{
@@ -257,12 +366,12 @@ func NewlowerCache(next lower, c *gcache.Cache) (*lowerCache, error) {
 		},
 		Fingerprint: 0x704be0d8faaffc58,
 	})
-	if err != nil {
-		return nil, err
+	if err2 != nil {
+		return nil, err2
 	}
 	return &lowerCache{
 		next:     next,
-		item:     item,
+		item2:    item2,
 		getUser2: getUser2,
 	}, nil
 }
@@ -271,15 +380,15 @@ var _ lower = (*lowerCache)(nil)
 
 // Item serves the wrapped Item through the cache: use case lower.Item, key type item.
 func (c *lowerCache) Item(ctx context.Context, id string, item2 string, len2 int) (*item, error) {
-	if !c.item.Enabled(ctx) {
+	if !c.item2.Enabled(ctx) {
 		return c.next.Item(ctx, id, item2, len2)
 	}
 	key, idLen, err := c.itemKey(make([]byte, 0, 128), id, item2, len2)
 	if err != nil {
-		c.item.KeyError(err)
+		c.item2.KeyError(err)
 		return c.next.Item(ctx, id, item2, len2)
 	}
-	return c.item.GetRendered(ctx, key, idLen, func() func(context.Context) (*item, error) {
+	return c.item2.GetRendered(ctx, key, idLen, func() func(context.Context) (*item, error) {
 		return func(ctx context.Context) (*item, error) {
 			return c.next.Item(ctx, id, item2, len2)
 		}

@@ -5,6 +5,8 @@ package embedded
 import (
 	"context"
 	gcache "github.com/gcache-go/gcache/runtime"
+	"github.com/gcache-go/gcache/testdata/embedded/base"
+	"io/fs"
 	"time"
 )
 
@@ -12,24 +14,40 @@ import (
 // annotations. Methods without annotations call the wrapped Docs.
 type DocsCache struct {
 	next  Docs
+	mode  *gcache.UseCase[fs.FileMode]
 	read  *gcache.UseCase[string]
 	size  *gcache.UseCase[int64]
 	write *gcache.Invalidator
 }
 
 // NewDocsCache returns a decorator of next that caches through c.
-// It registers the use cases Docs.Read, DocsSize on c, so it is an
+// It registers the use cases Docs.Mode, Docs.Read, DocsSize on c, so it is an
 // error to make two of them on one Cache.
 func NewDocsCache(next Docs, c *gcache.Cache) (*DocsCache, error) {
+	mode, err := gcache.NewUseCase[fs.FileMode](c, gcache.UseCaseSpec{
+		Name:    "Docs.Mode",
+		KeyType: "doc",
+		Default: gcache.KeyConfig{
+			Local:       gcache.LayerConfig{TTL: time.Minute, Ramp: 100},
+			NegativeTTL: time.Minute,
+		},
+		Fingerprint: 0x54c64ac60988012c,
+		Negative:    fs.ErrNotExist,
+	})
+	if err != nil {
+		return nil, err
+	}
 	read, err := gcache.NewUseCase[string](c, gcache.UseCaseSpec{
 		Name:    "Docs.Read",
 		KeyType: "doc",
 		Tracked: true,
 		Default: gcache.KeyConfig{
-			Local:  gcache.LayerConfig{TTL: time.Minute, Ramp: 100},
-			Remote: gcache.LayerConfig{TTL: time.Hour, Ramp: 100},
+			Local:       gcache.LayerConfig{TTL: time.Minute, Ramp: 100},
+			Remote:      gcache.LayerConfig{TTL: time.Hour, Ramp: 100},
+			NegativeTTL: time.Minute,
 		},
 		Fingerprint: 0x704be0d8faaffc58,
+		Negative:    base.ErrGone,
 	})
 	if err != nil {
 		return nil, err
@@ -51,6 +69,7 @@ func NewDocsCache(next Docs, c *gcache.Cache) (*DocsCache, error) {
 	}
 	return &DocsCache{
 		next:  next,
+		mode:  mode,
 		read:  read,
 		size:  size,
 		write: write,
@@ -62,6 +81,29 @@ var _ Docs = (*DocsCache)(nil)
 // Close calls the wrapped Close.
 func (c *DocsCache) Close() error {
 	return c.next.Close()
+}
+
+// Mode serves the wrapped Mode through the cache: use case Docs.Mode, key type doc.
+func (c *DocsCache) Mode(ctx context.Context, id string) (fs.FileMode, error) {
+	if !c.mode.Enabled(ctx) {
+		return c.next.Mode(ctx, id)
+	}
+	key, idLen, err := c.modeKey(make([]byte, 0, 128), id)
+	if err != nil {
+		c.mode.KeyError(err)
+		return c.next.Mode(ctx, id)
+	}
+	return c.mode.GetRendered(ctx, key, idLen, func() func(context.Context) (fs.FileMode, error) {
+		return func(ctx context.Context) (fs.FileMode, error) {
+			return c.next.Mode(ctx, id)
+		}
+	})
+}
+
+// modeKey renders the id and arguments of Mode calls after b.
+func (*DocsCache) modeKey(b []byte, id string) ([]byte, int, error) {
+	b = gcache.AppendString(b, id)
+	return b, len(b), nil
 }
 
 // Read serves the wrapped Read through the cache: use case Docs.Read, key type doc.

@@ -22,6 +22,10 @@ type Store[K ~string, V any] interface {
 	//gcache:ttl local=1m
 	Find(ctx context.Context, id K, filters ...string) ([]V, error)
 
+	//gcache:cache key_type=item id=ids use_case=GenericGetMany batch
+	//gcache:ttl local=1m
+	GetMany(ctx context.Context, ids []K) (map[K]V, error)
+
 	//gcache:invalidate key_type=item id=id
 	Put(ctx context.Context, id K, v V) error
 }

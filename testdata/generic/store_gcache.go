@@ -11,14 +11,15 @@ import (
 // StoreCache is a caching decorator of Store, made from its //gcache:
 // annotations. Methods without annotations call the wrapped Store.
 type StoreCache[K ~string, V any] struct {
-	next Store[K, V]
-	find *gcache.UseCase[[]V]
-	get  *gcache.UseCase[V]
-	put  *gcache.Invalidator
+	next    Store[K, V]
+	find    *gcache.UseCase[[]V]
+	get     *gcache.UseCase[V]
+	getMany *gcache.UseCase[V]
+	put     *gcache.Invalidator
 }
 
 // NewStoreCache returns a decorator of next that caches through c.
-// It registers the use cases GenericFind, GenericGet on c, so it is an
+// It registers the use cases GenericFind, GenericGet, GenericGetMany on c, so it is an
 // error to make two of them on one Cache.
 func NewStoreCache[K ~string, V any](next Store[K, V], c *gcache.Cache) (*StoreCache[K, V], error) {
 	var _ Store[K, V] = (*StoreCache[K, V])(nil)
@@ -42,15 +43,26 @@ func NewStoreCache[K ~string, V any](next Store[K, V], c *gcache.Cache) (*StoreC
 	if err != nil {
 		return nil, err
 	}
+	getMany, err := gcache.NewUseCase[V](c, gcache.UseCaseSpec{
+		Name:    "GenericGetMany",
+		KeyType: "item",
+		Default: gcache.KeyConfig{
+			Local: gcache.LayerConfig{TTL: time.Minute, Ramp: 100},
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
 	put, err := gcache.NewInvalidator(c, "item")
 	if err != nil {
 		return nil, err
 	}
 	return &StoreCache[K, V]{
-		next: next,
-		find: find,
-		get:  get,
-		put:  put,
+		next:    next,
+		find:    find,
+		get:     get,
+		getMany: getMany,
+		put:     put,
 	}, nil
 }
 
@@ -99,6 +111,21 @@ func (c *StoreCache[K, V]) Get(ctx context.Context, id K) (V, error) {
 
 // getKey renders the id and arguments of Get calls after b.
 func (*StoreCache[K, V]) getKey(b []byte, id K) ([]byte, int, error) {
+	b = gcache.AppendString(b, string(id))
+	return b, len(b), nil
+}
+
+// GetMany serves the wrapped GetMany through the cache, id by id: use case GenericGetMany, key type item.
+func (c *StoreCache[K, V]) GetMany(ctx context.Context, ids []K) (map[K]V, error) {
+	return gcache.GetBatch(ctx, c.getMany, ids, func(b []byte, id K) ([]byte, int, error) {
+		return c.getManyKey(b, id)
+	}, func(ctx context.Context, ids []K) (map[K]V, error) {
+		return c.next.GetMany(ctx, ids)
+	})
+}
+
+// getManyKey renders the id and arguments of GetMany calls after b.
+func (*StoreCache[K, V]) getManyKey(b []byte, id K) ([]byte, int, error) {
 	b = gcache.AppendString(b, string(id))
 	return b, len(b), nil
 }
