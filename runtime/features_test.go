@@ -410,9 +410,10 @@ func TestBatchRemoteRefusesStaleFill(t *testing.T) {
 	}
 }
 
-// stampede calls uc's key from perInstance goroutines on each instance at
-// once and returns how many times the function ran.
-func stampede(t *testing.T, ucs []*UseCase[int64], perInstance int, work time.Duration) int64 {
+// stampede calls id on perInstance goroutines of each instance at once,
+// with a function that takes work, and returns how many times the
+// function ran.
+func stampede(tb testing.TB, ucs []*UseCase[int64], id string, perInstance int, work time.Duration) int64 {
 	var calls atomic.Int64
 	fn := func(ctx context.Context) (int64, error) {
 		calls.Add(1)
@@ -422,11 +423,12 @@ func stampede(t *testing.T, ucs []*UseCase[int64], perInstance int, work time.Du
 	start := make(chan struct{})
 	var wg sync.WaitGroup
 	for _, uc := range ucs {
+		key := keyOf(uc, id)
 		for range perInstance {
 			wg.Go(func() {
 				<-start
-				if v, err := uc.Get(enabled, keyOf(uc, "hot"), fn); v != 42 || err != nil {
-					t.Errorf("got %d, %v", v, err)
+				if v, err := uc.Get(enabled, key, fn); v != 42 || err != nil {
+					tb.Errorf("got %d, %v", v, err)
 				}
 			})
 		}
@@ -447,7 +449,7 @@ func TestLeaseStampede(t *testing.T) {
 	for i, h := range hs {
 		ucs[i] = useCase[int64](t, h.c, UseCaseSpec{Name: "uc", Default: cfg})
 	}
-	if n := stampede(t, ucs, 250, 50*time.Millisecond); n != 1 {
+	if n := stampede(t, ucs, "hot", 250, 50*time.Millisecond); n != 1 {
 		t.Fatalf("the function ran %d times for 1,000 callers on 4 instances; want 1", n)
 	}
 	waits := 0.0
@@ -481,7 +483,7 @@ func TestLeaseHolderDies(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		stampedeCalls := stampede(t, ucs, 50, 0)
+		stampedeCalls := stampede(t, ucs, "hot", 50, 0)
 		calls.Store(stampedeCalls)
 	}()
 	time.Sleep(300 * time.Millisecond)
@@ -607,7 +609,7 @@ func topoLease(t *testing.T, be *backend) {
 	for _, tracked := range []bool{true, false} {
 		spec := UseCaseSpec{Name: fmt.Sprint("Lease", tracked), KeyType: "user_id", Tracked: tracked, Negative: errNoUser, Default: cfg}
 		ucs := []*UseCase[int64]{useCase[int64](t, a.c, spec), useCase[int64](t, b.c, spec)}
-		if n := stampede(t, ucs, 20, 20*time.Millisecond); n != 1 {
+		if n := stampede(t, ucs, "hot", 20, 20*time.Millisecond); n != 1 {
 			t.Errorf("tracked=%v: the function ran %d times for 2 instances", tracked, n)
 		}
 		var calls atomic.Int64

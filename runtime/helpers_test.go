@@ -104,7 +104,7 @@ func (s *source) fn(ctx context.Context) (int64, error) {
 	return s.value.Load(), s.err
 }
 
-func useCase[T any](t *testing.T, c *Cache, spec UseCaseSpec) *UseCase[T] {
+func useCase[T any](t testing.TB, c *Cache, spec UseCaseSpec) *UseCase[T] {
 	t.Helper()
 	if spec.KeyType == "" {
 		spec.KeyType = "T"
