@@ -2,6 +2,7 @@ package runtime_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -164,4 +165,85 @@ func ExampleRedisConfig_sentinel() {
 	}}
 	fmt.Println(cfg.Redis) // the password is never printed
 	// Output: redis addrs=[sentinel-0:26379 sentinel-1:26379 sentinel-2:26379] master="cache" user="" password=REDACTED db=0 tls=false
+}
+
+// A batch: each id is cached under its own key, and the function is called
+// once, with the ids the cache does not hold.
+func ExampleGetBatch() {
+	c, err := gcache.New(gcache.Config{Registerer: prometheus.NewRegistry()})
+	if err != nil {
+		panic(err)
+	}
+	defer c.Close()
+	getUsers, err := gcache.NewUseCase[*User](c, gcache.UseCaseSpec{
+		Name:    "GetUsers",
+		KeyType: "user_id",
+		Default: gcache.KeyConfig{Local: gcache.LayerConfig{TTL: time.Minute, Ramp: 100}},
+	})
+	if err != nil {
+		panic(err)
+	}
+	load := func(ctx context.Context, ids []string) (map[string]*User, error) {
+		fmt.Println("loading", ids)
+		users := map[string]*User{}
+		for _, id := range ids {
+			users[id] = &User{ID: id, Name: "user " + id}
+		}
+		return users, nil
+	}
+	key := func(b []byte, id string) ([]byte, int, error) {
+		b = gcache.AppendString(b, id)
+		return b, len(b), nil
+	}
+
+	ctx := gcache.Enable(context.Background())
+	gcache.GetBatch(ctx, getUsers, []string{"1", "2"}, key, load)
+	users, err := gcache.GetBatch(ctx, getUsers, []string{"1", "2", "3", "4"}, key, load)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(len(users), users["4"].Name)
+	// Output:
+	// loading [1 2]
+	// loading [3 4]
+	// 4 user 4
+}
+
+var ErrNoUser = errors.New("no such user")
+
+// Negative caching: the function's "not found" is cached for its own TTL
+// and replayed as the sentinel, without calling the function.
+func ExampleUseCaseSpec_negative() {
+	c, err := gcache.New(gcache.Config{Registerer: prometheus.NewRegistry()})
+	if err != nil {
+		panic(err)
+	}
+	defer c.Close()
+	getUser, err := gcache.NewUseCase[*User](c, gcache.UseCaseSpec{
+		Name:     "GetUser",
+		KeyType:  "user_id",
+		Negative: ErrNoUser,
+		Default: gcache.KeyConfig{
+			Local:       gcache.LayerConfig{TTL: time.Minute, Ramp: 100},
+			NegativeTTL: 10 * time.Second,
+		},
+	})
+	if err != nil {
+		panic(err)
+	}
+	load := func(ctx context.Context) (*User, error) {
+		fmt.Println("loading")
+		return nil, fmt.Errorf("user 404: %w", ErrNoUser)
+	}
+
+	ctx := gcache.Enable(context.Background())
+	b := gcache.AppendString(nil, "404")
+	for range 2 {
+		_, err := getUser.Get(ctx, getUser.Key(b, len(b)), load)
+		fmt.Println(err)
+	}
+	// Output:
+	// loading
+	// user 404: no such user
+	// no such user
 }
