@@ -28,6 +28,17 @@ func TestEnvelopeRoundTrip(t *testing.T) {
 	}
 }
 
+func TestNegativeEnvelope(t *testing.T) {
+	b := sealNegative(codecCBOR, 7, 42)
+	created, payload, err := openEnvelope(b, codecCBOR, 42, 1<<20)
+	if err != nil || created != 7 || len(payload) != 0 || !isNegative(b) {
+		t.Fatalf("open(sealNegative) = %d, %x, %v; negative %v", created, payload, err, isNegative(b))
+	}
+	if isNegative(sealEnvelope(codecCBOR, 7, 42, []byte{0xa0})) {
+		t.Error("a value reads as negative")
+	}
+}
+
 func TestEnvelopeRejects(t *testing.T) {
 	good := sealEnvelope(codecCBOR, 5, 42, []byte{0xa0})
 	bomb := sealEnvelope(codecCBOR, 5, 42, bytes.Repeat([]byte("x"), 10<<10))
@@ -43,6 +54,11 @@ func TestEnvelopeRejects(t *testing.T) {
 		"other type":      sealEnvelope(codecCBOR, 5, 43, []byte{0xa0}),
 		"over the limit":  sealEnvelope(codecCBOR, 5, 42, bytes.Repeat([]byte("y"), 64<<10)),
 		"pickle (Python)": []byte("\x80\x05\x95\x1a\x00\x00\x00\x00\x00\x00\x00\x8c\x0egcache.base"),
+		"negative with a payload": func() []byte {
+			b := sealEnvelope(codecCBOR, 5, 42, []byte{0xa0})
+			b[3] |= flagNegative
+			return b
+		}(),
 	} {
 		if _, _, err := openEnvelope(b, codecCBOR, 42, 32<<10); err == nil {
 			t.Errorf("%s: accepted", name)
@@ -70,6 +86,7 @@ func FuzzOpenEnvelope(f *testing.F) {
 	f.Add(sealEnvelope(codecCBOR, 1, fp, []byte{0x9b, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}))
 	f.Add(sealEnvelope(codecCBOR, 1, fp, []byte{0xbb, 0, 0, 0, 1, 0, 0, 0, 0}))
 	f.Add([]byte("gc\x01\x11" + strings.Repeat("\xff", 20)))
+	f.Add(sealNegative(codecCBOR, 1, fp))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		_, p, err := openEnvelope(b, codecCBOR, fp, 1<<20)
 		if err != nil {
