@@ -2,7 +2,9 @@
 // repository is cached with gcache: reads are cached and tracked, writes
 // invalidate the user they change, caching is on for GET requests, the
 // runtime config follows a Redis hash (so gcache config ramp turns a use
-// case off across the fleet), and /metrics serves the metrics.
+// case off across the fleet), and /metrics serves the metrics. GET
+// /users/{id} caches its 404s too; GET /users?ids=1,2,3 reads a batch,
+// cached id by id.
 //
 //	go run . -redis redis://127.0.0.1:6379                 # SQLite in userservice.db
 //	DATABASE_URL=postgres://... go run . -redis redis://...  # PostgreSQL
@@ -143,6 +145,7 @@ func newService(ctx context.Context, s settings) (svc *service, err error) {
 	}
 
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET /users", svc.getUsers)
 	mux.HandleFunc("GET /users/{id}", svc.getUser)
 	mux.HandleFunc("PUT /users/{id}", svc.putUser)
 	mux.HandleFunc("GET /users/{id}/posts", svc.listPosts)
@@ -155,6 +158,30 @@ func newService(ctx context.Context, s settings) (svc *service, err error) {
 func (s *service) getUser(w http.ResponseWriter, r *http.Request) {
 	u, err := s.repo.GetUser(r.Context(), r.PathValue("id"))
 	reply(w, u, err)
+}
+
+// maxBatch bounds the ids of one GET /users?ids=..., and so the
+// placeholders of its query.
+const maxBatch = 100
+
+// getUsers serves GET /users?ids=1,2,3: the users that exist, as an
+// object by id ({} when none does).
+func (s *service) getUsers(w http.ResponseWriter, r *http.Request) {
+	var ids []string
+	for id := range strings.SplitSeq(r.URL.Query().Get("ids"), ",") {
+		if id = strings.TrimSpace(id); id != "" {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 || len(ids) > maxBatch {
+		http.Error(w, fmt.Sprintf("want ids=1,2,3 (1 to %d of them)", maxBatch), http.StatusBadRequest)
+		return
+	}
+	users, err := s.repo.GetUsers(r.Context(), ids)
+	if users == nil {
+		users = map[string]*User{}
+	}
+	reply(w, users, err)
 }
 
 func (s *service) putUser(w http.ResponseWriter, r *http.Request) {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -225,7 +226,12 @@ func testService(t *testing.T, s settings) {
 	client := redis.NewClient(&redis.Options{Addr: redisAddr})
 	defer client.Close()
 	h := config.Hash{Client: client, Prefix: gcache.DefaultKeyPrefix}
-	on := gcache.KeyConfig{Local: gcache.LayerConfig{TTL: time.Minute, Ramp: 100}, Remote: gcache.LayerConfig{TTL: 10 * time.Minute, Ramp: 100}}
+	// A config replaces the annotations' default as a whole, so "on"
+	// spells out GetUser's refresh, negative TTL and lease too.
+	on := gcache.KeyConfig{
+		Local: gcache.LayerConfig{TTL: time.Minute, Ramp: 100}, Remote: gcache.LayerConfig{TTL: 10 * time.Minute, Ramp: 100},
+		RefreshAt: 0.8, NegativeTTL: 30 * time.Second, Lease: 2 * time.Second,
+	}
 	off := on
 	off.Local.Ramp, off.Remote.Ramp = 0, 0
 	if err := h.Set(context.Background(), "GetUser", off); err != nil {
@@ -244,5 +250,168 @@ func testService(t *testing.T, s settings) {
 	}
 	for _, in := range []*instance{a, b} {
 		eventually(t, "the ramp back to 100 takes effect", func() bool { _, q := in.name("7"); return q == 0 })
+	}
+}
+
+func TestNotFoundOnSQLite(t *testing.T) {
+	testNotFound(t, settings{SQLitePath: filepath.Join(t.TempDir(), "users.db")})
+}
+
+func TestNotFoundOnPostgreSQL(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: SQLite only")
+	}
+	testNotFound(t, settings{DatabaseURL: postgresURL(t)})
+}
+
+// testNotFound shows GetUser's negative caching: a missing user is a 404
+// from one query, on both instances, until a PUT of it invalidates the
+// cached "not found".
+func testNotFound(t *testing.T, s settings) {
+	s.RedisURL = "redis://" + startRedis(t)
+	a, b := start(t, s), start(t, s)
+
+	before := a.queries()
+	for i := range 2 {
+		if status, body := a.do("GET", "/users/ghost", ""); status != http.StatusNotFound {
+			t.Fatalf("GET %d of a missing user = %d %s, want 404", i+1, status, body)
+		}
+	}
+	if q := a.queries() - before; q != 1 {
+		t.Errorf("two GETs of a missing user took %d queries, want 1: the 404 is cached", q)
+	}
+	before = b.queries()
+	if status, _ := b.do("GET", "/users/ghost", ""); status != http.StatusNotFound {
+		t.Errorf("the other instance's GET of a missing user = %d, want 404", status)
+	}
+	if q := b.queries() - before; q != 0 {
+		t.Errorf("the other instance took %d queries, want the 404 from Redis", q)
+	}
+
+	// The PUT invalidates user ghost, and with it the cached 404.
+	if status, body := a.do("PUT", "/users/ghost", `{"name": "Casper", "email": "casper@example.com"}`); status != http.StatusOK {
+		t.Fatalf("PUT = %d %s", status, body)
+	}
+	if name, q := a.name("ghost"); name != "Casper" || q != 1 {
+		t.Errorf("after the PUT A read %q in %d queries, want Casper from the database", name, q)
+	}
+	eventually(t, "B sees the new user", func() bool {
+		status, _ := b.do("GET", "/users/ghost", "")
+		return status == http.StatusOK
+	})
+	if name, q := a.name("ghost"); name != "Casper" || q != 0 {
+		t.Errorf("then A read %q in %d queries, want a hit", name, q)
+	}
+}
+
+func TestBatchOnSQLite(t *testing.T) {
+	testBatch(t, settings{SQLitePath: filepath.Join(t.TempDir(), "users.db")})
+}
+
+func TestBatchOnPostgreSQL(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: SQLite only")
+	}
+	testBatch(t, settings{DatabaseURL: postgresURL(t)})
+}
+
+// openDB opens the service's database, for a test to write behind the
+// cache's back.
+func openDB(t *testing.T, s settings) *sql.DB {
+	t.Helper()
+	driver, source := "sqlite", s.SQLitePath
+	if s.DatabaseURL != "" {
+		driver, source = "pgx", s.DatabaseURL
+	}
+	db, err := sql.Open(driver, source)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// batch GETs /users?ids=..., and returns the names by id and how many
+// queries it took.
+func (in *instance) batch(ids string) (map[string]string, int) {
+	in.t.Helper()
+	before := in.queries()
+	status, body := in.do("GET", "/users?ids="+ids, "")
+	if status != http.StatusOK {
+		in.t.Fatalf("GET /users?ids=%s = %d %s", ids, status, body)
+	}
+	var users map[string]User
+	if err := json.Unmarshal([]byte(body), &users); err != nil {
+		in.t.Fatal(err)
+	}
+	names := map[string]string{}
+	for id, u := range users {
+		names[id] = u.Name
+	}
+	return names, in.queries() - before
+}
+
+// testBatch shows GetUsers: one query for the ids the cache does not
+// hold, none when it holds them all, and invalidation id by id.
+func testBatch(t *testing.T, s settings) {
+	s.RedisURL = "redis://" + startRedis(t)
+	a, b := start(t, s), start(t, s)
+	for _, id := range []string{"a", "b", "c"} {
+		if status, body := a.do("PUT", "/users/"+id, `{"name": "`+strings.ToUpper(id)+`", "email": "`+id+`@example.com"}`); status != http.StatusOK {
+			t.Fatalf("PUT = %d %s", status, body)
+		}
+	}
+	db := openDB(t, s)
+	rename := func(id, name string) {
+		t.Helper()
+		query := `UPDATE users SET name = ? WHERE id = ?`
+		if s.DatabaseURL != "" {
+			query = `UPDATE users SET name = $1 WHERE id = $2`
+		}
+		if _, err := db.Exec(query, name, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// GET /users/a caches a for GetUser, under {urn:user_id:a}#GetUser;
+	// the batch's entries are its own use case's ({urn:user_id:a}#GetUsers),
+	// so it takes a batch to cache a for batches.
+	a.name("a")
+	if names, q := a.batch("a"); names["a"] != "A" || q != 1 {
+		t.Errorf("batch of a after GET /users/a = %v in %d queries, want A in 1: GetUser's entry is not GetUsers'", names, q)
+	}
+
+	// Rename a behind the cache's back: a batch that asked the database
+	// for a would see the new name.
+	rename("a", "A, renamed behind the cache")
+	want := map[string]string{"a": "A", "b": "B", "c": "C"}
+	names, q := a.batch("a,b,c")
+	if !maps.Equal(names, want) || q != 1 {
+		t.Errorf("batch of a,b,c = %v in %d queries, want %v in 1 query, for b and c only", names, q, want)
+	}
+	if names, q := a.batch("a,b,c"); !maps.Equal(names, want) || q != 0 {
+		t.Errorf("second batch = %v in %d queries, want %v from the cache", names, q, want)
+	}
+	if names, q := b.batch("c,a,b,a"); !maps.Equal(names, want) || q != 0 {
+		t.Errorf("the other instance's batch = %v in %d queries, want %v from Redis", names, q, want)
+	}
+
+	// A PUT of b invalidates its batch entry too: the next batch queries
+	// for b alone (a stays as cached).
+	a.do("PUT", "/users/b", `{"name": "Bea", "email": "b@example.com"}`)
+	want["b"] = "Bea"
+	if names, q := a.batch("a,b,c"); !maps.Equal(names, want) || q != 1 {
+		t.Errorf("batch after a PUT of b = %v in %d queries, want %v in 1", names, q, want)
+	}
+
+	// An id the database does not have is left out, and not cached: a
+	// batch does no negative caching, so each batch with it queries.
+	for range 2 {
+		if names, q := a.batch("a,nobody"); len(names) != 1 || names["a"] != "A" || q != 1 {
+			t.Errorf("batch of a,nobody = %v in %d queries, want a alone, in 1 query", names, q)
+		}
+	}
+	if status, body := a.do("GET", "/users?ids=", ""); status != http.StatusBadRequest {
+		t.Errorf("GET /users?ids= = %d %s, want 400", status, body)
 	}
 }

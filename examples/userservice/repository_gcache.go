@@ -14,12 +14,13 @@ type RepositoryCache struct {
 	next       Repository
 	addPost    *gcache.Invalidator
 	getUser    *gcache.UseCase[*User]
+	getUsers   *gcache.UseCase[*User]
 	listPosts  *gcache.UseCase[[]Post]
 	updateUser *gcache.Invalidator
 }
 
 // NewRepositoryCache returns a decorator of next that caches through c.
-// It registers the use cases GetUser, ListPosts on c, so it is an
+// It registers the use cases GetUser, GetUsers, ListPosts on c, so it is an
 // error to make two of them on one Cache.
 func NewRepositoryCache(next Repository, c *gcache.Cache) (*RepositoryCache, error) {
 	addPost, err := gcache.NewInvalidator(c, "user_id")
@@ -28,6 +29,23 @@ func NewRepositoryCache(next Repository, c *gcache.Cache) (*RepositoryCache, err
 	}
 	getUser, err := gcache.NewUseCase[*User](c, gcache.UseCaseSpec{
 		Name:    "GetUser",
+		KeyType: "user_id",
+		Tracked: true,
+		Default: gcache.KeyConfig{
+			Local:       gcache.LayerConfig{TTL: time.Minute, Ramp: 100},
+			Remote:      gcache.LayerConfig{TTL: 10 * time.Minute, Ramp: 100},
+			RefreshAt:   0.8,
+			NegativeTTL: 30 * time.Second,
+			Lease:       2 * time.Second,
+		},
+		Fingerprint: 0xa80bb431d9ee68e0,
+		Negative:    ErrNotFound,
+	})
+	if err != nil {
+		return nil, err
+	}
+	getUsers, err := gcache.NewUseCase[*User](c, gcache.UseCaseSpec{
+		Name:    "GetUsers",
 		KeyType: "user_id",
 		Tracked: true,
 		Default: gcache.KeyConfig{
@@ -60,6 +78,7 @@ func NewRepositoryCache(next Repository, c *gcache.Cache) (*RepositoryCache, err
 		next:       next,
 		addPost:    addPost,
 		getUser:    getUser,
+		getUsers:   getUsers,
 		listPosts:  listPosts,
 		updateUser: updateUser,
 	}, nil
@@ -102,6 +121,21 @@ func (c *RepositoryCache) GetUser(ctx context.Context, id string) (*User, error)
 
 // getUserKey renders the id and arguments of GetUser calls after b.
 func (*RepositoryCache) getUserKey(b []byte, id string) ([]byte, int, error) {
+	b = gcache.AppendString(b, id)
+	return b, len(b), nil
+}
+
+// GetUsers serves the wrapped GetUsers through the cache, id by id: use case GetUsers, key type user_id.
+func (c *RepositoryCache) GetUsers(ctx context.Context, ids []string) (map[string]*User, error) {
+	return gcache.GetBatch(ctx, c.getUsers, ids, func(b []byte, id string) ([]byte, int, error) {
+		return c.getUsersKey(b, id)
+	}, func(ctx context.Context, ids []string) (map[string]*User, error) {
+		return c.next.GetUsers(ctx, ids)
+	})
+}
+
+// getUsersKey renders the id and arguments of GetUsers calls after b.
+func (*RepositoryCache) getUsersKey(b []byte, id string) ([]byte, int, error) {
 	b = gcache.AppendString(b, id)
 	return b, len(b), nil
 }
