@@ -661,3 +661,52 @@ func TestLeaseWaitFailsOpen(t *testing.T) {
 		t.Errorf("abandoned lease waits = %v, want 1", n)
 	}
 }
+
+// TestNegativeSharedAcrossAnInvalidation: a caller that joins a call
+// begun before an invalidation does not get that call's "not found"; it
+// loads again, as it would for a value.
+func TestNegativeSharedAcrossAnInvalidation(t *testing.T) {
+	h := withRedis(t, Config{})
+	cfg := allLayers
+	cfg.NegativeTTL = time.Minute
+	uc := useCase[string](t, h.c, UseCaseSpec{Name: "GetUser", KeyType: "user_id", Tracked: true, Negative: errNoUser, Default: cfg})
+	var exists atomic.Bool
+	started, gate := make(chan struct{}), make(chan struct{})
+	var calls atomic.Int64
+	fn := func(ctx context.Context) (string, error) {
+		if calls.Add(1) == 1 {
+			close(started)
+			<-gate
+			return "", errNoUser // what it read before the row came
+		}
+		if !exists.Load() {
+			return "", errNoUser
+		}
+		return "ada", nil
+	}
+	first := make(chan error, 1)
+	go func() {
+		_, err := uc.Get(enabled, keyOf(uc, "7"), fn)
+		first <- err
+	}()
+	<-started
+	exists.Store(true)
+	if err := h.c.Invalidate(context.Background(), "user_id", "7"); err != nil {
+		t.Fatal(err)
+	}
+	late := make(chan string, 1)
+	go func() {
+		v, _ := uc.Get(enabled, keyOf(uc, "7"), fn)
+		late <- v
+	}()
+	eventually(t, "the late caller joins the call under way", func() bool {
+		return h.metric("gcache_miss_counter_total", "layer", "LOCAL") == 2
+	})
+	close(gate)
+	if err := <-first; err != errNoUser {
+		t.Fatalf("the first caller got %v, its own call's answer", err)
+	}
+	if v := <-late; v != "ada" {
+		t.Errorf("the caller that came after the invalidation got %q; want the user, loaded again", v)
+	}
+}

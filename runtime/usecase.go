@@ -395,7 +395,7 @@ func (u *UseCase[T]) load(ctx context.Context, key *Key, cfg *KeyConfig, local, 
 			}
 			return u.produce(ctx, key, cfg, local, remote, fn)
 		})
-		if shared && err == nil && key.Tracked && u.c.wm.invalidatedSince(key.entityKey(), res.created) {
+		if shared && (err == nil || res.negative) && key.Tracked && u.c.wm.invalidatedSince(key.entityKey(), res.created) {
 			continue
 		}
 		if local {
