@@ -58,6 +58,42 @@ func TestKeyConfigJSONIsPythons(t *testing.T) {
 	}
 }
 
+// TestKeyConfigJSONFeatures: the fields Python lacks are written only when
+// set, round-trip to the nanosecond, and are validated.
+func TestKeyConfigJSONFeatures(t *testing.T) {
+	c := cfg(time.Minute, 5*time.Minute, 100, 50)
+	c.RefreshAt, c.NegativeTTL, c.Lease = 0.8, 1500*time.Millisecond, 1001*time.Millisecond
+	data, err := json.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"ttl_sec":{"local":60,"remote":300},"ramp":{"local":100,"remote":50},"refresh_at":0.8,"negative_ttl_sec":1.5,"lease_sec":1.001}`
+	if string(data) != want {
+		t.Errorf("Marshal = %s\nwant      %s", data, want)
+	}
+	var got gcache.KeyConfig
+	if err := json.Unmarshal(data, &got); err != nil || got != c {
+		t.Errorf("round trip: %+v, %v; want %+v", got, err, c)
+	}
+	for ms := 1; ms < 5000; ms++ {
+		c.Lease = time.Duration(ms) * time.Millisecond
+		data, _ := json.Marshal(c)
+		if err := json.Unmarshal(data, &got); err != nil || got.Lease != c.Lease {
+			t.Fatalf("a lease of %v reads back as %v (%s)", c.Lease, got.Lease, data)
+		}
+	}
+	for _, bad := range []string{
+		`{"ramp": {"local": 100}, "refresh_at": 1}`, `{"ramp": {"local": 100}, "refresh_at": -0.5}`,
+		`{"ramp": {"local": 100}, "negative_ttl_sec": -1}`, `{"ramp": {"local": 100}, "lease_sec": -1}`,
+		`{"ramp": {"local": 100}, "lease_sec": 1e300}`,
+	} {
+		var got gcache.KeyConfig
+		if err := json.Unmarshal([]byte(bad), &got); err == nil {
+			t.Errorf("Unmarshal(%s) = %+v, want an error", bad, got)
+		}
+	}
+}
+
 // TestSetRoundTrip mirrors the Python library's
 // test_config_serialization_deserialization: flat and nested entries
 // round-trip, and the old format, where configs are JSON strings, reads

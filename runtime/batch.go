@@ -15,40 +15,49 @@ import (
 // in one round trip, then calls fn once with the ids still missing, and
 // writes their values back to both tiers, to Redis in one pipeline. An id
 // that fn leaves out of its map is not found: it is left out of the
-// result, and not cached. ids may repeat; fn gets each id once.
+// result, and not cached. ids may repeat; fn gets each id once, and an
+// empty batch returns an empty map without calling it.
 //
 // The config provider is asked once per batch, with the key of its first
 // id, and each layer's ramp is drawn once per batch. Early refresh,
 // negative caching and leases are for single calls: a batch does not use
 // them. Concurrent batches share nothing but the tiers.
 //
-// Outside [Enable] it calls fn with ids. fn's error is returned as is, with
-// a nil map; cache-side failures are counted and logged and the ids they
-// hit go to fn, as in [UseCase.Get].
+// Outside [Enable], and after [Cache.Close], it calls fn with ids as they
+// are. fn's error is returned as is, with a nil map. A key that cannot be
+// built serves the whole batch by fn, uncached; other cache-side failures
+// are counted and logged and the ids they hit go to fn, as in
+// [UseCase.Get].
 func GetBatch[K comparable, T any](ctx context.Context, u *UseCase[T], ids []K, key func(b []byte, id K) ([]byte, int, error), fn func(ctx context.Context, ids []K) (map[K]T, error)) (map[K]T, error) {
-	if len(ids) == 0 || !u.Enabled(ctx) || u.c.closed.Load() {
+	if !u.Enabled(ctx) || u.c.closed.Load() {
 		return fn(ctx, ids)
 	}
 	uniq := make([]K, 0, len(ids))
-	keys := make([]Key, 0, len(ids))
 	seen := make(map[K]struct{}, len(ids))
-	var b []byte
 	for _, id := range ids {
-		if _, dup := seen[id]; dup {
-			continue
+		if _, dup := seen[id]; !dup {
+			seen[id] = struct{}{}
+			uniq = append(uniq, id)
 		}
-		seen[id] = struct{}{}
+	}
+	if len(uniq) == 0 {
+		return map[K]T{}, nil
+	}
+	keys := make([]Key, len(uniq))
+	var b []byte
+	for i, id := range uniq {
 		var idLen int
 		var err error
 		if b, idLen, err = key(b[:0], id); err != nil {
 			u.KeyError(err)
-			return fn(ctx, ids)
+			return fn(ctx, uniq)
 		}
-		uniq, keys = append(uniq, id), append(keys, u.shape.render(b, idLen))
+		keys[i] = u.shape.render(b, idLen)
 	}
+	lookupStart := time.Now()
 	bt, ok := u.lookupBatch(ctx, keys)
 	if !ok {
-		return fn(ctx, ids)
+		return fn(ctx, uniq)
 	}
 	out := make(map[K]T, len(uniq))
 	var missing []K
@@ -64,7 +73,10 @@ func GetBatch[K comparable, T any](ctx context.Context, u *UseCase[T], ids []K, 
 	}
 	start, created := time.Now(), u.c.now()
 	got, err := fn(ctx, missing)
-	u.called(start, err, bt.remote)
+	u.called(start, err != nil, bt.remote)
+	if bt.local {
+		u.metrics.fallback[Local].child().Observe(time.Since(lookupStart).Seconds())
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -108,7 +120,7 @@ func (u *UseCase[T]) lookupBatch(ctx context.Context, keys []Key) (bt batch[T], 
 			if keys[i].Tracked {
 				entity = keys[i].entityKey()
 			}
-			if e, hit := u.getLocal(keys[i].str, entity); hit && !e.negative {
+			if e, hit := u.getLocal(keys[i].str, entity, false); hit {
 				bt.vals[i], bt.found[i] = e.val, true
 				continue
 			}
@@ -155,8 +167,8 @@ func (u *UseCase[T]) getRemoteBatch(ctx context.Context, bt *batch[T], missing [
 		if tracked && raws[len(missing)+j] != nil {
 			wm, bad = parseWatermark(string(raws[len(missing)+j]))
 		}
-		res, ok := u.accept(key, raws[j], wm, bad)
-		if !ok || res.negative {
+		res, ok := u.accept(key, raws[j], wm, bad, false)
+		if !ok {
 			continue
 		}
 		bt.vals[i], bt.found[i] = res.val, true

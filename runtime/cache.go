@@ -206,7 +206,7 @@ func (c *Cache) Delete(ctx context.Context, key Key) (bool, error) {
 	if c.remote == nil {
 		return deleted, nil
 	}
-	inRedis, err := c.remote.del(ctx, key.str, leaseKey(key.str))
+	inRedis, err := c.remote.del(ctx, key.str)
 	if err == nil {
 		err = c.publish(ctx, eventDelete+" "+key.str)
 	}

@@ -105,7 +105,7 @@ func TestEarlyRefresh(t *testing.T) {
 		t.Errorf("refresh_counter{result=ok} = %v, want 1", got)
 	}
 	// The refreshed value reached Redis too.
-	if res, ok := uc.getRemote(enabled, &key); !ok || res.val != 2 {
+	if res, ok := uc.getRemote(enabled, &key, &cfg); !ok || res.val != 2 {
 		t.Errorf("Redis holds %v (found %v), want the refreshed 2", res.val, ok)
 	}
 
@@ -405,7 +405,7 @@ func TestBatchRemoteRefusesStaleFill(t *testing.T) {
 	if !slices.Contains(keys, "{urn:user_id:1}#GetUsers") || slices.Contains(keys, "{urn:user_id:2}#GetUsers") {
 		t.Errorf("Redis keys %v; want id 1's value and not id 2's", keys)
 	}
-	if _, ok := uc.lookupLocal("{urn:user_id:2}#GetUsers", "{urn:user_id:2}"); ok {
+	if _, ok := uc.lookupLocal("{urn:user_id:2}#GetUsers", "{urn:user_id:2}", false); ok {
 		t.Error("the local tier serves id 2's value from before its invalidation")
 	}
 }
@@ -509,10 +509,11 @@ func TestLeaseHolderDies(t *testing.T) {
 	}
 }
 
-// TestLeaseFillVoided: a fill whose lease was voided, by Delete, or whose
-// call began before an invalidation, is not written; the waiters then
-// call the function themselves rather than wait out the lease.
-func TestLeaseFillVoided(t *testing.T) {
+// TestLeaseFill: a fill whose call began before an invalidation is not
+// written, and releases its lease, so that nobody waits it out; a call
+// slower than its lease still fills the key; one whose lease passed to
+// another holder leaves the key to that holder.
+func TestLeaseFill(t *testing.T) {
 	h := withRedis(t, Config{})
 	cfg := allLayers
 	cfg.Lease = time.Minute
@@ -531,19 +532,184 @@ func TestLeaseFillVoided(t *testing.T) {
 		t.Errorf("Redis keys %v; want the watermark alone: no stale fill, no lease left", keys)
 	}
 
-	other := useCase[int64](t, h.c, UseCaseSpec{Name: "other", Default: cfg})
-	okey := keyOf(other, "1")
-	deleted := func(ctx context.Context) (int64, error) {
-		if _, err := h.c.Delete(ctx, okey); err != nil {
-			t.Error(err)
+	short := allLayers
+	short.Lease = 50 * time.Millisecond
+	slow := useCase[int64](t, h.c, UseCaseSpec{Name: "slow", Default: short})
+	skey := keyOf(slow, "1")
+	if _, err := slow.Get(enabled, skey, func(context.Context) (int64, error) { time.Sleep(120 * time.Millisecond); return 1, nil }); err != nil {
+		t.Fatal(err)
+	}
+	if n := h.redis.Client().Exists(context.Background(), skey.String()).Val(); n != 1 {
+		t.Error("a call slower than its lease did not fill the key")
+	}
+
+	passed := useCase[int64](t, h.c, UseCaseSpec{Name: "passed", Default: short})
+	pkey := keyOf(passed, "1")
+	if _, err := passed.Get(enabled, pkey, func(context.Context) (int64, error) {
+		time.Sleep(120 * time.Millisecond)
+		// The lease expired and another instance took it.
+		h.redis.Client().Set(context.Background(), leaseKey(pkey.String()), "other", time.Minute)
+		return 1, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n := h.redis.Client().Exists(context.Background(), pkey.String()).Val(); n != 0 {
+		t.Error("a fill whose lease passed to another holder was written")
+	}
+	if v := h.redis.Client().Get(context.Background(), leaseKey(pkey.String())).Val(); v != "other" {
+		t.Errorf("the other holder's lease is %q; the fill must leave it alone", v)
+	}
+}
+
+// TestLeaseCountsOneRequest: a call that waits for another instance's
+// value is one request to Redis, a miss, and one lease wait.
+func TestLeaseCountsOneRequest(t *testing.T) {
+	h := withRedis(t, Config{})
+	cfg := allLayers
+	cfg.Lease = 5 * time.Second
+	uc := useCase[int64](t, h.c, UseCaseSpec{Name: "uc", Default: cfg})
+	key := keyOf(uc, "1")
+	lk := leaseKey(key.String())
+	h.redis.Client().Set(context.Background(), lk, "other", time.Minute)
+	go func() {
+		time.Sleep(30 * time.Millisecond)
+		raw := sealEnvelope(uc.codec.id, time.Now().UnixMilli(), uc.fp, mustMarshal(t, uc, 5))
+		h.redis.Client().Set(context.Background(), key.String(), raw, time.Minute)
+	}()
+	if v, err := uc.Get(enabled, key, func(context.Context) (int64, error) { return 0, errors.New("called") }); v != 5 || err != nil {
+		t.Fatalf("got %d, %v; want the holder's 5", v, err)
+	}
+	for name, want := range map[string]float64{"gcache_request_counter_total": 1, "gcache_miss_counter_total": 1} {
+		if got := h.metric(name, "layer", "REMOTE"); got != want {
+			t.Errorf("%s{REMOTE} = %v, want %v", name, got, want)
+		}
+	}
+	if got := h.metric("gcache_lease_wait_counter_total", "result", "filled"); got != 1 {
+		t.Errorf("lease waits filled = %v, want 1", got)
+	}
+}
+
+func mustMarshal[T any](t *testing.T, uc *UseCase[T], v T) []byte {
+	t.Helper()
+	b, err := uc.codec.marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestRefreshBacksOff: a refresh that fails is not tried again on every
+// hit, and one that panics does not take the process down.
+func TestRefreshBacksOff(t *testing.T) {
+	clock := newFakeTime()
+	h := withRedis(t, Config{Clock: clock.Now})
+	cfg := KeyConfig{Local: LayerConfig{TTL: time.Minute, Ramp: 100}, RefreshAt: 0.5}
+	uc := useCase[int64](t, h.c, UseCaseSpec{Name: "uc", Default: cfg})
+	key := keyOf(uc, "1")
+	var calls atomic.Int64
+	var mode atomic.Int32 // 0 value, 1 error, 2 panic
+	fn := func(context.Context) (int64, error) {
+		calls.Add(1)
+		switch mode.Load() {
+		case 1:
+			return 0, errors.New("backend down")
+		case 2:
+			panic("boom")
 		}
 		return 1, nil
 	}
-	if _, err := other.Get(enabled, okey, deleted); err != nil {
+	if _, err := uc.Get(enabled, key, fn); err != nil {
 		t.Fatal(err)
 	}
-	if n := h.redis.Client().Exists(context.Background(), okey.String()).Val(); n != 0 {
-		t.Error("a fill whose key was deleted under its lease was written")
+	mode.Store(1)
+	clock.advance(31 * time.Second)
+	for range 200 {
+		if v, err := uc.Get(enabled, key, fn); v != 1 || err != nil {
+			t.Fatalf("got %d, %v", v, err)
+		}
+	}
+	eventually(t, "the refresh fails", func() bool { return h.metric("gcache_refresh_counter_total", "result", "error") == 1 })
+	for range 200 {
+		uc.Get(enabled, key, fn)
+	}
+	if n := calls.Load(); n != 2 {
+		t.Fatalf("%d calls for 400 hits past the refresh point of a failing backend; want the first and one refresh", n)
+	}
+	// After the back-off (3s, a twentieth of the TTL), one more try: a panic.
+	mode.Store(2)
+	clock.advance(4 * time.Second)
+	if v, _ := uc.Get(enabled, key, fn); v != 1 {
+		t.Fatalf("got %d", v)
+	}
+	eventually(t, "the panicking refresh is counted", func() bool { return h.metric("gcache_refresh_counter_total", "result", "error") == 2 })
+	if v, _ := uc.Get(enabled, key, fn); v != 1 {
+		t.Errorf("after a refresh panicked, got %d; want the old value", v)
+	}
+}
+
+// TestRefreshTakesANewerValue: with a lease, an instance past its refresh
+// point whose peer refreshed the key already takes the peer's value
+// rather than call the function again.
+func TestRefreshTakesANewerValue(t *testing.T) {
+	clock := newFakeTime()
+	cfg := KeyConfig{Local: LayerConfig{TTL: 10 * time.Minute, Ramp: 100}, Remote: LayerConfig{TTL: 10 * time.Minute, Ramp: 100}, RefreshAt: 0.5, Lease: 5 * time.Second}
+	a := withRedis(t, Config{Clock: clock.Now})
+	b := a.peer(Config{Clock: clock.Now})
+	ucA := useCase[int64](t, a.c, UseCaseSpec{Name: "uc", Default: cfg})
+	ucB := useCase[int64](t, b.c, UseCaseSpec{Name: "uc", Default: cfg})
+	var calls atomic.Int64
+	fn := func(context.Context) (int64, error) { return calls.Add(1), nil }
+	ucA.Get(enabled, keyOf(ucA, "1"), fn)
+	ucB.Get(enabled, keyOf(ucB, "1"), fn) // from Redis
+	clock.advance(6 * time.Minute)
+	ucA.Get(enabled, keyOf(ucA, "1"), fn)
+	eventually(t, "A refreshes", func() bool { return a.metric("gcache_refresh_counter_total", "result", "ok") == 1 })
+	ucB.Get(enabled, keyOf(ucB, "1"), fn)
+	eventually(t, "B takes A's value", func() bool { return b.metric("gcache_refresh_counter_total", "result", "leased") == 1 })
+	if n := calls.Load(); n != 2 {
+		t.Errorf("%d calls; want the first and A's refresh", n)
+	}
+	if v, _ := ucB.Get(enabled, keyOf(ucB, "1"), fn); v != 2 {
+		t.Errorf("B serves %d, want A's refreshed 2", v)
+	}
+}
+
+// TestNegativeEntryNotServed: a negative answer in a tier is a miss for a
+// use case that does not cache them, or no longer does.
+func TestNegativeEntryNotServed(t *testing.T) {
+	a := withRedis(t, Config{})
+	b := a.peer(Config{})
+	cfg := allLayers
+	cfg.NegativeTTL = time.Minute
+	ucA := useCase[string](t, a.c, UseCaseSpec{Name: "GetUser", Negative: errNoUser, Default: cfg})
+	ucB := useCase[string](t, b.c, UseCaseSpec{Name: "GetUser", Default: allLayers})
+	ucA.Get(enabled, keyOf(ucA, "7"), func(context.Context) (string, error) { return "", errNoUser })
+	called := 0
+	fn := func(context.Context) (string, error) { called++; return "ada", nil }
+	if v, err := ucB.Get(enabled, keyOf(ucB, "7"), fn); v != "ada" || err != nil || called != 1 {
+		t.Errorf("a use case without Negative got (%q, %v) after %d calls; want the function's", v, err, called)
+	}
+}
+
+// TestBatchEdges: an empty batch calls nothing; a batch whose key cannot
+// be built goes to the function whole, each id once.
+func TestBatchEdges(t *testing.T) {
+	h := withRedis(t, Config{})
+	uc := useCase[string](t, h.c, UseCaseSpec{Name: "GetUsers", KeyType: "user_id", Default: allLayers})
+	var got [][]int
+	fn := func(ctx context.Context, ids []int) (map[int]string, error) {
+		got = append(got, ids)
+		return map[int]string{}, nil
+	}
+	bad := func(b []byte, id int) ([]byte, int, error) { return b, 0, errors.New("no key") }
+	if m, err := GetBatch(enabled, uc, nil, bad, fn); m == nil || len(m) != 0 || err != nil || len(got) != 0 {
+		t.Errorf("an empty batch: %v, %v, with calls %v", m, err, got)
+	}
+	if _, err := GetBatch(enabled, uc, []int{1, 1, 2}, bad, fn); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || !slices.Equal(got[0], []int{1, 2}) {
+		t.Errorf("with a bad key the function got %v; want [1 2]", got)
 	}
 }
 

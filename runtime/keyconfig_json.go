@@ -33,9 +33,9 @@ type keyConfigJSON struct {
 	LeaseSec       float64            `json:"lease_sec"`
 }
 
-// MarshalJSON writes c in the Python library's format, TTLs in whole
-// seconds (rounded up, so that a TTL under a second stays on), and the
-// lease in seconds with its fraction.
+// MarshalJSON writes c in the Python library's format, the layers' TTLs
+// in whole seconds (rounded up, so that a TTL under a second stays on), and
+// the fields Python lacks in seconds with their fraction.
 func (c KeyConfig) MarshalJSON() ([]byte, error) {
 	secs := func(d time.Duration) int64 { return int64(math.Ceil(d.Seconds())) }
 	// Written by hand to keep the layers in order: local, then remote.
@@ -46,7 +46,7 @@ func (c KeyConfig) MarshalJSON() ([]byte, error) {
 		fmt.Fprintf(&b, `,"refresh_at":%v`, c.RefreshAt)
 	}
 	if c.NegativeTTL != 0 {
-		fmt.Fprintf(&b, `,"negative_ttl_sec":%d`, secs(c.NegativeTTL))
+		fmt.Fprintf(&b, `,"negative_ttl_sec":%v`, c.NegativeTTL.Seconds())
 	}
 	if c.Lease != 0 {
 		fmt.Fprintf(&b, `,"lease_sec":%v`, c.Lease.Seconds())
@@ -112,5 +112,5 @@ func seconds(field string, v float64) (time.Duration, error) {
 	if v > float64(math.MaxInt64/int64(time.Second)) {
 		return 0, fmt.Errorf("gcache: key config: %s %v is too large", field, v)
 	}
-	return time.Duration(v * float64(time.Second)), nil
+	return time.Duration(math.Round(v * float64(time.Second))), nil
 }

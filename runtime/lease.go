@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"math/rand/v2"
@@ -20,62 +21,93 @@ const (
 	leasePollMax = 50 * time.Millisecond
 )
 
-// awaitLease is the single flight of a Redis miss across instances. It
-// takes key's lease into l and reports false, for the caller to call the
-// function; or, while another instance holds the lease, it waits for that
-// instance's value, and reports true with it. When the holder's lease ends
-// without a value, because its call failed, ran past the lease or its
-// process died, awaitLease takes the lease in turn. When Redis fails, or
-// ctx ends, it reports false with l empty: the caller calls the function
-// on its own.
-func (u *UseCase[T]) awaitLease(ctx context.Context, key *Key, cfg *KeyConfig, l *lease) (loaded[T], bool) {
+// awaitLease reads key from Redis, as getRemote does, for a caller with a
+// lease configured: it is the single flight of a miss across instances.
+// When Redis holds no value of use, it takes the key's lease into l and
+// reports false, for the caller to call the function; or, while another
+// instance holds the lease, it waits for that instance's value and reports
+// true with it. When the holder's lease ends without a value, because its
+// call failed, ran past the lease or its process died, awaitLease takes
+// the lease in turn. When Redis fails, or the wait lasts two leases, it
+// reports false with l empty: the caller calls the function on its own.
+// When ctx ends it returns ctx's error.
+func (u *UseCase[T]) awaitLease(ctx context.Context, key *Key, cfg *KeyConfig, l *lease) (loaded[T], bool, error) {
 	lk, token := leaseKey(key.str), newToken()
 	wmKey := ""
 	if key.Tracked {
 		wmKey = watermarkKey(key.entityKey())
 	}
+	negative := u.servesNegative(cfg)
 	var waitStart time.Time // zero until this instance waits
 	pause := leasePollMin
 	force := false // what the key holds is of no use: take the lease anyway
-	for {
+	var useless []byte
+	for first := true; ; first = false {
+		start := time.Now()
 		raw, wm, took, err := u.c.remote.readOrLease(ctx, key.str, wmKey, lk, token, cfg.Lease, force)
+		if first {
+			// The call's one look in Redis, counted as getRemote counts
+			// it; the looks while waiting are not requests of their own.
+			if errors.Is(err, errBreakerOpen) {
+				u.metrics.disabled[Remote][reasonServerDown].child().Inc()
+				return loaded[T]{}, false, nil
+			}
+			u.metrics.request[Remote].child().Inc()
+			u.metrics.get[Remote].child().Observe(time.Since(start).Seconds())
+		}
 		if err != nil {
-			if !errors.Is(err, errBreakerOpen) && ctx.Err() == nil {
+			u.waited(waitStart, leaseAbandoned)
+			if ctx.Err() != nil {
+				return loaded[T]{}, false, ctx.Err()
+			}
+			if !errors.Is(err, errBreakerOpen) {
 				u.remoteError(classify(err), err)
 			}
-			u.waited(waitStart, leaseAbandoned)
-			return loaded[T]{}, false
+			return loaded[T]{}, false, nil
 		}
-		if took {
+		var res loaded[T]
+		ok := false
+		if raw != nil && !bytes.Equal(raw, useless) {
+			wmMs, bad := parseWatermark(wm)
+			bad = bad && wm != ""
+			if first {
+				res, ok = u.accept(key, raw, wmMs, bad, negative)
+			} else {
+				res, ok, _ = u.check(key, raw, wmMs, bad, negative)
+			}
+			if !ok {
+				useless = raw
+			}
+		} else if first {
+			u.metrics.miss[Remote].child().Inc()
+		}
+		switch {
+		case ok:
+			if took {
+				u.releaseLease(ctx, &lease{lk, token})
+			}
+			u.waited(waitStart, leaseFilled)
+			return res, true, nil
+		case took:
 			*l = lease{lk, token}
 			u.waited(waitStart, leaseAcquired)
-			return loaded[T]{}, false
-		}
-		if raw != nil {
-			u.metrics.request[Remote].child().Inc()
-			var wmMs int64
-			var bad bool
-			if wm != "" {
-				wmMs, bad = parseWatermark(wm)
-			}
-			if res, ok := u.accept(key, raw, wmMs, bad); ok {
-				u.waited(waitStart, leaseFilled)
-				return res, true
-			}
-			if !force {
-				force = true
-				continue
-			}
+			return loaded[T]{}, false, nil
+		case raw != nil && !force:
+			force = true
+			continue
 		}
 		if waitStart.IsZero() {
 			waitStart = time.Now()
+		} else if time.Since(waitStart) > 2*cfg.Lease {
+			u.waited(waitStart, leaseAbandoned)
+			return loaded[T]{}, false, nil
 		}
 		t := time.NewTimer(pause)
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			u.waited(waitStart, leaseAbandoned)
-			return loaded[T]{}, false
+			return loaded[T]{}, false, ctx.Err()
 		case <-t.C:
 		}
 		pause = min(pause*2, max(min(cfg.Lease/10, leasePollMax), leasePollMin))

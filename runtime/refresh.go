@@ -2,7 +2,10 @@ package runtime
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
+	"runtime/debug"
+	"strings"
 	"sync"
 	"time"
 )
@@ -29,74 +32,143 @@ func lifetime(cfg *KeyConfig, remote bool) time.Duration {
 	return cfg.Local.TTL
 }
 
-// refresh calls fn in the background to refresh key, unless this process
-// is refreshing it already; the hit that started it, on layer from, is
-// served the value it found. The refresh runs for at most the value's TTL,
-// with the values of ctx but not its cancellation. A failed refresh
-// leaves the old value in place, to be served until it expires.
-func (u *UseCase[T]) refresh(ctx context.Context, key Key, cfg KeyConfig, from Layer, local, remote bool, fn func(context.Context) (T, error)) {
-	if !u.refreshing.add(key.str) {
-		return
-	}
-	started := u.c.background(ctx, lifetime(&cfg, remote), func(ctx context.Context) {
-		defer u.refreshing.remove(key.str)
-		result := u.refreshNow(ctx, &key, &cfg, local, remote, fn)
-		u.metrics.refresh[from][result].child().Inc()
+// refreshBackoff is how long a key whose refresh failed is left alone: a
+// twentieth of the value's TTL, within a second and a minute. The old value
+// is served meanwhile.
+func refreshBackoff(ttl time.Duration) time.Duration {
+	return min(max(ttl/20, time.Second), time.Minute)
+}
+
+// refresh calls fn in the background to refresh key, whose value, made at
+// created, a hit on layer from found past its refresh point; the caller
+// claimed the key's refresh. The hit is served the value it found. The
+// refresh runs for at most what is left of the value's TTL, with the
+// values of ctx but not its cancellation. One that fails, or panics,
+// leaves the old value in place, to be served until it expires, and the
+// key is not refreshed again for a while.
+func (u *UseCase[T]) refresh(ctx context.Context, key Key, cfg KeyConfig, created int64, from Layer, local, remote bool, fn func(context.Context) (T, error)) {
+	ttl := lifetime(&cfg, remote)
+	left := time.Duration(created + int64(ttl) - u.c.now())
+	started := u.c.background(ctx, min(max(left, time.Second), ttl), func(ctx context.Context) {
+		result := refreshError
+		defer func() {
+			if r := recover(); r != nil {
+				u.metrics.error(layerGlobal, errFunction, true)
+				u.c.log.error("early refresh panicked", "use_case", u.name, "panic", r, "stack", string(debug.Stack()))
+			}
+			now := u.c.now()
+			var until int64 // a refreshed key can be claimed again at once
+			switch result {
+			case refreshError:
+				until = now + int64(refreshBackoff(ttl))
+			case refreshLeased:
+				until = now + int64(cfg.Lease)
+			}
+			u.refreshing.release(key.str, until, now)
+			u.metrics.refresh[from][result].child().Inc()
+		}()
+		result = u.refreshNow(ctx, &key, &cfg, created, local, remote, fn)
 	})
 	if !started {
-		u.refreshing.remove(key.str)
+		u.refreshing.release(key.str, 0, 0)
 	}
 }
 
-// refreshNow refreshes key. With a lease configured, only the instance
-// that takes the key's lease refreshes it.
-func (u *UseCase[T]) refreshNow(ctx context.Context, key *Key, cfg *KeyConfig, local, remote bool, fn func(context.Context) (T, error)) refreshResult {
+// refreshNow refreshes key, whose value was made at created. With a lease
+// configured, only the instance that takes the key's lease refreshes it,
+// and none does when Redis holds a newer value than created: another
+// instance refreshed it, and this one takes its value.
+func (u *UseCase[T]) refreshNow(ctx context.Context, key *Key, cfg *KeyConfig, created int64, local, remote bool, fn func(context.Context) (T, error)) refreshResult {
 	l := &lease{}
+	handedOff := false // the fill releases the lease
+	defer func() {
+		if !handedOff {
+			u.releaseLease(ctx, l)
+		}
+	}()
 	if remote && cfg.Lease > 0 {
-		lk, token := leaseKey(key.str), newToken()
-		ok, err := u.c.remote.acquire(ctx, lk, token, cfg.Lease)
+		lk, token, wmKey := leaseKey(key.str), newToken(), ""
+		if key.Tracked {
+			wmKey = watermarkKey(key.entityKey())
+		}
+		readAt := u.c.now()
+		raw, wm, took, err := u.c.remote.readOrLease(ctx, key.str, wmKey, lk, token, cfg.Lease, true)
 		switch {
+		case errors.Is(err, errBreakerOpen):
+			// Refresh without the lease.
 		case err != nil:
 			u.remoteError(classify(err), err) // refresh without the lease
-		case !ok:
-			return refreshLeased
 		default:
-			*l = lease{lk, token}
+			if took {
+				*l = lease{lk, token}
+			}
+			if raw != nil {
+				wmMs, bad := parseWatermark(wm)
+				if res, ok, _ := u.check(key, raw, wmMs, wm != "" && bad, u.servesNegative(cfg)); ok && res.created > created {
+					if local {
+						u.setLocal(key, res, readAt, cfg, remote)
+					}
+					return refreshLeased
+				}
+			}
+			if !took {
+				return refreshLeased
+			}
 		}
 	}
 	res, err := u.produce(ctx, key, cfg, local, remote, fn)
 	if err != nil && !res.negative {
-		u.releaseLease(ctx, l)
 		return refreshError
 	}
 	if remote {
+		handedOff = true
 		u.setRemote(ctx, key, res, cfg, l)
 	}
 	return refreshOK
 }
 
-// keySet is a set of keys that is safe for concurrent use.
-type keySet struct {
-	mu   sync.Mutex
-	keys map[string]struct{}
+// claims holds the keys whose refresh is under way, and those whose last
+// refresh failed or was left to another instance, until they may be
+// refreshed again. It is safe for concurrent use.
+type claims struct {
+	mu    sync.Mutex
+	until map[string]int64 // ns; 0 while the refresh is under way
 }
 
-// add adds k and reports whether it was not there.
-func (s *keySet) add(k string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.keys[k]; ok {
+// claimsSwept is the size from which releasing a key sweeps out the claims
+// that have lapsed.
+const claimsSwept = 1024
+
+// claim claims the refresh of k at now (ns), unless it is under way or
+// was released until later. k may borrow a caller's buffer.
+func (c *claims) claim(k string, now int64) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if until, ok := c.until[k]; ok && (until == 0 || now < until) {
 		return false
 	}
-	if s.keys == nil {
-		s.keys = map[string]struct{}{}
+	if c.until == nil {
+		c.until = map[string]int64{}
 	}
-	s.keys[k] = struct{}{}
+	c.until[strings.Clone(k)] = 0
 	return true
 }
 
-func (s *keySet) remove(k string) {
-	s.mu.Lock()
-	delete(s.keys, k)
-	s.mu.Unlock()
+// release ends the refresh of k; k may not be claimed again before until
+// (ns; 0 for at once). now is the time, in ns.
+func (c *claims) release(k string, until, now int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if until == 0 {
+		delete(c.until, k)
+		return
+	}
+	c.until[k] = until
+	if len(c.until) >= claimsSwept {
+		for k, t := range c.until {
+			if t != 0 && t <= now {
+				delete(c.until, k)
+			}
+		}
+	}
 }

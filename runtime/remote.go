@@ -24,11 +24,16 @@ type remote struct {
 
 	cluster *redis.ClusterClient // nil unless the client is one
 	masters sync.Map             // on a cluster: master address → *breaker
+	// sharded is true for a client that spreads keys over servers, a
+	// cluster or a ring: a command of several keys must not span them.
+	sharded bool
 }
 
 func newRemote(client redis.UniversalClient, timeout time.Duration, bc breakerConfig) *remote {
 	r := &remote{client: client, timeout: timeout, breaker: breaker{breakerConfig: bc}}
 	r.cluster, _ = client.(*redis.ClusterClient)
+	_, ring := client.(*redis.Ring)
+	r.sharded = r.cluster != nil || ring
 	return r
 }
 
@@ -51,17 +56,20 @@ func (r *remote) breakerFor(ctx context.Context, key string) *breaker {
 
 // fill writes a value, unless the entity's watermark refuses it (a
 // tracked value whose watermark is at or after its creation would be
-// stale on arrival) or the lease it was made under has been lost. It
-// releases the lease either way. It returns 0 when it wrote, -2 when the
-// lease was lost, and otherwise the watermark that refused the value (-1
-// for one that is not a number).
+// stale on arrival) or the lease it was made under has passed to another
+// holder, whose value will be newer. A lease that merely expired does not
+// refuse it: a call slower than its lease still fills the key. It releases
+// its lease either way. It returns 0 when it wrote, -2 when the lease had
+// passed, and otherwise the watermark that refused the value (-1 for one
+// that is not a number).
 // KEYS: value, then the watermark when tracked, then the lease when leased.
 // ARGV: bytes, ttl ms, created_at ms, "1" when tracked, the lease token or "".
 var fill = redis.NewScript(`
 if ARGV[5] ~= '' then
 	local lease = KEYS[#KEYS]
-	if redis.call('GET', lease) ~= ARGV[5] then return -2 end
-	redis.call('DEL', lease)
+	local holder = redis.call('GET', lease)
+	if holder and holder ~= ARGV[5] then return -2 end
+	if holder then redis.call('DEL', lease) end
 end
 if ARGV[4] == '1' then
 	local wm = redis.call('GET', KEYS[2])
@@ -74,8 +82,9 @@ end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 0`)
 
-// fillLeaseLost is what fill returns when the lease was lost.
-const fillLeaseLost = -2
+// fillLeasePassed is what fill returns when its lease had passed to
+// another holder.
+const fillLeasePassed = -2
 
 // release deletes a lease if it is still the holder's.
 // KEYS: lease. ARGV: token.
@@ -224,8 +233,8 @@ func (w *write) args() (keys []string, args []any) {
 }
 
 // put writes w. refusedBy is the watermark that refused it, if one did;
-// leaseLost reports a lease that was no longer the writer's.
-func (r *remote) put(ctx context.Context, w *write) (refusedBy int64, leaseLost bool, err error) {
+// passed reports a lease that had passed to another holder.
+func (r *remote) put(ctx context.Context, w *write) (refusedBy int64, passed bool, err error) {
 	if w.wmKey == "" && w.token == "" {
 		return 0, false, r.set(ctx, w.key, w.val, w.ttl)
 	}
@@ -235,7 +244,7 @@ func (r *remote) put(ctx context.Context, w *write) (refusedBy int64, leaseLost 
 		res, err = fill.Run(ctx, r.client, keys, args...).Int64()
 		return err
 	})
-	return max(res, 0), res == fillLeaseLost, err
+	return max(res, 0), res == fillLeasePassed, err
 }
 
 // acquire takes the lease at key for ttl, unless another holds it.
@@ -308,17 +317,10 @@ func (r *remote) raiseWatermark(ctx context.Context, wmKey string, ns int64, ttl
 	return inForce, err
 }
 
-// del deletes key and voids its lease, so that a fill under way when the
-// key was deleted is not written.
-func (r *remote) del(ctx context.Context, key, lease string) (deleted bool, err error) {
+func (r *remote) del(ctx context.Context, key string) (deleted bool, err error) {
 	err = r.call(ctx, key, func(ctx context.Context) error {
-		var n *redis.IntCmd
-		_, err := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
-			n = p.Unlink(ctx, key)
-			p.Unlink(ctx, lease)
-			return nil
-		})
-		deleted = n.Val() > 0
+		n, err := r.client.Unlink(ctx, key).Result()
+		deleted = n > 0
 		return err
 	})
 	return deleted, err
@@ -421,37 +423,45 @@ func unlinkEach(ctx context.Context, c redis.UniversalClient, keys []string) err
 	return err
 }
 
+// mgetChunk bounds the keys of one MGET, so that a large batch does not
+// hold Redis up for others.
+const mgetChunk = 512
+
 // getMany returns the value at each of keys, nil where there is none: in
-// one MGET on a single server; on a cluster, where one command cannot
-// span slots, in one pipeline, which takes a round trip per master.
+// one MGET per 512 keys on a single server; on a cluster or a ring, where
+// one command cannot span servers, in one pipeline, which takes a round
+// trip per server.
 func (r *remote) getMany(ctx context.Context, keys []string) (vals [][]byte, err error) {
 	vals = make([][]byte, len(keys))
 	err = r.call(ctx, "", func(ctx context.Context) error {
-		if r.cluster == nil {
-			res, err := r.client.MGet(ctx, keys...).Result()
-			if err != nil {
-				return err
-			}
-			for i, v := range res {
-				if s, ok := v.(string); ok {
-					vals[i] = []byte(s)
+		if !r.sharded {
+			for from := 0; from < len(keys); from += mgetChunk {
+				to := min(from+mgetChunk, len(keys))
+				res, err := r.client.MGet(ctx, keys[from:to]...).Result()
+				if err != nil {
+					return err
+				}
+				for i, v := range res {
+					if s, ok := v.(string); ok {
+						vals[from+i] = []byte(s)
+					}
 				}
 			}
 			return nil
 		}
 		cmds := make([]*redis.StringCmd, len(keys))
-		_, err := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		_, _ = r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for i, k := range keys {
 				cmds[i] = p.Get(ctx, k)
 			}
 			return nil
 		})
-		if err != nil && !errors.Is(err, redis.Nil) {
-			return err
-		}
 		for i, c := range cmds {
-			if b, err := c.Bytes(); err == nil {
+			switch b, err := c.Bytes(); {
+			case err == nil:
 				vals[i] = b
+			case !errors.Is(err, redis.Nil):
+				return err
 			}
 		}
 		return nil
@@ -477,9 +487,17 @@ func (r *remote) putMany(ctx context.Context, ws []*write) (refusedBy []int64, e
 		})
 		return err
 	}
+	noScript := func() bool {
+		for _, c := range cmds {
+			if redis.HasErrorPrefix(c.Err(), "NOSCRIPT") {
+				return true
+			}
+		}
+		return false
+	}
 	err = r.call(ctx, "", func(ctx context.Context) error {
 		err := run(ctx, (*redis.Script).EvalSha)
-		if redis.HasErrorPrefix(err, "NOSCRIPT") {
+		if err != nil && noScript() {
 			// A server that has not seen the script yet: every write
 			// is idempotent, so the pipeline runs again, script and all.
 			err = run(ctx, (*redis.Script).Eval)

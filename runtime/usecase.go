@@ -68,7 +68,7 @@ type UseCase[T any] struct {
 	flight  flight[loaded[T]]
 
 	negative   error // the function's "not found", or nil
-	refreshing keySet
+	refreshing claims
 }
 
 // loaded is a value and when the call that made it started, in ns. A
@@ -160,9 +160,15 @@ func (u *UseCase[T]) Enabled(ctx context.Context) bool {
 
 // Get returns the value of key, from the local tier, else from Redis, else
 // from fn, which then fills both. Concurrent misses of one key in this
-// process call fn once. fn's error is returned as is and never cached.
-// Whatever fails on the cache side is logged and counted, and the call is
-// served by fn, which runs at most once per call.
+// process call fn once; with a lease configured, in the whole fleet.
+// fn's error is returned as is and never cached, except the use case's
+// negative answer when the config caches it. Whatever fails on the cache
+// side is logged and counted, and the call is served by fn, which runs at
+// most once per call.
+//
+// With early refresh configured, fn may run after Get returns, in the
+// background, with ctx's values but not its cancellation: it must not
+// hold on to what only lives as long as the call, such as a transaction.
 //
 // Get does not copy values: a value of a pointer, slice or map type is
 // shared by every caller that gets it from the local tier, so it must not
@@ -219,16 +225,18 @@ func (u *UseCase[T]) get(ctx context.Context, str string, idLen int, key Key, ne
 		if u.shape.tracked {
 			entity = str[:strings.IndexByte(str, '}')+1]
 		}
-		if e, ok := u.getLocal(str, entity); ok {
+		if e, ok := u.getLocal(str, entity, u.servesNegative(&cfg)); ok {
 			if e.negative {
 				u.metrics.negativeHit[Local].child().Inc()
 				return e.val, u.negative
 			}
-			if e.refreshAt != 0 && u.c.clock.NowNano() >= e.refreshAt {
-				if key.str == "" {
-					key = u.shape.keyOf(strings.Clone(str), idLen)
+			if e.refreshAt != 0 {
+				if now := u.c.clock.NowNano(); now >= e.refreshAt && u.refreshing.claim(str, now) {
+					if key.str == "" {
+						key = u.shape.keyOf(strings.Clone(str), idLen)
+					}
+					u.refresh(ctx, key, cfg, e.created, Local, true, remote, newFn())
 				}
-				u.refresh(ctx, key, cfg, Local, true, remote, newFn())
 			}
 			return e.val, nil
 		}
@@ -313,20 +321,22 @@ func (u *UseCase[T]) layerOn(l Layer, c LayerConfig) bool {
 }
 
 // getLocal looks key up in the local tier and counts the request; entity
-// is the key's entity when it is tracked.
-func (u *UseCase[T]) getLocal(key, entity string) (entry[T], bool) {
+// is the key's entity when it is tracked. negative is whether a negative
+// answer is served, or a miss.
+func (u *UseCase[T]) getLocal(key, entity string, negative bool) (entry[T], bool) {
 	u.metrics.request[Local].child().Inc()
-	e, ok := u.lookupLocal(key, entity)
+	e, ok := u.lookupLocal(key, entity, negative)
 	if !ok {
 		u.metrics.miss[Local].child().Inc()
 	}
 	return e, ok
 }
 
-// lookupLocal returns the fresh local entry of key, if there is one.
-func (u *UseCase[T]) lookupLocal(key, entity string) (entry[T], bool) {
+// lookupLocal returns the fresh local entry of key, if there is one; see
+// getLocal.
+func (u *UseCase[T]) lookupLocal(key, entity string, negative bool) (entry[T], bool) {
 	e, ok := u.local.GetIfPresent(key)
-	if ok && entity != "" && u.c.wm.stale(entity, e.created, e.validated) {
+	if ok && (entity != "" && u.c.wm.stale(entity, e.created, e.validated) || e.negative && !negative) {
 		return entry[T]{}, false
 	}
 	return e, ok
@@ -370,7 +380,7 @@ func (u *UseCase[T]) load(ctx context.Context, key *Key, cfg *KeyConfig, local, 
 				if key.Tracked {
 					entity = key.entityKey()
 				}
-				if e, ok := u.lookupLocal(key.str, entity); ok {
+				if e, ok := u.lookupLocal(key.str, entity, u.servesNegative(cfg)); ok {
 					res := loaded[T]{e.val, e.created, e.negative}
 					return res, u.errOf(res)
 				}
@@ -378,17 +388,23 @@ func (u *UseCase[T]) load(ctx context.Context, key *Key, cfg *KeyConfig, local, 
 			w = &lease{}
 			if remote {
 				readAt := u.c.now()
-				res, ok := u.getRemote(ctx, key)
-				if !ok && cfg.Lease > 0 {
-					res, ok = u.awaitLease(ctx, key, cfg, w)
+				var res loaded[T]
+				var ok bool
+				if cfg.Lease > 0 {
+					var err error
+					if res, ok, err = u.awaitLease(ctx, key, cfg, w); err != nil {
+						return res, err
+					}
+				} else {
+					res, ok = u.getRemote(ctx, key, cfg)
 				}
 				if ok {
 					w = nil
 					if local {
 						u.setLocal(key, res, readAt, cfg, remote)
 					}
-					if p := refreshPoint(cfg, res.created, true); p != 0 && !res.negative && u.c.now() >= p {
-						u.refresh(ctx, *key, *cfg, Remote, local, true, fn)
+					if p := refreshPoint(cfg, res.created, true); p != 0 && !res.negative && readAt >= p && u.refreshing.claim(key.str, readAt) {
+						u.refresh(ctx, *key, *cfg, res.created, Remote, local, true, fn)
 					}
 					return res, u.errOf(res)
 				}
@@ -413,12 +429,17 @@ func (u *UseCase[T]) load(ctx context.Context, key *Key, cfg *KeyConfig, local, 
 }
 
 // produce calls fn for key and stores its value, or its negative answer,
-// in the local tier.
+// in the local tier. A negative answer is no failure: it is not counted as
+// the function's error.
 func (u *UseCase[T]) produce(ctx context.Context, key *Key, cfg *KeyConfig, local, remote bool, fn func(context.Context) (T, error)) (loaded[T], error) {
 	res := loaded[T]{created: u.c.now()}
-	var err error
-	res.val, err = u.call(ctx, fn, remote)
+	start := time.Now()
+	v, err := fn(ctx)
 	res.negative = err != nil && u.isNegative(err, cfg)
+	u.called(start, err != nil && !res.negative, remote)
+	if !res.negative {
+		res.val = v
+	}
 	if (err == nil || res.negative) && local {
 		u.setLocal(key, res, res.created, cfg, remote)
 	}
@@ -437,30 +458,29 @@ func (u *UseCase[T]) errOf(res loaded[T]) error {
 // isNegative reports whether err is the function's "not found", to be
 // cached under cfg.
 func (u *UseCase[T]) isNegative(err error, cfg *KeyConfig) bool {
-	return u.negative != nil && cfg.NegativeTTL > 0 && errors.Is(err, u.negative)
+	return u.servesNegative(cfg) && errors.Is(err, u.negative)
 }
 
-// call calls fn and counts its error, once.
-func (u *UseCase[T]) call(ctx context.Context, fn func(context.Context) (T, error), remote bool) (T, error) {
-	start := time.Now()
-	v, err := fn(ctx)
-	u.called(start, err, remote)
-	return v, err
+// servesNegative reports whether negative answers are cached and served
+// under cfg. When they are not, one found in a tier is a miss: written by
+// another version of the service, or before the provider turned them off.
+func (u *UseCase[T]) servesNegative(cfg *KeyConfig) bool {
+	return u.negative != nil && cfg.NegativeTTL > 0
 }
 
 // called counts a call of the function that began at start.
-func (u *UseCase[T]) called(start time.Time, err error, remote bool) {
+func (u *UseCase[T]) called(start time.Time, failed, remote bool) {
 	if remote {
 		u.metrics.fallback[Remote].child().Observe(time.Since(start).Seconds())
 	}
-	if err != nil {
+	if failed {
 		u.metrics.error(layerGlobal, errFunction, true)
 	}
 }
 
 // getRemote reads key from Redis. Any failure is counted and logged, and
 // reads as a miss.
-func (u *UseCase[T]) getRemote(ctx context.Context, key *Key) (res loaded[T], ok bool) {
+func (u *UseCase[T]) getRemote(ctx context.Context, key *Key, cfg *KeyConfig) (res loaded[T], ok bool) {
 	r := u.c.remote
 	start := time.Now()
 	var raw []byte
@@ -484,31 +504,24 @@ func (u *UseCase[T]) getRemote(ctx context.Context, key *Key) (res loaded[T], ok
 		}
 		return res, false
 	}
-	return u.accept(key, raw, wm, badWatermark)
+	return u.accept(key, raw, wm, badWatermark, u.servesNegative(cfg))
 }
 
-// accept checks what Redis holds for key: raw, nil for nothing, and for a
-// tracked key its entity's watermark. It counts a miss and the errors it
-// finds.
-func (u *UseCase[T]) accept(key *Key, raw []byte, wm int64, badWatermark bool) (res loaded[T], ok bool) {
+// accept checks what Redis holds for key, raw, nil for nothing, with
+// check, and counts a miss and the errors it finds.
+func (u *UseCase[T]) accept(key *Key, raw []byte, wm int64, badWatermark, negative bool) (loaded[T], bool) {
 	if raw == nil {
 		u.metrics.miss[Remote].child().Inc()
-		return res, false
+		return loaded[T]{}, false
 	}
-	res, err := u.open(raw)
+	res, ok, err := u.check(key, raw, wm, badWatermark, negative)
 	if err != nil {
 		u.remoteError(errDecode, err)
-		u.metrics.miss[Remote].child().Inc()
-		return res, false
 	}
 	if badWatermark {
 		u.remoteError(errDecode, errors.New("gcache: the watermark is not a number"))
 	}
-	if wm > 0 {
-		// Learn of another instance's invalidation before its event comes.
-		u.c.wm.raiseMs(key.entityKey(), wm)
-	}
-	if key.Tracked && (badWatermark || wm*1e6 >= res.created) {
+	if !ok {
 		u.metrics.miss[Remote].child().Inc()
 		return loaded[T]{}, false
 	}
@@ -516,6 +529,23 @@ func (u *UseCase[T]) accept(key *Key, raw []byte, wm int64, badWatermark bool) (
 		u.metrics.negativeHit[Remote].child().Inc()
 	}
 	return res, true
+}
+
+// check decodes raw, what Redis holds for key, and checks a tracked key's
+// value against its entity's watermark. negative is whether a negative
+// answer is served, or a miss. err is a value that does not decode.
+func (u *UseCase[T]) check(key *Key, raw []byte, wm int64, badWatermark, negative bool) (res loaded[T], ok bool, err error) {
+	if res, err = u.open(raw); err != nil {
+		return loaded[T]{}, false, err
+	}
+	if wm > 0 {
+		// Learn of another instance's invalidation before its event comes.
+		u.c.wm.raiseMs(key.entityKey(), wm)
+	}
+	if key.Tracked && (badWatermark || wm*1e6 >= res.created) || res.negative && !negative {
+		return loaded[T]{}, false, nil
+	}
+	return res, true, nil
 }
 
 // open decodes a value read from Redis; its creation time is in ns.
