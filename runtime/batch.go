@@ -104,9 +104,11 @@ type batch[T any] struct {
 // tiers that take part. ok is false when none does.
 func (u *UseCase[T]) lookupBatch(ctx context.Context, keys []Key) (bt batch[T], ok bool) {
 	bt.keys = keys
-	if bt.cfg, ok = u.config(ctx, &keys[0]); !ok {
+	cfg, ok := u.config(ctx, &keys[0])
+	if !ok {
 		return bt, false
 	}
+	bt.cfg = *cfg
 	bt.local = u.layerOn(Local, bt.cfg.Local)
 	bt.remote = u.c.remote != nil && u.layerOn(Remote, bt.cfg.Remote)
 	if !bt.local && !bt.remote {

@@ -91,7 +91,9 @@ func (c *KeyConfig) layer(l Layer) LayerConfig {
 // use case's default config. An error, a panic or an invalid config turns
 // caching off for that call (counted as config_error); the call is still
 // served. A provider runs on every enabled call, so it must answer from
-// memory: see the package documentation for ready-made providers.
+// memory: see the package documentation for ready-made providers. The
+// config it returns is read during the call, not copied, so it must not
+// change after it is returned.
 type ConfigProvider func(ctx context.Context, key *Key) (*KeyConfig, error)
 
 // reason says why a layer was skipped; its String is the metric label.

@@ -225,21 +225,19 @@ func (u *UseCase[T]) get(ctx context.Context, str string, idLen int, key Key, ne
 		if u.shape.tracked {
 			entity = str[:strings.IndexByte(str, '}')+1]
 		}
-		if e, ok := u.getLocal(str, entity, u.servesNegative(&cfg)); ok {
+		u.metrics.request[Local].child().Inc()
+		// The entry is looked at where it lands: it is copied once.
+		if e, ok := u.local.GetIfPresent(str); ok && u.fresh(&e, entity, u.servesNegative(cfg)) {
 			if e.negative {
 				u.metrics.negativeHit[Local].child().Inc()
 				return e.val, u.negative
 			}
 			if e.refreshAt != 0 {
-				if now := u.c.clock.NowNano(); now >= e.refreshAt && u.refreshing.claim(str, now) {
-					if key.str == "" {
-						key = u.shape.keyOf(strings.Clone(str), idLen)
-					}
-					u.refresh(ctx, key, cfg, e.created, Local, true, remote, newFn())
-				}
+				u.refreshHit(ctx, str, idLen, &key, cfg, e.created, e.refreshAt, remote, newFn)
 			}
 			return e.val, nil
 		}
+		u.metrics.miss[Local].child().Inc()
 	}
 	if !local && !remote {
 		return newFn()(ctx)
@@ -247,7 +245,22 @@ func (u *UseCase[T]) get(ctx context.Context, str string, idLen int, key Key, ne
 	if key.str == "" {
 		key = u.shape.keyOf(strings.Clone(str), idLen)
 	}
-	return u.load(ctx, &key, &cfg, local, remote, newFn())
+	return u.load(ctx, &key, cfg, local, remote, newFn())
+}
+
+// refreshHit starts the refresh of a local hit's value, made at created,
+// when it is past its refresh point and its refresh is not under way or
+// backing off. It is apart from get, whose frame it would make larger.
+func (u *UseCase[T]) refreshHit(ctx context.Context, str string, idLen int, key *Key, cfg *KeyConfig, created, refreshAt int64, remote bool, newFn func() func(context.Context) (T, error)) {
+	now := u.c.clock.NowNano()
+	if now < refreshAt || !u.refreshing.claim(str, now) {
+		return
+	}
+	k := *key
+	if k.str == "" {
+		k = u.shape.keyOf(strings.Clone(str), idLen)
+	}
+	u.refresh(ctx, k, *cfg, created, Local, true, remote, newFn())
 }
 
 // KeyError counts and logs a key that generated code could not build. The
@@ -259,10 +272,10 @@ func (u *UseCase[T]) KeyError(err error) {
 
 // config resolves the call's config: the provider's answer, else the
 // default. ok is false when the provider failed.
-func (u *UseCase[T]) config(ctx context.Context, key *Key) (cfg KeyConfig, ok bool) {
+func (u *UseCase[T]) config(ctx context.Context, key *Key) (cfg *KeyConfig, ok bool) {
 	p := u.c.cfg.ConfigProvider
 	if p == nil {
-		return u.def, true
+		return &u.def, true
 	}
 	got, err := callProvider(ctx, p, key)
 	if err == nil && ctx.Err() != nil {
@@ -278,12 +291,12 @@ func (u *UseCase[T]) config(ctx context.Context, key *Key) (cfg KeyConfig, ok bo
 			u.metrics.disabled[Remote][reasonConfigError].child().Inc()
 		}
 		u.c.log.error("config provider failed", "use_case", u.name, "error", err)
-		return cfg, false
+		return nil, false
 	}
 	if got == nil {
-		return u.def, true
+		return &u.def, true
 	}
-	return *got, true
+	return got, true
 }
 
 // keyPool holds the Keys handed to config providers, which must not keep
@@ -320,9 +333,8 @@ func (u *UseCase[T]) layerOn(l Layer, c LayerConfig) bool {
 	return true
 }
 
-// getLocal looks key up in the local tier and counts the request; entity
-// is the key's entity when it is tracked. negative is whether a negative
-// answer is served, or a miss.
+// getLocal looks key up in the local tier and counts the request; see
+// lookupLocal.
 func (u *UseCase[T]) getLocal(key, entity string, negative bool) (entry[T], bool) {
 	u.metrics.request[Local].child().Inc()
 	e, ok := u.lookupLocal(key, entity, negative)
@@ -332,14 +344,20 @@ func (u *UseCase[T]) getLocal(key, entity string, negative bool) (entry[T], bool
 	return e, ok
 }
 
-// lookupLocal returns the fresh local entry of key, if there is one; see
-// getLocal.
+// lookupLocal returns the fresh local entry of key, if there is one;
+// entity is the key's entity when it is tracked, and negative whether a
+// negative answer is served, or a miss.
 func (u *UseCase[T]) lookupLocal(key, entity string, negative bool) (entry[T], bool) {
 	e, ok := u.local.GetIfPresent(key)
-	if ok && (entity != "" && u.c.wm.stale(entity, e.created, e.validated) || e.negative && !negative) {
+	if !ok || !u.fresh(&e, entity, negative) {
 		return entry[T]{}, false
 	}
-	return e, ok
+	return e, true
+}
+
+// fresh reports whether a local entry may be served; see lookupLocal.
+func (u *UseCase[T]) fresh(e *entry[T], entity string, negative bool) bool {
+	return (entity == "" || !u.c.wm.stale(entity, e.created, e.validated)) && (!e.negative || negative)
 }
 
 // setLocal stores res in the local tier, unless it is tracked and its
