@@ -524,7 +524,7 @@ func TestNewLoadFindsAFillThatJustLanded(t *testing.T) {
 		cfg := allLayers
 		before := h.metric("gcache_request_counter_total", "layer", "REMOTE")
 		// As the straggler: straight to a load, past the local lookup.
-		if v, err := uc.load(enabled, &key, &cfg, true, true, src.fn); err != nil || v != "v0" {
+		if v, err := uc.load(enabled, &key, &cfg, true, true, func() func(context.Context) (string, error) { return src.fn }); err != nil || v != "v0" {
 			t.Fatalf("load = %q, %v", v, err)
 		}
 		if src.calls.Load() != 1 {

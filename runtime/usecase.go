@@ -245,7 +245,7 @@ func (u *UseCase[T]) get(ctx context.Context, str string, idLen int, key Key, ne
 	if key.str == "" {
 		key = u.shape.keyOf(strings.Clone(str), idLen)
 	}
-	return u.load(ctx, &key, cfg, local, remote, newFn())
+	return u.load(ctx, &key, cfg, local, remote, newFn)
 }
 
 // refreshHit starts the refresh of a local hit's value, made at created,
@@ -385,7 +385,9 @@ func (u *UseCase[T]) setLocal(key *Key, res loaded[T], validated int64, cfg *Key
 // share its result, unless, for a tracked key, the entity was invalidated
 // after that call started: a caller that came after an invalidation must
 // not get a value from before it, so it loads again.
-func (u *UseCase[T]) load(ctx context.Context, key *Key, cfg *KeyConfig, local, remote bool, fn func(context.Context) (T, error)) (T, error) {
+//
+// newFn makes the function; only the caller that loads makes it.
+func (u *UseCase[T]) load(ctx context.Context, key *Key, cfg *KeyConfig, local, remote bool, newFn func() func(context.Context) (T, error)) (T, error) {
 	start := time.Now()
 	for {
 		var w *lease // set when this caller's own call made the value, for Redis
@@ -422,12 +424,12 @@ func (u *UseCase[T]) load(ctx context.Context, key *Key, cfg *KeyConfig, local, 
 						u.setLocal(key, res, readAt, cfg, remote)
 					}
 					if p := refreshPoint(cfg, res.created, true); p != 0 && !res.negative && readAt >= p && u.refreshing.claim(key.str, readAt) {
-						u.refresh(ctx, *key, *cfg, res.created, Remote, local, true, fn)
+						u.refresh(ctx, *key, *cfg, res.created, Remote, local, true, newFn())
 					}
 					return res, u.errOf(res)
 				}
 			}
-			return u.produce(ctx, key, cfg, local, remote, fn)
+			return u.produce(ctx, key, cfg, local, remote, newFn())
 		})
 		if shared && (err == nil || res.negative) && key.Tracked && u.c.wm.invalidatedSince(key.entityKey(), res.created) {
 			continue
