@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gcache-go/gcache/internal/clocktest"
 	gcache "github.com/gcache-go/gcache/runtime"
 	"github.com/gcache-go/gcache/testdata/features"
 	storesql "github.com/gcache-go/gcache/testdata/features/sql"
@@ -337,7 +338,7 @@ func TestNegativeCaching(t *testing.T) {
 // background once it is past 80% of its TTL (the remote one, 5m, as the
 // entry is in Redis too).
 func TestRefreshAndLeaseDefaults(t *testing.T) {
-	clock := &fakeClock{now: time.Now()}
+	clock := clocktest.New()
 	e := newEnv(t, gcache.Config{Clock: clock.Now})
 	src := &featureStore{}
 	store := newFeatureStore(t, e.c, src)
@@ -358,13 +359,13 @@ func TestRefreshAndLeaseDefaults(t *testing.T) {
 	// Before 72% (80% less up to a tenth of it) of the TTL: plain hits,
 	// from the local tier, then from Redis once the local minute is over.
 	for _, d := range []time.Duration{40 * time.Second, 2 * time.Minute} {
-		clock.advance(d)
+		clock.Advance(d)
 		if u, _ := store.GetUser(on, "7"); u.Name != "v1" || src.get("GetUser") != 1 {
 			t.Fatalf("before the refresh point: %+v after %d calls", u, src.get("GetUser"))
 		}
 	}
 	// Past 80%: the hit gets the cached value, and a refresh runs.
-	clock.advance(100 * time.Second)
+	clock.Advance(100 * time.Second)
 	if u, _ := store.GetUser(on, "7"); u.Name != "v1" {
 		t.Errorf("past the refresh point, the hit got %+v; want the cached v1 at once", u)
 	}
@@ -382,22 +383,4 @@ func TestRefreshAndLeaseDefaults(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	t.Error("the refreshed value is not served")
-}
-
-// fakeClock is a Config.Clock that moves when told.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
 }

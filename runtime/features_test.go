@@ -12,29 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gcache-go/gcache/internal/clocktest"
 	"github.com/gcache-go/gcache/internal/redistest"
 	"github.com/redis/go-redis/v9"
 )
-
-// fakeTime is a clock that moves only when told to.
-type fakeTime struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newFakeTime() *fakeTime { return &fakeTime{now: time.Now()} }
-
-func (f *fakeTime) Now() time.Time {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.now
-}
-
-func (f *fakeTime) advance(d time.Duration) {
-	f.mu.Lock()
-	f.now = f.now.Add(d)
-	f.mu.Unlock()
-}
 
 // peer returns another Cache on h's Redis, as another instance of a
 // service would have, with cfg's other settings.
@@ -52,7 +33,7 @@ func (h *harness) peer(cfg Config) *harness {
 // come meanwhile; a refresh that fails leaves the old value served, and is
 // counted.
 func TestEarlyRefresh(t *testing.T) {
-	clock := newFakeTime()
+	clock := clocktest.New()
 	h := withRedis(t, Config{Clock: clock.Now})
 	cfg := KeyConfig{Local: LayerConfig{TTL: 10 * time.Second, Ramp: 100}, Remote: LayerConfig{TTL: 10 * time.Second, Ramp: 100}, RefreshAt: 0.5}
 	uc := useCase[int64](t, h.c, UseCaseSpec{Name: "uc", Default: cfg})
@@ -76,12 +57,12 @@ func TestEarlyRefresh(t *testing.T) {
 		t.Fatalf("first call: %d, %v", v, err)
 	}
 	// Before the refresh point (at 45–50% of the TTL), hits refresh nothing.
-	clock.advance(4 * time.Second)
+	clock.Advance(4 * time.Second)
 	if v, _ := uc.Get(enabled, key, fn); v != 1 || calls.Load() != 1 {
 		t.Fatalf("before the refresh point: value %d, %d calls", v, calls.Load())
 	}
 
-	clock.advance(2 * time.Second)
+	clock.Advance(2 * time.Second)
 	value.Store(2)
 	var wg sync.WaitGroup
 	for range 50 {
@@ -111,7 +92,7 @@ func TestEarlyRefresh(t *testing.T) {
 
 	// A refresh that fails keeps the old value.
 	fail.Store(true)
-	clock.advance(6 * time.Second)
+	clock.Advance(6 * time.Second)
 	if v, err := uc.Get(enabled, key, fn); v != 2 || err != nil {
 		t.Fatalf("hit past the second refresh point: %d, %v", v, err)
 	}
@@ -132,7 +113,7 @@ func TestEarlyRefresh(t *testing.T) {
 // hit an entry past its refresh point, one refreshes it; the others leave
 // it to that one.
 func TestEarlyRefreshAcrossInstances(t *testing.T) {
-	clock := newFakeTime()
+	clock := clocktest.New()
 	cfg := KeyConfig{Local: LayerConfig{TTL: 10 * time.Second, Ramp: 100}, Remote: LayerConfig{TTL: time.Minute, Ramp: 100}, RefreshAt: 0.5, Lease: 5 * time.Second}
 	first := withRedis(t, Config{Clock: clock.Now})
 	hs := []*harness{first, first.peer(Config{Clock: clock.Now}), first.peer(Config{Clock: clock.Now}), first.peer(Config{Clock: clock.Now})}
@@ -154,7 +135,7 @@ func TestEarlyRefreshAcrossInstances(t *testing.T) {
 	if calls.Load() != 1 {
 		t.Fatalf("%d calls to fill 4 instances; want 1, then Redis", calls.Load())
 	}
-	clock.advance(31 * time.Second) // past half of the remote TTL
+	clock.Advance(31 * time.Second) // past half of the remote TTL
 	for i, uc := range ucs {
 		// The local entries expired; Redis's is due for refresh.
 		if v, err := uc.Get(enabled, keyOf(uc, "1"), fn); v != 1 || err != nil {
@@ -601,7 +582,7 @@ func mustMarshal[T any](t *testing.T, uc *UseCase[T], v T) []byte {
 // TestRefreshBacksOff: a refresh that fails is not tried again on every
 // hit, and one that panics does not take the process down.
 func TestRefreshBacksOff(t *testing.T) {
-	clock := newFakeTime()
+	clock := clocktest.New()
 	h := withRedis(t, Config{Clock: clock.Now})
 	cfg := KeyConfig{Local: LayerConfig{TTL: time.Minute, Ramp: 100}, RefreshAt: 0.5}
 	uc := useCase[int64](t, h.c, UseCaseSpec{Name: "uc", Default: cfg})
@@ -622,7 +603,7 @@ func TestRefreshBacksOff(t *testing.T) {
 		t.Fatal(err)
 	}
 	mode.Store(1)
-	clock.advance(31 * time.Second)
+	clock.Advance(31 * time.Second)
 	for range 200 {
 		if v, err := uc.Get(enabled, key, fn); v != 1 || err != nil {
 			t.Fatalf("got %d, %v", v, err)
@@ -637,7 +618,7 @@ func TestRefreshBacksOff(t *testing.T) {
 	}
 	// After the back-off (3s, a twentieth of the TTL), one more try: a panic.
 	mode.Store(2)
-	clock.advance(4 * time.Second)
+	clock.Advance(4 * time.Second)
 	if v, _ := uc.Get(enabled, key, fn); v != 1 {
 		t.Fatalf("got %d", v)
 	}
@@ -651,7 +632,7 @@ func TestRefreshBacksOff(t *testing.T) {
 // point whose peer refreshed the key already takes the peer's value
 // rather than call the function again.
 func TestRefreshTakesANewerValue(t *testing.T) {
-	clock := newFakeTime()
+	clock := clocktest.New()
 	cfg := KeyConfig{Local: LayerConfig{TTL: 10 * time.Minute, Ramp: 100}, Remote: LayerConfig{TTL: 10 * time.Minute, Ramp: 100}, RefreshAt: 0.5, Lease: 5 * time.Second}
 	a := withRedis(t, Config{Clock: clock.Now})
 	b := a.peer(Config{Clock: clock.Now})
@@ -661,7 +642,7 @@ func TestRefreshTakesANewerValue(t *testing.T) {
 	fn := func(context.Context) (int64, error) { return calls.Add(1), nil }
 	ucA.Get(enabled, keyOf(ucA, "1"), fn)
 	ucB.Get(enabled, keyOf(ucB, "1"), fn) // from Redis
-	clock.advance(6 * time.Minute)
+	clock.Advance(6 * time.Minute)
 	ucA.Get(enabled, keyOf(ucA, "1"), fn)
 	eventually(t, "A refreshes", func() bool { return a.metric("gcache_refresh_counter_total", "result", "ok") == 1 })
 	ucB.Get(enabled, keyOf(ucB, "1"), fn)
