@@ -33,6 +33,21 @@
 // gradually or killed at once, without a deploy. Local entries keep the
 // TTL in force when they were written.
 //
+// # Fresher and cheaper
+//
+// Four features, each off until a use case's [KeyConfig] turns it on, so
+// that a provider can switch or tune them at run time:
+//
+//   - early refresh (RefreshAt): a hit on a value past a share of its TTL
+//     is served at once, and one background call per key refreshes it;
+//   - negative caching (NegativeTTL, with [UseCaseSpec].Negative): the
+//     function's "not found" is cached for its own TTL and replayed as
+//     the sentinel error;
+//   - leases (Lease): on a Redis miss one instance of the fleet calls the
+//     function and the others wait for its value;
+//   - batches ([GetBatch]): one local lookup per id, one MGET, one call of
+//     the function for the ids still missing.
+//
 // # Invalidation
 //
 // [Cache.Invalidate] makes every tracked entry of one entity stale, in
@@ -54,7 +69,7 @@
 // the function, which runs at most once per call. Redis calls have a short
 // deadline (Config.RedisTimeout), and after repeated failures a breaker
 // skips Redis for a while. The function's own error is returned unchanged
-// and never cached.
+// and never cached, but for a negative answer the config caches.
 //
 // # Values
 //
@@ -71,7 +86,10 @@
 // gcache_disabled_counter_total, gcache_error_counter_total,
 // gcache_invalidation_counter_total, gcache_get_timer,
 // gcache_fallback_timer, gcache_serialization_timer and
-// gcache_size_histogram, each prefixed with Config.MetricsPrefix. Label
+// gcache_size_histogram, each prefixed with Config.MetricsPrefix; and, for
+// the features the Python library lacks, gcache_refresh_counter_total,
+// gcache_negative_hit_counter_total, gcache_lease_wait_counter_total and
+// gcache_lease_wait_timer. Label
 // children are resolved once per use case; the hot path adds to striped
 // counters. A local hit is counted, not timed: it takes well under the
 // timers' smallest bucket.
