@@ -857,3 +857,48 @@ func TestNegativeSharedAcrossAnInvalidation(t *testing.T) {
 		t.Errorf("the caller that came after the invalidation got %q; want the user, loaded again", v)
 	}
 }
+
+// TestLeaseHolderHangs: a holder whose call outlives its lease is taken
+// over once the lease ends; when its call returns at last, its older value
+// does not replace the newer one in Redis.
+func TestLeaseHolderHangs(t *testing.T) {
+	first := withRedis(t, Config{})
+	b := first.peer(Config{})
+	cfg := allLayers
+	cfg.Lease = 300 * time.Millisecond
+	ucA := useCase[int64](t, first.c, UseCaseSpec{Name: "uc", Default: cfg})
+	ucB := useCase[int64](t, b.c, UseCaseSpec{Name: "uc", Default: cfg})
+	key := keyOf(ucA, "1")
+	hung, release := make(chan struct{}), make(chan struct{})
+	done := make(chan int64)
+	go func() {
+		v, _ := ucA.Get(enabled, key, func(context.Context) (int64, error) {
+			close(hung)
+			<-release
+			return 1, nil
+		})
+		done <- v
+	}()
+	<-hung
+	var calls atomic.Int64
+	var wg sync.WaitGroup
+	for range 50 {
+		wg.Go(func() {
+			v, err := ucB.Get(enabled, keyOf(ucB, "1"), func(context.Context) (int64, error) { calls.Add(1); return 2, nil })
+			if v != 2 || err != nil {
+				t.Errorf("got %d, %v; want the value of the instance that took over", v, err)
+			}
+		})
+	}
+	wg.Wait()
+	if calls.Load() != 1 {
+		t.Errorf("%d calls after the hung holder's lease ended; want 1", calls.Load())
+	}
+	close(release)
+	if v := <-done; v != 1 {
+		t.Errorf("the hung holder got %d, its own call's 1", v)
+	}
+	if res, ok := ucB.getRemote(enabled, &key, &cfg); !ok || res.val != 2 {
+		t.Errorf("Redis holds %d (%v); the hung holder's older value must not replace the newer 2", res.val, ok)
+	}
+}

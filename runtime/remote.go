@@ -56,12 +56,14 @@ func (r *remote) breakerFor(ctx context.Context, key string) *breaker {
 
 // fill writes a value, unless the entity's watermark refuses it (a
 // tracked value whose watermark is at or after its creation would be
-// stale on arrival) or the lease it was made under has passed to another
-// holder, whose value will be newer. A lease that merely expired does not
+// stale on arrival), the lease it was made under has passed to another
+// holder, whose value will be newer, or the key holds a value made as late
+// or later (read from its envelope's header): a fill never replaces a
+// newer value with an older one. A lease that merely expired does not
 // refuse it: a call slower than its lease still fills the key. It releases
 // its lease either way. It returns 0 when it wrote, -2 when the lease had
-// passed, and otherwise the watermark that refused the value (-1 for one
-// that is not a number).
+// passed, -3 when a newer value was there, and otherwise the watermark
+// that refused the value (-1 for one that is not a number).
 // KEYS: value, then the watermark when tracked, then the lease when leased.
 // ARGV: bytes, ttl ms, created_at ms, "1" when tracked, the lease token or "".
 var fill = redis.NewScript(`
@@ -78,6 +80,12 @@ if ARGV[4] == '1' then
 		if not w then return -1 end
 		if w >= tonumber(ARGV[3]) then return math.floor(w) end
 	end
+end
+local head = redis.call('GETRANGE', KEYS[1], 0, 11)
+if #head == 12 and string.sub(head, 1, 2) == 'gc' then
+	local made = 0
+	for i = 5, 12 do made = made * 256 + string.byte(head, i) end
+	if made >= tonumber(ARGV[3]) then return -3 end
 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 0`)
