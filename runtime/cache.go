@@ -98,7 +98,8 @@ func (c clockAdapter) Tick(time.Duration) <-chan time.Time { return nil }
 
 // Close stops the Cache's background work and, when the Cache created the
 // Redis client from Config.Redis, closes it. It cancels the context of
-// early refreshes under way and waits for them to return. Calls made after
+// early refreshes under way and waits for them to return: a function that
+// ignores its context holds Close until it returns. Calls made after
 // Close are served by their functions.
 func (c *Cache) Close() error {
 	c.mu.Lock()

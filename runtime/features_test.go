@@ -902,3 +902,49 @@ func TestLeaseHolderHangs(t *testing.T) {
 		t.Errorf("Redis holds %d (%v); the hung holder's older value must not replace the newer 2", res.val, ok)
 	}
 }
+
+// TestLeaseReleasedWhenTheFunctionPanics: a panic in the function reaches
+// the caller and gives the lease up, so that the next call does not wait.
+func TestLeaseReleasedWhenTheFunctionPanics(t *testing.T) {
+	h := withRedis(t, Config{})
+	cfg := allLayers
+	cfg.Lease = time.Hour
+	uc := useCase[int64](t, h.c, UseCaseSpec{Name: "uc", Default: cfg})
+	key := keyOf(uc, "1")
+	func() {
+		defer func() {
+			if r := recover(); r != "boom" {
+				t.Errorf("recovered %v, want the function's panic", r)
+			}
+		}()
+		uc.Get(enabled, key, func(context.Context) (int64, error) { panic("boom") })
+	}()
+	if n := h.redis.Client().Exists(context.Background(), leaseKey(key.String())).Val(); n != 0 {
+		t.Fatal("the lease outlived the call that panicked")
+	}
+	if v, err := uc.Get(enabled, key, func(context.Context) (int64, error) { return 7, nil }); v != 7 || err != nil {
+		t.Errorf("got %d, %v", v, err)
+	}
+}
+
+// TestClaimsSweep: releasing many backed-off claims keeps
+// the set small and costs little per release.
+func TestClaimsSweep(t *testing.T) {
+	var c claims
+	for i := range 20_000 {
+		k := strconv.Itoa(i)
+		if !c.claim(k, int64(i)) {
+			t.Fatalf("claim %s refused", k)
+		}
+		c.release(k, int64(i)+10, int64(i)) // backs off 10 ns
+	}
+	if n := len(c.until); n >= 2*claimsSwept {
+		t.Errorf("%d claims kept; lapsed ones should be swept", n)
+	}
+	if c.claim("19999", 20_000) {
+		t.Error("a claim backing off was granted")
+	}
+	if !c.claim("19999", 20_010) {
+		t.Error("a lapsed claim was refused")
+	}
+}

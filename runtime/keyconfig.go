@@ -39,8 +39,9 @@ type KeyConfig struct {
 	Remote LayerConfig
 
 	// RefreshAt turns on early refresh: a hit on an entry older than this
-	// fraction of its TTL (less a random tenth of it, so that entries made
-	// together do not refresh together) is served, and one background
+	// fraction of the TTL its value lives by, the remote one when Redis
+	// takes part (less a random tenth of it, so that entries made
+	// together do not refresh together), is served, and one background
 	// call per key refreshes it. 0 is off; otherwise it is below 1.
 	RefreshAt float64
 	// NegativeTTL is how long the use case's negative answer
@@ -49,8 +50,10 @@ type KeyConfig struct {
 	NegativeTTL time.Duration
 	// Lease turns on single flight across instances: on a Redis miss, one
 	// instance takes a lease of this TTL in Redis and calls the function,
-	// and the others wait for its value until the lease ends. Set it a
-	// little above the function's usual time. 0 is off.
+	// and the others wait for its value; when the lease ends without one,
+	// one of them takes it in turn, and none waits longer than two leases
+	// before it calls the function itself. Set it a little above the
+	// function's usual time. 0 is off.
 	Lease time.Duration
 }
 

@@ -109,7 +109,7 @@ func (c *KeyConfig) UnmarshalJSON(data []byte) error {
 
 // seconds reads the field's value, a number of seconds.
 func seconds(field string, v float64) (time.Duration, error) {
-	if v > float64(math.MaxInt64/int64(time.Second)) {
+	if math.Abs(v) > float64(math.MaxInt64/int64(time.Second)) {
 		return 0, fmt.Errorf("gcache: key config: %s %v is too large", field, v)
 	}
 	return time.Duration(math.Round(v * float64(time.Second))), nil

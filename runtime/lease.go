@@ -44,7 +44,7 @@ func (u *UseCase[T]) awaitLease(ctx context.Context, key *Key, cfg *KeyConfig, l
 	var useless []byte
 	for first := true; ; first = false {
 		start := time.Now()
-		raw, wm, took, err := u.c.remote.readOrLease(ctx, key.str, wmKey, lk, token, cfg.Lease, force)
+		raw, wm, bad, took, err := u.c.remote.readOrLease(ctx, key.str, wmKey, lk, token, cfg.Lease, force)
 		if first {
 			// The call's one look in Redis, counted as getRemote counts
 			// it; the looks while waiting are not requests of their own.
@@ -68,12 +68,10 @@ func (u *UseCase[T]) awaitLease(ctx context.Context, key *Key, cfg *KeyConfig, l
 		var res loaded[T]
 		ok := false
 		if raw != nil && !bytes.Equal(raw, useless) {
-			wmMs, bad := parseWatermark(wm)
-			bad = bad && wm != ""
 			if first {
-				res, ok = u.accept(key, raw, wmMs, bad, negative)
-			} else {
-				res, ok, _ = u.check(key, raw, wmMs, bad, negative)
+				res, ok = u.accept(key, raw, wm, bad, negative)
+			} else if res, ok, _ = u.check(key, raw, wm, bad, negative); ok && res.negative {
+				u.metrics.negativeHit[Remote].child().Inc()
 			}
 			if !ok {
 				useless = raw

@@ -42,8 +42,8 @@ func refreshBackoff(ttl time.Duration) time.Duration {
 // refresh calls fn in the background to refresh key, whose value, made at
 // created, a hit on layer from found past its refresh point; the caller
 // claimed the key's refresh. The hit is served the value it found. The
-// refresh runs for at most what is left of the value's TTL, with the
-// values of ctx but not its cancellation. One that fails, or panics,
+// refresh runs for what is left of the value's TTL, but at least a second,
+// with the values of ctx but not its cancellation. One that fails, or panics,
 // leaves the old value in place, to be served until it expires, and the
 // key is not refreshed again for a while.
 func (u *UseCase[T]) refresh(ctx context.Context, key Key, cfg KeyConfig, created int64, from Layer, local, remote bool, fn func(context.Context) (T, error)) {
@@ -92,7 +92,7 @@ func (u *UseCase[T]) refreshNow(ctx context.Context, key *Key, cfg *KeyConfig, c
 			wmKey = watermarkKey(key.entityKey())
 		}
 		readAt := u.c.now()
-		raw, wm, took, err := u.c.remote.readOrLease(ctx, key.str, wmKey, lk, token, cfg.Lease, true)
+		raw, wm, bad, took, err := u.c.remote.readOrLease(ctx, key.str, wmKey, lk, token, cfg.Lease, true)
 		switch {
 		case errors.Is(err, errBreakerOpen):
 			// Refresh without the lease.
@@ -103,8 +103,7 @@ func (u *UseCase[T]) refreshNow(ctx context.Context, key *Key, cfg *KeyConfig, c
 				*l = lease{lk, token}
 			}
 			if raw != nil {
-				wmMs, bad := parseWatermark(wm)
-				if res, ok, _ := u.check(key, raw, wmMs, wm != "" && bad, u.servesNegative(cfg)); ok && res.created > created {
+				if res, ok, _ := u.check(key, raw, wm, bad, u.servesNegative(cfg)); ok && res.created > created {
 					if local {
 						u.setLocal(key, res, readAt, cfg, remote)
 					}
@@ -131,12 +130,14 @@ func (u *UseCase[T]) refreshNow(ctx context.Context, key *Key, cfg *KeyConfig, c
 // refresh failed or was left to another instance, until they may be
 // refreshed again. It is safe for concurrent use.
 type claims struct {
-	mu    sync.Mutex
-	until map[string]int64 // ns; 0 while the refresh is under way
+	mu        sync.Mutex
+	until     map[string]int64 // ns; 0 while the refresh is under way
+	sweepFrom int              // the size at which release sweeps next
 }
 
 // claimsSwept is the size from which releasing a key sweeps out the claims
-// that have lapsed.
+// that have lapsed: then, and whenever the set has doubled since it last
+// did, so that sweeping costs a constant per release.
 const claimsSwept = 1024
 
 // claim claims the refresh of k at now (ns), unless it is under way or
@@ -164,11 +165,12 @@ func (c *claims) release(k string, until, now int64) {
 		return
 	}
 	c.until[k] = until
-	if len(c.until) >= claimsSwept {
+	if len(c.until) >= max(c.sweepFrom, claimsSwept) {
 		for k, t := range c.until {
 			if t != 0 && t <= now {
 				delete(c.until, k)
 			}
 		}
+		c.sweepFrom = 2 * len(c.until)
 	}
 }

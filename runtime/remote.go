@@ -27,10 +27,15 @@ type remote struct {
 	// sharded is true for a client that spreads keys over servers, a
 	// cluster or a ring: a command of several keys must not span them.
 	sharded bool
+	// batches is the breaker of batch reads and writes on a sharded
+	// client, which span servers: apart, so that a batch that meets a
+	// server down does not hold off the calls that have a server of
+	// their own, nor events.
+	batches breaker
 }
 
 func newRemote(client redis.UniversalClient, timeout time.Duration, bc breakerConfig) *remote {
-	r := &remote{client: client, timeout: timeout, breaker: breaker{breakerConfig: bc}}
+	r := &remote{client: client, timeout: timeout, breaker: breaker{breakerConfig: bc}, batches: breaker{breakerConfig: bc}}
 	r.cluster, _ = client.(*redis.ClusterClient)
 	_, ring := client.(*redis.Ring)
 	r.sharded = r.cluster != nil || ring
@@ -58,8 +63,9 @@ func (r *remote) breakerFor(ctx context.Context, key string) *breaker {
 // tracked value whose watermark is at or after its creation would be
 // stale on arrival), the lease it was made under has passed to another
 // holder, whose value will be newer, or the key holds a value made as late
-// or later (read from its envelope's header): a fill never replaces a
-// newer value with an older one. A lease that merely expired does not
+// or later of the same type (read from its envelope's header): a fill
+// never replaces a newer value with an older one, while a value another
+// version of the type wrote, which this version cannot read, is replaced. A lease that merely expired does not
 // refuse it: a call slower than its lease still fills the key. It releases
 // its lease either way. It returns 0 when it wrote, -2 when the lease had
 // passed, -3 when a newer value was there, and otherwise the watermark
@@ -81,8 +87,8 @@ if ARGV[4] == '1' then
 		if w >= tonumber(ARGV[3]) then return math.floor(w) end
 	end
 end
-local head = redis.call('GETRANGE', KEYS[1], 0, 11)
-if #head == 12 and string.sub(head, 1, 2) == 'gc' then
+local head = redis.call('GETRANGE', KEYS[1], 0, 19)
+if #head == 20 and string.sub(head, 1, 2) == 'gc' and string.sub(head, 13, 20) == string.sub(ARGV[1], 13, 20) then
 	local made = 0
 	for i = 5, 12 do made = made * 256 + string.byte(head, i) end
 	if made >= tonumber(ARGV[3]) then return -3 end
@@ -90,9 +96,8 @@ end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 0`)
 
-// fillLeasePassed is what fill returns when its lease had passed to
-// another holder.
-const fillLeasePassed = -2
+// fillNewer is what fill returns when the key held a newer value.
+const fillNewer = -3
 
 // release deletes a lease if it is still the holder's.
 // KEYS: lease. ARGV: token.
@@ -132,7 +137,22 @@ return new`)
 func (r *remote) call(ctx context.Context, key string, op func(context.Context) error) error {
 	opCtx, cancel := context.WithTimeout(ctx, r.timeout)
 	defer cancel()
-	b := r.breakerFor(opCtx, key)
+	return r.callWith(opCtx, ctx, r.breakerFor(opCtx, key), op)
+}
+
+// callBatch is call for an operation on many keys.
+func (r *remote) callBatch(ctx context.Context, op func(context.Context) error) error {
+	if !r.sharded {
+		return r.call(ctx, "", op)
+	}
+	opCtx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	return r.callWith(opCtx, ctx, &r.batches, op)
+}
+
+// callWith runs op under opCtx, and reports its outcome to b; ctx is the
+// caller's own context.
+func (r *remote) callWith(opCtx, ctx context.Context, b *breaker, op func(context.Context) error) error {
 	if !b.allow() {
 		return errBreakerOpen
 	}
@@ -241,8 +261,8 @@ func (w *write) args() (keys []string, args []any) {
 }
 
 // put writes w. refusedBy is the watermark that refused it, if one did;
-// passed reports a lease that had passed to another holder.
-func (r *remote) put(ctx context.Context, w *write) (refusedBy int64, passed bool, err error) {
+// newer reports a newer value that it left in place.
+func (r *remote) put(ctx context.Context, w *write) (refusedBy int64, newer bool, err error) {
 	if w.wmKey == "" && w.token == "" {
 		return 0, false, r.set(ctx, w.key, w.val, w.ttl)
 	}
@@ -252,7 +272,7 @@ func (r *remote) put(ctx context.Context, w *write) (refusedBy int64, passed boo
 		res, err = fill.Run(ctx, r.client, keys, args...).Int64()
 		return err
 	})
-	return max(res, 0), res == fillLeasePassed, err
+	return max(res, 0), res == fillNewer, err
 }
 
 // acquire takes the lease at key for ttl, unless another holds it.
@@ -278,8 +298,9 @@ local took = 0
 if (not v or ARGV[3] == '1') and redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then took = 1 end
 return {v, wm, took}`)
 
-// readOrLease runs the script of that name; wm is the watermark as stored.
-func (r *remote) readOrLease(ctx context.Context, key, wmKey, lease, token string, ttl time.Duration, force bool) (val []byte, wm string, took bool, err error) {
+// readOrLease runs the script of that name. A missing watermark is 0; one
+// that is not a number is reported as badWatermark.
+func (r *remote) readOrLease(ctx context.Context, key, wmKey, lease, token string, ttl time.Duration, force bool) (val []byte, wm int64, badWatermark, took bool, err error) {
 	keys := []string{key, lease}
 	if wmKey != "" {
 		keys = append(keys, wmKey)
@@ -299,11 +320,13 @@ func (r *remote) readOrLease(ctx context.Context, key, wmKey, lease, token strin
 		if s, ok := res[0].(string); ok {
 			val = []byte(s)
 		}
-		wm, _ = res[1].(string)
+		if s, ok := res[1].(string); ok {
+			wm, badWatermark = parseWatermark(s)
+		}
 		took = res[2] == int64(1)
 		return nil
 	})
-	return val, wm, took, err
+	return val, wm, badWatermark, took, err
 }
 
 // release gives a lease up, if it is still the holder's.
@@ -441,7 +464,7 @@ const mgetChunk = 512
 // trip per server.
 func (r *remote) getMany(ctx context.Context, keys []string) (vals [][]byte, err error) {
 	vals = make([][]byte, len(keys))
-	err = r.call(ctx, "", func(ctx context.Context) error {
+	err = r.callBatch(ctx, func(ctx context.Context) error {
 		if !r.sharded {
 			for from := 0; from < len(keys); from += mgetChunk {
 				to := min(from+mgetChunk, len(keys))
@@ -503,7 +526,7 @@ func (r *remote) putMany(ctx context.Context, ws []*write) (refusedBy []int64, e
 		}
 		return false
 	}
-	err = r.call(ctx, "", func(ctx context.Context) error {
+	err = r.callBatch(ctx, func(ctx context.Context) error {
 		err := run(ctx, (*redis.Script).EvalSha)
 		if err != nil && noScript() {
 			// A server that has not seen the script yet: every write

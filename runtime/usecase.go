@@ -392,6 +392,14 @@ func (u *UseCase[T]) load(ctx context.Context, key *Key, cfg *KeyConfig, local, 
 	for {
 		var w *lease // set when this caller's own call made the value, for Redis
 		res, err, shared := u.flight.do(ctx, key.str, func(ctx context.Context) (loaded[T], error) {
+			defer func() {
+				if r := recover(); r != nil {
+					// The function panicked: give the lease up, so that
+					// no instance waits it out, and let the panic go on.
+					u.releaseLease(ctx, w)
+					panic(r)
+				}
+			}()
 			if local {
 				// A load that ended just before this one began may have
 				// filled the local tier while its Redis write is still
@@ -633,7 +641,12 @@ func (u *UseCase[T]) setRemote(ctx context.Context, key *Key, res loaded[T], cfg
 		return
 	}
 	w.lease, w.token = l.key, l.token
-	refusedBy, _, err := u.c.remote.put(ctx, w)
+	refusedBy, newer, err := u.c.remote.put(ctx, w)
+	if newer {
+		// A later call's value is in Redis: the local tier takes it on
+		// its next miss rather than serve this older one.
+		u.deleteLocal(key.str)
+	}
 	if refusedBy > 0 {
 		// An invalidation came while the function ran: the value just
 		// stored locally is stale, which the local tier learns now
