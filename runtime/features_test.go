@@ -948,3 +948,39 @@ func TestClaimsSweep(t *testing.T) {
 		t.Error("a lapsed claim was refused")
 	}
 }
+
+// TestBatchLargerThanAChunk: a batch of more ids than one command takes
+// reads and writes them all, in chunks.
+func TestBatchLargerThanAChunk(t *testing.T) {
+	a := withRedis(t, Config{})
+	b := a.peer(Config{})
+	spec := UseCaseSpec{Name: "GetUsers", KeyType: "user_id", Tracked: true, Default: allLayers}
+	ucA, ucB := useCase[int](t, a.c, spec), useCase[int](t, b.c, spec)
+	key := func(b []byte, id int) ([]byte, int, error) {
+		b = AppendInt(b, int64(id))
+		return b, len(b), nil
+	}
+	var calls atomic.Int64
+	fn := func(ctx context.Context, ids []int) (map[int]int, error) {
+		calls.Add(int64(len(ids)))
+		out := map[int]int{}
+		for _, id := range ids {
+			out[id] = -id
+		}
+		return out, nil
+	}
+	ids := make([]int, 3*batchChunk+7)
+	for i := range ids {
+		ids[i] = i
+	}
+	if _, err := GetBatch(enabled, ucA, ids, key, fn); err != nil {
+		t.Fatal(err)
+	}
+	got, err := GetBatch(enabled, ucB, ids, key, fn)
+	if err != nil || len(got) != len(ids) || got[len(ids)-1] != -(len(ids)-1) {
+		t.Fatalf("%d values, %v", len(got), err)
+	}
+	if n := calls.Load(); n != int64(len(ids)) {
+		t.Errorf("the function got %d ids for %d, read from Redis by the second instance", n, len(ids))
+	}
+}

@@ -454,55 +454,63 @@ func unlinkEach(ctx context.Context, c redis.UniversalClient, keys []string) err
 	return err
 }
 
-// mgetChunk bounds the keys of one MGET, so that a large batch does not
-// hold Redis up for others.
-const mgetChunk = 512
+// batchChunk bounds the keys of one batch command, or pipeline, each under
+// a deadline of its own: a large batch neither holds Redis up for others
+// nor runs out of time as a whole.
+const batchChunk = 512
 
 // getMany returns the value at each of keys, nil where there is none: in
 // one MGET per 512 keys on a single server; on a cluster or a ring, where
-// one command cannot span servers, in one pipeline, which takes a round
-// trip per server.
+// one command cannot span servers, in a pipeline per 512 keys, which takes
+// a round trip per server.
 func (r *remote) getMany(ctx context.Context, keys []string) (vals [][]byte, err error) {
 	vals = make([][]byte, len(keys))
-	err = r.callBatch(ctx, func(ctx context.Context) error {
-		if !r.sharded {
-			for from := 0; from < len(keys); from += mgetChunk {
-				to := min(from+mgetChunk, len(keys))
-				res, err := r.client.MGet(ctx, keys[from:to]...).Result()
-				if err != nil {
-					return err
-				}
+	for from := 0; from < len(keys) && err == nil; from += batchChunk {
+		chunk, got := keys[from:min(from+batchChunk, len(keys))], vals[from:]
+		err = r.callBatch(ctx, func(ctx context.Context) error {
+			if !r.sharded {
+				res, err := r.client.MGet(ctx, chunk...).Result()
 				for i, v := range res {
 					if s, ok := v.(string); ok {
-						vals[from+i] = []byte(s)
+						got[i] = []byte(s)
 					}
 				}
+				return err
 			}
-			return nil
-		}
-		cmds := make([]*redis.StringCmd, len(keys))
-		_, _ = r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for i, k := range keys {
-				cmds[i] = p.Get(ctx, k)
+			cmds := make([]*redis.StringCmd, len(chunk))
+			_, _ = r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+				for i, k := range chunk {
+					cmds[i] = p.Get(ctx, k)
+				}
+				return nil
+			})
+			for i, c := range cmds {
+				switch b, err := c.Bytes(); {
+				case err == nil:
+					got[i] = b
+				case !errors.Is(err, redis.Nil):
+					return err
+				}
 			}
 			return nil
 		})
-		for i, c := range cmds {
-			switch b, err := c.Bytes(); {
-			case err == nil:
-				vals[i] = b
-			case !errors.Is(err, redis.Nil):
-				return err
-			}
-		}
-		return nil
-	})
+	}
 	return vals, err
 }
 
-// putMany writes ws in one pipeline and returns, per write, the watermark
-// that refused it, or 0.
+// putMany writes ws in a pipeline per 512 writes and returns, per write,
+// the watermark that refused it, or 0.
 func (r *remote) putMany(ctx context.Context, ws []*write) (refusedBy []int64, err error) {
+	refusedBy = make([]int64, len(ws))
+	for from := 0; from < len(ws) && err == nil; from += batchChunk {
+		err = r.putChunk(ctx, ws[from:min(from+batchChunk, len(ws))], refusedBy[from:])
+	}
+	return refusedBy, err
+}
+
+// putChunk writes ws in one pipeline, and the watermarks that refused them
+// into refusedBy.
+func (r *remote) putChunk(ctx context.Context, ws []*write, refusedBy []int64) error {
 	cmds := make([]redis.Cmder, len(ws))
 	run := func(ctx context.Context, eval func(*redis.Script, context.Context, redis.Scripter, []string, ...any) *redis.Cmd) error {
 		_, err := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
@@ -526,7 +534,7 @@ func (r *remote) putMany(ctx context.Context, ws []*write) (refusedBy []int64, e
 		}
 		return false
 	}
-	err = r.callBatch(ctx, func(ctx context.Context) error {
+	err := r.callBatch(ctx, func(ctx context.Context) error {
 		err := run(ctx, (*redis.Script).EvalSha)
 		if err != nil && noScript() {
 			// A server that has not seen the script yet: every write
@@ -535,12 +543,11 @@ func (r *remote) putMany(ctx context.Context, ws []*write) (refusedBy []int64, e
 		}
 		return err
 	})
-	refusedBy = make([]int64, len(ws))
 	for i, c := range cmds {
 		if c, ok := c.(*redis.Cmd); ok {
 			n, _ := c.Int64()
 			refusedBy[i] = max(n, 0)
 		}
 	}
-	return refusedBy, err
+	return err
 }
