@@ -122,7 +122,7 @@ func (u *UseCase[T]) lookupBatch(ctx context.Context, keys []Key) (bt batch[T], 
 			if keys[i].Tracked {
 				entity = keys[i].entityKey()
 			}
-			if e, hit := u.getLocal(keys[i].str, entity, false); hit {
+			if e, hit := u.getLocal(keys[i].str, entity); hit {
 				bt.vals[i], bt.found[i] = e.val, true
 				continue
 			}

@@ -333,11 +333,11 @@ func (u *UseCase[T]) layerOn(l Layer, c LayerConfig) bool {
 	return true
 }
 
-// getLocal looks key up in the local tier and counts the request; see
-// lookupLocal.
-func (u *UseCase[T]) getLocal(key, entity string, negative bool) (entry[T], bool) {
+// getLocal looks key up in the local tier for a batch, which serves no
+// negative answers, and counts the request; see lookupLocal.
+func (u *UseCase[T]) getLocal(key, entity string) (entry[T], bool) {
 	u.metrics.request[Local].child().Inc()
-	e, ok := u.lookupLocal(key, entity, negative)
+	e, ok := u.lookupLocal(key, entity, false)
 	if !ok {
 		u.metrics.miss[Local].child().Inc()
 	}
