@@ -46,28 +46,69 @@ func (c *Cache) Invalidate(ctx context.Context, keyType, id string, opts ...Inva
 	if o.buffer < 0 {
 		return fmt.Errorf("gcache: future buffer %v is negative", o.buffer)
 	}
-	return c.invalidate(ctx, keyType, EscapeID(id), o.buffer)
+	return c.invalidate(ctx, keyType, []string{EscapeID(id)}, o.buffer)
 }
 
-func (c *Cache) invalidate(ctx context.Context, keyType, escapedID string, buffer time.Duration) error {
-	entity := "{" + c.cfg.KeyPrefix + ":" + keyType + ":" + escapedID + "}"
+// InvalidateMany invalidates the entities keyType:id of each of ids, as
+// Invalidate does one, in one round trip per Redis server, and tells the
+// other instances in one event. An empty ids does nothing.
+func (c *Cache) InvalidateMany(ctx context.Context, keyType string, ids []string, opts ...InvalidateOption) error {
+	if !names.Valid(keyType) {
+		return fmt.Errorf("gcache: key type %q: %s", keyType, names.Want)
+	}
+	var o invalidateOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.buffer < 0 {
+		return fmt.Errorf("gcache: future buffer %v is negative", o.buffer)
+	}
+	escaped := make([]string, len(ids))
+	for i, id := range ids {
+		escaped[i] = EscapeID(id)
+	}
+	return c.invalidate(ctx, keyType, escaped, o.buffer)
+}
+
+// invalidate invalidates the entities of keyType whose escaped ids are
+// escapedIDs: this process's watermarks at once, then Redis's and the
+// other instances' through one event.
+func (c *Cache) invalidate(ctx context.Context, keyType string, escapedIDs []string, buffer time.Duration) error {
+	if len(escapedIDs) == 0 {
+		return nil
+	}
 	wm := c.now() + int64(buffer)
-	c.wm.raise(entity, wm)
-	c.metrics.invalidation.WithLabelValues(keyType, Local.String()).Inc()
+	entities := make([]string, len(escapedIDs))
+	for i, id := range escapedIDs {
+		entities[i] = "{" + c.cfg.KeyPrefix + ":" + keyType + ":" + id + "}"
+		c.wm.raise(entities[i], wm)
+	}
+	c.metrics.invalidation.WithLabelValues(keyType, Local.String()).Add(float64(len(entities)))
 	if c.remote == nil {
 		return nil
 	}
-	event := eventInvalidate + " " + keyType + " " + escapedID + " "
-	inForce, err := c.remote.raiseWatermark(ctx, watermarkKey(entity), wm, c.cfg.WatermarkTTL+buffer, c.channel(), event)
-	if err == nil {
-		c.metrics.invalidation.WithLabelValues(keyType, Remote.String()).Inc()
-		if inForce > wm/1e6 { // a later invalidation, from elsewhere
-			c.wm.raise(entity, msToNs(inForce))
+	wmKeys := make([]string, len(entities))
+	for i, e := range entities {
+		wmKeys[i] = watermarkKey(e)
+	}
+	inForce, err := c.remote.raiseWatermarks(ctx, wmKeys, escapedIDs, wm, c.cfg.WatermarkTTL+buffer, c.channel(), eventInvalidate+" "+keyType)
+	landed := 0
+	for i, ms := range inForce {
+		if ms == 0 {
+			continue
+		}
+		landed++
+		if ms > wm/1e6 { // a later invalidation, from elsewhere
+			c.wm.raise(entities[i], msToNs(ms))
 		}
 	}
+	c.metrics.invalidation.WithLabelValues(keyType, Remote.String()).Add(float64(landed))
 	if err != nil {
 		c.countError("", keyType, Remote.String(), err)
-		return fmt.Errorf("gcache: invalidate %s: %w", entity, err)
+		if len(entities) == 1 {
+			return fmt.Errorf("gcache: invalidate %s: %w", entities[0], err)
+		}
+		return fmt.Errorf("gcache: invalidate %d entities of %s: %w", len(entities), keyType, err)
 	}
 	return nil
 }
@@ -101,17 +142,35 @@ func NewInvalidator(c *Cache, keyType string, opts ...InvalidateOption) (*Invali
 // logged and counted. It outlives the caller's context cancellation.
 func (inv *Invalidator) Invalidate(ctx context.Context, id []byte, idErr error) {
 	if idErr != nil {
-		inv.c.metrics.errors.WithLabelValues("", inv.keyType, layerGlobal, string(errKey), "False").Inc()
-		inv.c.log.error("could not render the id to invalidate", "key_type", inv.keyType, "error", idErr)
+		inv.keyError(idErr)
 		return
 	}
 	// The error is counted and logged by invalidate.
-	_ = inv.c.invalidate(context.WithoutCancel(ctx), inv.keyType, string(id), inv.buffer)
+	_ = inv.c.invalidate(context.WithoutCancel(ctx), inv.keyType, []string{string(id)}, inv.buffer)
+}
+
+// InvalidateEach is Invalidate for many ids, each rendered by the Append
+// functions: one round trip per Redis server, one event.
+func (inv *Invalidator) InvalidateEach(ctx context.Context, ids [][]byte, idErr error) {
+	if idErr != nil {
+		inv.keyError(idErr)
+		return
+	}
+	escaped := make([]string, len(ids))
+	for i, id := range ids {
+		escaped[i] = string(id)
+	}
+	_ = inv.c.invalidate(context.WithoutCancel(ctx), inv.keyType, escaped, inv.buffer)
+}
+
+func (inv *Invalidator) keyError(err error) {
+	inv.c.metrics.errors.WithLabelValues("", inv.keyType, layerGlobal, string(errKey), "False").Inc()
+	inv.c.log.error("could not render the id to invalidate", "key_type", inv.keyType, "error", err)
 }
 
 // Events on the channel "<prefix>:gcache:events", one per message:
 //
-//	invalidate <key_type> <escaped id> <watermark, ns since the Unix epoch>
+//	invalidate <key_type> <escaped id> <watermark, ns since the Unix epoch> [<escaped id> <watermark>]...
 //	delete <key>
 //	flush
 const (
@@ -133,11 +192,18 @@ func (c *Cache) apply(msg string) {
 	// other white space (U+00A0...) may appear in ids as it is.
 	fields := strings.Split(msg, " ")
 	switch {
-	case len(fields) == 4 && fields[0] == eventInvalidate:
-		if ns, err := strconv.ParseInt(fields[3], 10, 64); err == nil {
-			c.wm.raise("{"+c.cfg.KeyPrefix+":"+fields[1]+":"+fields[2]+"}", ns)
-			return
+	case len(fields) >= 4 && len(fields)%2 == 0 && fields[0] == eventInvalidate:
+		for i := 2; i < len(fields); i += 2 {
+			if _, err := strconv.ParseInt(fields[i+1], 10, 64); err != nil {
+				c.log.error("ignored a malformed event", "event", msg)
+				return
+			}
 		}
+		for i := 2; i < len(fields); i += 2 {
+			ns, _ := strconv.ParseInt(fields[i+1], 10, 64)
+			c.wm.raise("{"+c.cfg.KeyPrefix+":"+fields[1]+":"+fields[i]+"}", ns)
+		}
+		return
 	case len(fields) == 2 && fields[0] == eventDelete:
 		if i := strings.LastIndexByte(fields[1], '#'); i >= 0 {
 			if uc := c.useCase(fields[1][i+1:]); uc != nil {

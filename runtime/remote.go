@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -105,28 +106,32 @@ var release = redis.NewScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
 return 0`)
 
-// raiseWatermark sets a watermark that only moves forward, announces the
-// watermark in force to the other instances, and returns it: one round
-// trip. A later watermark is kept, and lives at least as long as the new
-// one would have; the event then carries the last ns of its ms (Lua's
-// numbers cannot hold ns, so they are spelt out).
-// KEYS: watermark. ARGV: ms, ttl ms, channel, event without its
-// watermark, the new watermark in ns.
-var raiseWatermark = redis.NewScript(`
-local cur = tonumber(redis.call('GET', KEYS[1]))
-local new = tonumber(ARGV[1])
-if cur and cur >= new then
-	if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then
-		redis.call('PEXPIRE', KEYS[1], ARGV[2])
+// raiseWatermarks sets watermarks that only move forward, and returns
+// the watermark in force at each: a later one is kept, and lives at least
+// as long as the new one would have. Unless the channel is "", it then
+// announces them to the other instances in one event: the event's head,
+// then each entity's escaped id and the watermark in force, in ns (Lua's
+// numbers cannot hold ns, so a later watermark is spelt as the last ns of
+// its ms).
+// KEYS: the watermarks. ARGV: ms, ttl ms, channel, event head, the new
+// watermark in ns, then the escaped id of each watermark.
+var raiseWatermarks = redis.NewScript(`
+local new, ttl = tonumber(ARGV[1]), tonumber(ARGV[2])
+local event, out = ARGV[4], {}
+for i, key in ipairs(KEYS) do
+	local cur, ns = tonumber(redis.call('GET', key)), ARGV[5]
+	if cur and cur >= new then
+		if redis.call('PTTL', key) < ttl then redis.call('PEXPIRE', key, ttl) end
+		if cur > new then ns = string.format('%d', cur) .. '999999' end
+		out[i] = cur
+	else
+		redis.call('SET', key, ARGV[1], 'PX', ttl)
+		out[i] = new
 	end
-	local ns = ARGV[5]
-	if cur > new then ns = string.format('%d', cur) .. '999999' end
-	redis.call('PUBLISH', ARGV[3], ARGV[4] .. ns)
-	return cur
+	event = event .. ' ' .. ARGV[5 + i] .. ' ' .. ns
 end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-redis.call('PUBLISH', ARGV[3], ARGV[4] .. ARGV[5])
-return new`)
+if ARGV[3] ~= '' then redis.call('PUBLISH', ARGV[3], event) end
+return out`)
 
 // call runs op, about key ("" for none), under the Redis deadline and
 // reports its outcome to the breaker of key's server: a timeout or a
@@ -336,15 +341,50 @@ func (r *remote) release(ctx context.Context, key, token string) error {
 	})
 }
 
-// raiseWatermark raises the watermark at wmKey to ns and publishes event
-// (which ends with the watermark) on channel; it returns the watermark in
-// force, in ms.
-func (r *remote) raiseWatermark(ctx context.Context, wmKey string, ns int64, ttl time.Duration, channel, event string) (inForce int64, err error) {
-	err = r.call(ctx, wmKey, func(ctx context.Context) error {
-		args := []any{ns / 1e6, max(ttl.Milliseconds(), 1), channel, event, strconv.FormatInt(ns, 10)}
-		inForce, err = raiseWatermark.Run(ctx, r.client, []string{wmKey}, args...).Int64()
-		return err
+// raiseWatermarks raises the watermarks at wmKeys, those of the
+// entities whose escaped ids are ids, to ns, and publishes one event on
+// channel that names them: eventHead, then each id and its watermark. It
+// returns the watermark in force at each key, in ms, 0 where the write did
+// not land. On a single server it is one script; on a cluster, where one
+// script cannot span slots, one script per watermark and the event in one
+// pipeline, a round trip per master.
+func (r *remote) raiseWatermarks(ctx context.Context, wmKeys, ids []string, ns int64, ttl time.Duration, channel, eventHead string) (inForce []int64, err error) {
+	inForce = make([]int64, len(wmKeys))
+	args := func(channel string, ids []string) []any {
+		a := []any{ns / 1e6, max(ttl.Milliseconds(), 1), channel, eventHead, strconv.FormatInt(ns, 10)}
+		for _, id := range ids {
+			a = append(a, id)
+		}
+		return a
+	}
+	if !r.sharded {
+		err = r.call(ctx, wmKeys[0], func(ctx context.Context) error {
+			vals, err := raiseWatermarks.Run(ctx, r.client, wmKeys, args(channel, ids)...).Int64Slice()
+			copy(inForce, vals)
+			return err
+		})
+		return inForce, err
+	}
+	event := eventHead
+	for _, id := range ids {
+		event += " " + id + " " + strconv.FormatInt(ns, 10)
+	}
+	cmds := make([]*redis.Cmd, len(wmKeys))
+	err = r.callBatch(ctx, func(ctx context.Context) error {
+		return r.pipelineScripts(ctx, func(p redis.Pipeliner, eval evalFunc) {
+			for i, k := range wmKeys {
+				cmds[i] = eval(raiseWatermarks, ctx, p, []string{k}, args("", ids[i:i+1])...)
+			}
+			p.Publish(ctx, channel, event)
+		})
 	})
+	for i, c := range cmds {
+		if c != nil {
+			if vals, err := c.Int64Slice(); err == nil && len(vals) == 1 {
+				inForce[i] = vals[0]
+			}
+		}
+	}
 	return inForce, err
 }
 
@@ -512,8 +552,8 @@ func (r *remote) putMany(ctx context.Context, ws []*write) (refusedBy []int64, e
 // into refusedBy.
 func (r *remote) putChunk(ctx context.Context, ws []*write, refusedBy []int64) error {
 	cmds := make([]redis.Cmder, len(ws))
-	run := func(ctx context.Context, eval func(*redis.Script, context.Context, redis.Scripter, []string, ...any) *redis.Cmd) error {
-		_, err := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+	err := r.callBatch(ctx, func(ctx context.Context) error {
+		return r.pipelineScripts(ctx, func(p redis.Pipeliner, eval evalFunc) {
 			for i, w := range ws {
 				if w.wmKey == "" && w.token == "" {
 					cmds[i] = p.Set(ctx, w.key, w.val, max(w.ttl, time.Millisecond))
@@ -522,32 +562,34 @@ func (r *remote) putChunk(ctx context.Context, ws []*write, refusedBy []int64) e
 				keys, args := w.args()
 				cmds[i] = eval(fill, ctx, p, keys, args...)
 			}
-			return nil
 		})
-		return err
-	}
-	noScript := func() bool {
-		for _, c := range cmds {
-			if redis.HasErrorPrefix(c.Err(), "NOSCRIPT") {
-				return true
-			}
-		}
-		return false
-	}
-	err := r.callBatch(ctx, func(ctx context.Context) error {
-		err := run(ctx, (*redis.Script).EvalSha)
-		if err != nil && noScript() {
-			// A server that has not seen the script yet: every write
-			// is idempotent, so the pipeline runs again, script and all.
-			err = run(ctx, (*redis.Script).Eval)
-		}
-		return err
 	})
 	for i, c := range cmds {
 		if c, ok := c.(*redis.Cmd); ok {
 			n, _ := c.Int64()
 			refusedBy[i] = max(n, 0)
 		}
+	}
+	return err
+}
+
+// evalFunc runs a script in a pipeline: (*redis.Script).EvalSha, or Eval.
+type evalFunc func(*redis.Script, context.Context, redis.Scripter, []string, ...any) *redis.Cmd
+
+// pipelineScripts runs the commands that queue adds in one pipeline,
+// scripts by their SHA; when a server has not seen a script yet, it runs
+// them all again with the scripts' text, so queue's commands must be
+// idempotent.
+func (r *remote) pipelineScripts(ctx context.Context, queue func(redis.Pipeliner, evalFunc)) error {
+	run := func(eval evalFunc) ([]redis.Cmder, error) {
+		return r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+			queue(p, eval)
+			return nil
+		})
+	}
+	cmds, err := run((*redis.Script).EvalSha)
+	if err != nil && slices.ContainsFunc(cmds, func(c redis.Cmder) bool { return redis.HasErrorPrefix(c.Err(), "NOSCRIPT") }) {
+		_, err = run((*redis.Script).Eval)
 	}
 	return err
 }

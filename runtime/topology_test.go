@@ -118,6 +118,7 @@ func TestOnEveryTopology(t *testing.T) {
 		{"DeleteReachesOtherInstances", topoDelete},
 		{"InFlightCallCannotOutliveInvalidation", topoInFlight},
 		{"InvalidationReachesOtherInstances", topoPropagation},
+		{"InvalidateMany", topoInvalidateMany},
 		{"KilledSubscriptionDropsTrackedLocalEntries", topoKilledSubscription},
 		{"WatermarkNeverMovesBackwards", topoWatermarkForward},
 		{"PythonInterop", topoInterop},
@@ -251,6 +252,43 @@ func topoPropagation(t *testing.T, be *backend) {
 		v, _ := ucB.Get(enabled, keyOf(ucB, "7"), src.fn)
 		return v == "v1"
 	})
+}
+
+// topoInvalidateMany: one InvalidateMany reaches every entity it names,
+// in Redis and in the other instance's local tier, and no other entity.
+func topoInvalidateMany(t *testing.T, be *backend) {
+	prefix, a, b := onBackend(t, be)
+	localOnly := KeyConfig{Local: LayerConfig{TTL: time.Hour, Ramp: 100}}
+	ucB := useCase[string](t, b.c, trackedSpec("Profile", localOnly))
+	ids := []string{"1", "2", "a:b", "x y", "5"}
+	src := &versioned{}
+	for _, id := range ids {
+		ucB.Get(enabled, keyOf(ucB, id), src.fn)
+	}
+	src.version.Store(1)
+	ctx := context.Background()
+	before := a.metric("gcache_invalidation_counter_total", "layer", "REMOTE")
+	if err := a.c.InvalidateMany(ctx, "user_id", ids[:4]); err != nil {
+		t.Fatal(err)
+	}
+	if got := a.metric("gcache_invalidation_counter_total", "layer", "REMOTE") - before; got != 4 {
+		t.Errorf("REMOTE invalidations = %v, want 4", got)
+	}
+	for _, id := range ids[:4] {
+		if be.admin.Exists(ctx, "{"+prefix+":user_id:"+EscapeID(id)+"}#watermark").Val() != 1 {
+			t.Errorf("no watermark for %q", id)
+		}
+		eventually(t, "B drops its local copy of "+id, func() bool {
+			v, _ := ucB.Get(enabled, keyOf(ucB, id), src.fn)
+			return v == "v1"
+		})
+	}
+	if v, _ := ucB.Get(enabled, keyOf(ucB, "5"), src.fn); v != "v0" {
+		t.Errorf("an entity left out was invalidated: %q", v)
+	}
+	if err := a.c.InvalidateMany(ctx, "user_id", nil); err != nil {
+		t.Errorf("InvalidateMany of nothing: %v", err)
+	}
 }
 
 func topoKilledSubscription(t *testing.T, be *backend) {
