@@ -61,12 +61,25 @@ func newEnv(t *testing.T, cfg ...gcache.Config) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	return &env{t: t, c: c, reg: reg, redis: srv}
+	e := &env{t: t, c: c, reg: reg, redis: srv}
+	e.settle(c) // subscribed to the other instances' events
+	return e
+}
+
+// settle waits until c's background work is done: see gcache.Cache.Settle.
+func (e *env) settle(c *gcache.Cache) {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := c.Settle(ctx); err != nil {
+		e.t.Fatalf("Settle: %v", err)
+	}
 }
 
 // keys returns the keys in Redis but watermarks, sorted.
 func (e *env) keys() []string {
 	e.t.Helper()
+	e.settle(e.c)
 	all, err := e.redis.Client().Keys(context.Background(), "*").Result()
 	if err != nil {
 		e.t.Fatal(err)

@@ -299,6 +299,8 @@ func TestNegativeCaching(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer other.Close()
+	e.settle(e.c)
+	e.settle(other)
 	otherSrc := &featureStore{}
 	if _, err := newFeatureStore(t, other, otherSrc).GetUser(on, "ghost"); err != features.ErrNotFound || otherSrc.get("GetUser") != 0 {
 		t.Errorf("another instance got %v after %d source calls; want ErrNotFound from Redis", err, otherSrc.get("GetUser"))

@@ -27,6 +27,7 @@ func TestACLUserAndPassword(t *testing.T) {
 	calls := 0
 	fn := func(context.Context) (string, error) { calls++; return "v", nil }
 	uc.Get(enabled, keyOf(uc, "1"), fn)
+	a.settle()
 	uc.Get(enabled, keyOf(uc, "1"), fn)
 	if calls != 1 {
 		t.Errorf("calls = %d: the authenticated client did not cache", calls)
@@ -59,10 +60,12 @@ func TestTLS(t *testing.T) {
 	calls := 0
 	fn := func(context.Context) (string, error) { calls++; return "v", nil }
 	uc.Get(enabled, keyOf(uc, "1"), fn)
+	h.settle()
 	uc.Get(enabled, keyOf(uc, "1"), fn)
 	if calls != 1 {
 		t.Errorf("calls = %d over TLS, want 1", calls)
 	}
+	h.settle()
 	if n, _ := srv.Client().Exists(context.Background(), "urn:T:1#uc").Result(); n != 1 {
 		t.Error("the value did not reach Redis over TLS")
 	}

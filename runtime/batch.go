@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 )
 
@@ -71,7 +72,8 @@ func GetBatch[K comparable, T any](ctx context.Context, u *UseCase[T], ids []K, 
 	if len(missing) == 0 {
 		return out, nil
 	}
-	start, created := time.Now(), u.c.now()
+	start := time.Now()
+	created, validated := u.c.started(ctx)
 	got, err := fn(ctx, missing)
 	u.called(start, err != nil, bt.remote)
 	if bt.local {
@@ -86,7 +88,7 @@ func GetBatch[K comparable, T any](ctx context.Context, u *UseCase[T], ids []K, 
 			bt.vals[i], bt.filled[i] = v, true
 		}
 	}
-	u.storeBatch(ctx, &bt, created)
+	u.storeBatch(&bt, created, validated)
 	return out, nil
 }
 
@@ -100,6 +102,11 @@ type batch[T any] struct {
 	filled        []bool // made by the function, to be stored
 }
 
+// plan returns the plan of the batch's i-th key.
+func (bt *batch[T]) plan(i int) *plan {
+	return &plan{key: &bt.keys[i], cfg: &bt.cfg, local: bt.local, remote: bt.remote}
+}
+
 // lookupBatch resolves the batch's config and looks its keys up in the
 // tiers that take part. ok is false when none does.
 func (u *UseCase[T]) lookupBatch(ctx context.Context, keys []Key) (bt batch[T], ok bool) {
@@ -109,6 +116,7 @@ func (u *UseCase[T]) lookupBatch(ctx context.Context, keys []Key) (bt batch[T], 
 		return bt, false
 	}
 	bt.cfg = *cfg
+	bt.cfg.NegativeTTL = 0 // a batch takes no negative answers
 	bt.local = u.layerOn(Local, bt.cfg.Local)
 	bt.remote = u.c.remote != nil && u.layerOn(Remote, bt.cfg.Remote)
 	if !bt.local && !bt.remote {
@@ -118,19 +126,28 @@ func (u *UseCase[T]) lookupBatch(ctx context.Context, keys []Key) (bt batch[T], 
 	var missing []int
 	for i := range keys {
 		if bt.local {
-			entity := ""
-			if keys[i].Tracked {
-				entity = keys[i].entityKey()
-			}
-			if e, hit := u.getLocal(keys[i].str, entity); hit {
+			u.metrics.request[Local].child().Inc()
+			if e, hit := u.lookupLocal(keys[i].str, &bt.cfg); hit {
 				bt.vals[i], bt.found[i] = e.val, true
 				continue
 			}
+			u.metrics.miss[Local].child().Inc()
 		}
 		missing = append(missing, i)
 	}
-	if bt.remote && len(missing) > 0 {
-		u.getRemoteBatch(ctx, &bt, missing)
+	if bt.remote {
+		// Values on their way to Redis are as good as ones there.
+		missing = slices.DeleteFunc(missing, func(i int) bool {
+			res, ok := u.filling.get(keys[i].str)
+			if ok && u.usable(keys[i].str, res.created, res.validated, res.negative, &bt.cfg) {
+				u.metrics.request[Remote].child().Inc()
+				bt.vals[i], bt.found[i] = res.val, true
+			}
+			return bt.found[i]
+		})
+		if len(missing) > 0 {
+			u.getRemoteBatch(ctx, &bt, missing)
+		}
 	}
 	return bt, true
 }
@@ -138,77 +155,84 @@ func (u *UseCase[T]) lookupBatch(ctx context.Context, keys []Key) (bt batch[T], 
 // getRemoteBatch reads the missing keys of bt from Redis, with the
 // watermarks of the tracked ones, in one round trip.
 func (u *UseCase[T]) getRemoteBatch(ctx context.Context, bt *batch[T], missing []int) {
-	tracked := u.shape.tracked
 	strs := make([]string, 0, 2*len(missing))
 	for _, i := range missing {
 		strs = append(strs, bt.keys[i].str)
 	}
-	if tracked {
-		for _, i := range missing {
-			strs = append(strs, watermarkKey(bt.keys[i].entityKey()))
+	for _, i := range missing {
+		if wm := bt.keys[i].watermarkKey(); wm != "" {
+			strs = append(strs, wm)
 		}
 	}
-	readAt, start := u.c.now(), time.Now()
+	ctx, cancel := u.c.redisContext(ctx)
+	defer cancel()
+	readAt, start := u.c.clk.local(), time.Now()
 	raws, err := u.c.remote.getMany(ctx, strs)
-	if errors.Is(err, errBreakerOpen) {
-		u.metrics.disabled[Remote][reasonServerDown].child().Add(uint64(len(missing)))
-		return
-	}
-	u.metrics.request[Remote].child().Add(uint64(len(missing)))
-	u.metrics.get[Remote].child().Observe(time.Since(start).Seconds())
-	if err != nil {
-		if ctx.Err() == nil {
-			u.remoteError(classify(err), err)
-		}
+	if !u.looked(ctx, start, err, len(missing)) {
 		return
 	}
 	for j, i := range missing {
-		key := &bt.keys[i]
-		var wm int64
-		var bad bool
-		if tracked && raws[len(missing)+j] != nil {
-			wm, bad = parseWatermark(string(raws[len(missing)+j]))
+		rd := read{raw: raws[j]}
+		if len(raws) > len(missing) && raws[len(missing)+j] != nil {
+			rd.setWatermark(string(raws[len(missing)+j]))
 		}
-		res, ok := u.accept(key, raws[j], wm, bad, false)
+		res, ok := u.accept(&bt.keys[i], rd, readAt, false)
 		if !ok {
 			continue
 		}
 		bt.vals[i], bt.found[i] = res.val, true
 		if bt.local {
-			u.setLocal(key, res, readAt, &bt.cfg, true)
+			u.setLocal(bt.plan(i), res)
 		}
 	}
 }
 
-// storeBatch stores the values the function made for bt, which it began
-// making at created (ns): in the local tier, and in Redis in one pipeline.
-func (u *UseCase[T]) storeBatch(ctx context.Context, bt *batch[T], created int64) {
+// storeBatch stores the values the function made for bt, in a call that
+// began at created (fleet ns) and validated (local ns): in the local tier,
+// and in Redis in one pipeline, in the background.
+func (u *UseCase[T]) storeBatch(bt *batch[T], created, validated int64) {
 	var ws []*write
 	var wKeys []*Key
+	var records []*loaded[T]
 	for i, filled := range bt.filled {
 		if !filled {
 			continue
 		}
-		res := loaded[T]{val: bt.vals[i], created: created}
+		res := loaded[T]{val: bt.vals[i], created: created, validated: validated}
 		if bt.local {
-			u.setLocal(&bt.keys[i], res, created, &bt.cfg, bt.remote)
+			u.setLocal(bt.plan(i), res)
 		}
-		if bt.remote {
-			if w := u.write(&bt.keys[i], res, &bt.cfg); w != nil {
-				ws, wKeys = append(ws, w), append(wKeys, &bt.keys[i])
-			}
+		if !bt.remote || bt.keys[i].Tracked && u.c.wm.refuses(bt.keys[i].entityKey(), created, validated) {
+			continue
+		}
+		if w := u.write(&bt.keys[i], res, &bt.cfg); w != nil {
+			ws, wKeys = append(ws, w), append(wKeys, &bt.keys[i])
+			records = append(records, u.filling.add(bt.keys[i].str, res))
 		}
 	}
 	if len(ws) == 0 {
 		return
 	}
-	refusedBy, err := u.c.remote.putMany(context.WithoutCancel(ctx), ws)
-	for j, wm := range refusedBy {
-		if wm > 0 {
-			u.c.wm.raiseMs(wKeys[j].entityKey(), wm)
+	done := func() {
+		for j, r := range records {
+			u.filling.done(wKeys[j].str, r)
 		}
 	}
-	if err != nil && !errors.Is(err, errBreakerOpen) {
+	if !u.c.writes.add(func(ctx context.Context) { u.putBatch(ctx, ws, wKeys); done() }) {
+		done()
+		u.remoteError(errDropped, errBacklogFull)
+	}
+}
+
+// putBatch writes a batch's values to Redis in one pipeline.
+func (u *UseCase[T]) putBatch(ctx context.Context, ws []*write, keys []*Key) {
+	refusedBy, err := u.c.remote.putMany(ctx, ws)
+	for j, wm := range refusedBy {
+		if wm > 0 {
+			u.c.wm.raiseMs(keys[j].entityKey(), wm)
+		}
+	}
+	if err != nil && !errors.Is(err, errBreakerOpen) && !cancelled(ctx) {
 		u.remoteError(classify(err), err)
 	}
 }

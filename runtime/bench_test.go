@@ -190,7 +190,7 @@ func BenchmarkInvalidationPropagation(b *testing.B) {
 	a, _ := benchCache(b, cfg, allLayers)
 	other, _ := benchCache(b, cfg, allLayers)
 	deadline := time.Now().Add(10 * time.Second)
-	for !a.wm.live.Load() || !other.wm.live.Load() {
+	for !a.live() || !other.live() {
 		if time.Now().After(deadline) {
 			b.Fatal("the event subscriptions are not live after 10s")
 		}

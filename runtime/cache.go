@@ -18,23 +18,29 @@ type Cache struct {
 	cfg     Config // with defaults filled in
 	log     *limitedLog
 	metrics *metrics
+	clk     *clock
 	clock   otter.Clock        // the local tiers' clock
 	coarse  *otter.CoarseClock // stopped by Close; nil with Config.Clock
 	remote  *remote            // nil: local only
 	ownsRC  bool               // Close closes the Redis client
 
-	wm  *watermarks
-	sub *subscriber // nil: local only
+	wm      *watermarks
+	sub     *subscriber // nil: local only
+	retries *retries    // nil: local only
+	writes  backlog
 
 	mu       sync.Mutex
 	useCases map[string]useCaseHandle
 	closed   atomic.Bool
 
 	// stopping ends when Close is called; bg counts the goroutines that
-	// run in the background, which Close waits for.
+	// run in the background, which Close waits for. draining ends when
+	// Close gives up on the background writes.
 	stopping context.Context
 	stop     context.CancelFunc
 	bg       sync.WaitGroup
+	draining context.Context
+	abandon  context.CancelFunc
 }
 
 // useCaseHandle is what the Cache needs of a registered use case.
@@ -64,6 +70,8 @@ func New(cfg Config) (*Cache, error) {
 		useCases: map[string]useCaseHandle{},
 	}
 	c.stopping, c.stop = context.WithCancel(context.Background())
+	c.draining, c.abandon = context.WithCancel(context.Background())
+	c.clk = newClock(cfg.Clock, userClock)
 	if userClock {
 		c.clock = clockAdapter{cfg.Clock}
 	} else {
@@ -71,16 +79,21 @@ func New(cfg Config) (*Cache, error) {
 		c.coarse = otter.NewCoarseClock(clockResolution)
 		c.clock = c.coarse
 	}
-	c.wm = newWatermarks(maxWatermarks, cfg.Clock)
+	c.wm = newWatermarks(maxWatermarks, c.clk, cfg.OutageStaleness)
 	client := cfg.RedisClient
 	if cfg.Redis != nil {
 		client, c.ownsRC = cfg.Redis.client(cfg.RedisTimeout), true
 	}
 	if client == nil {
-		c.wm.live.Store(true) // no other instance can invalidate
+		// No other instance can invalidate, and no other clock matters.
+		c.clk.fixed()
+		c.wm.alwaysCurrent()
 		return c, nil
 	}
 	c.remote = newRemote(client, cfg.RedisTimeout, breakerConfig{threshold: int32(cfg.BreakerThreshold), cooldown: cfg.BreakerCooldown, clock: cfg.Clock})
+	c.writes.start(c.draining)
+	c.retries = newRetries(c)
+	go c.retries.run(c.stopping)
 	c.sub = startSubscriber(c)
 	return c, nil
 }
@@ -99,8 +112,10 @@ func (c clockAdapter) Tick(time.Duration) <-chan time.Time { return nil }
 // Close stops the Cache's background work and, when the Cache created the
 // Redis client from Config.Redis, closes it. It cancels the context of
 // early refreshes under way and waits for them to return: a function that
-// ignores its context holds Close until it returns. Calls made after
-// Close are served by their functions.
+// ignores its context holds Close until it returns. It then waits, within
+// Config.CloseTimeout, for the writes to Redis still in the background and
+// for the invalidations still to be written. Calls made after Close are
+// served by their functions.
 func (c *Cache) Close() error {
 	c.mu.Lock()
 	if c.closed.Load() {
@@ -113,9 +128,17 @@ func (c *Cache) Close() error {
 	c.stop()
 	c.bg.Wait()
 
-	if c.sub != nil {
+	if c.remote != nil {
+		giveUp := time.AfterFunc(c.cfg.CloseTimeout, c.abandon)
+		c.writes.close()
+		<-c.retries.done
+		if !c.retries.flush(c.draining) {
+			c.log.error("Close gave up on invalidations that could not be written", "pending", c.retries.size())
+		}
+		giveUp.Stop()
 		c.sub.stop()
 	}
+	c.abandon()
 	for _, uc := range useCases {
 		uc.close()
 	}
@@ -148,12 +171,6 @@ func (c *Cache) background(ctx context.Context, timeout time.Duration, f func(co
 	}()
 	return true
 }
-
-// now returns the time in ns since the Unix epoch. Redis holds times in ms,
-// as the Python library does; this process keeps its own to the ns, so that
-// a call that starts in the millisecond after an invalidation here is not
-// taken for one that started before it.
-func (c *Cache) now() int64 { return c.cfg.Clock().UnixNano() }
 
 // msToNs turns a time from Redis, in ms, into the last ns it may stand for:
 // a watermark errs on the side of staleness.
@@ -197,9 +214,11 @@ func (c *Cache) eachUseCase(f func(useCaseHandle)) {
 // Delete removes one key from both tiers and tells the other instances to
 // drop their local copy. It reports whether a tier held the key. A Key
 // written as a literal is rendered with this Cache's prefix and no
-// arguments.
+// arguments. It first waits, within the Redis deadline, for the writes to
+// Redis of the calls that returned before it.
 func (c *Cache) Delete(ctx context.Context, key Key) (bool, error) {
 	key = key.rendered(c.cfg.KeyPrefix)
+	c.awaitWrites(ctx)
 	deleted := false
 	if uc := c.useCase(key.UseCase); uc != nil {
 		deleted = uc.deleteLocal(key.str)
@@ -212,7 +231,7 @@ func (c *Cache) Delete(ctx context.Context, key Key) (bool, error) {
 		err = c.publish(ctx, eventDelete+" "+key.str)
 	}
 	if err != nil {
-		c.countError("", key.KeyType, Remote.String(), err)
+		c.countError(key.UseCase, key.KeyType, Remote.String(), err)
 		return deleted || inRedis, fmt.Errorf("gcache: delete %s: %w", key.str, err)
 	}
 	return deleted || inRedis, nil
@@ -221,8 +240,11 @@ func (c *Cache) Delete(ctx context.Context, key Key) (bool, error) {
 // Flush removes every entry of this Cache's prefix from both tiers, and
 // tells the other instances to empty their local tiers. Keys of other
 // prefixes are left alone, and so are watermarks, which keep guarding
-// against writes that were under way. It never runs FLUSHALL.
+// against writes that were under way. It never runs FLUSHALL. Like
+// Delete, it first waits for the writes of the calls that returned before
+// it.
 func (c *Cache) Flush(ctx context.Context) error {
+	c.awaitWrites(ctx)
 	c.eachUseCase(useCaseHandle.clearLocal)
 	if c.remote == nil {
 		return nil
@@ -237,6 +259,44 @@ func (c *Cache) Flush(ctx context.Context) error {
 		return fmt.Errorf("gcache: flush: %w", err)
 	}
 	return nil
+}
+
+// Settle waits until the background work begun before it is done: the
+// writes to Redis of the calls that returned, the invalidations that
+// failed and are written again, and the events the other instances
+// published, which this instance has then heard. It returns ctx's error
+// when ctx ends first. A call returns as soon as its function does, and
+// writes its value to Redis in the background: tests that read Redis, or
+// another instance, right after a call settle first.
+func (c *Cache) Settle(ctx context.Context) error {
+	if c.remote == nil {
+		return nil
+	}
+	now := c.clk.local()
+	if !c.writes.barrier(ctx) {
+		return ctx.Err()
+	}
+	for c.retries.size() > 0 || c.wm.asOf.Load() < now {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// awaitWrites waits, within the Redis deadline, for the background writes
+// of the calls that returned before it.
+func (c *Cache) awaitWrites(ctx context.Context) {
+	if c.remote == nil {
+		return
+	}
+	ctx, cancel := c.remote.bounded(ctx)
+	defer cancel()
+	if !c.writes.barrier(ctx) {
+		c.log.error("writes of earlier calls are still under way; they may land after this delete or flush")
+	}
 }
 
 // countError counts and logs an error of a Cache-wide operation.

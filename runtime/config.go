@@ -20,6 +20,8 @@ const (
 	DefaultBreakerCooldown  = time.Second
 	DefaultWatermarkTTL     = 4 * time.Hour
 	DefaultMaxValueSize     = 8 << 20
+	DefaultOutageStaleness  = time.Second
+	DefaultCloseTimeout     = 2 * time.Second
 )
 
 // Config configures a [Cache]. Its zero value is a working local-only cache;
@@ -51,8 +53,11 @@ type Config struct {
 
 	// LocalMaxEntries bounds the local tier of each use case; default 10,000.
 	LocalMaxEntries int
-	// RedisTimeout bounds each Redis operation; default 200ms. A call never
-	// waits longer than this for Redis before it is served by the function.
+	// RedisTimeout bounds the Redis part of a call; default 200ms. A call
+	// also gives Redis at most half the time its context has left, so
+	// that the function has time to run when Redis does not answer. The
+	// writes that follow a miss run in the background, each under this
+	// deadline.
 	RedisTimeout time.Duration
 	// BreakerThreshold is the number of Redis failures in a row after which
 	// Redis is skipped for BreakerCooldown; defaults 5 and 1s.
@@ -61,6 +66,20 @@ type Config struct {
 	// WatermarkTTL is how long an invalidation is remembered; default 4h.
 	// Tracked entries never live longer than it in Redis.
 	WatermarkTTL time.Duration
+	// OutageStaleness is how old a tracked local entry may be, counted
+	// from when it was made or last checked against Redis, to be served
+	// while this instance cannot confirm that it hears every invalidation:
+	// while Redis is unreachable, or the event subscription is down or
+	// lagging. It keeps an outage of the cache from becoming a load spike
+	// on the database, at the price of entries up to this stale; the
+	// hits it serves are counted in gcache_outage_hit_counter_total.
+	// Default 1s. A negative value turns the outage mode off: tracked
+	// local entries are then served only while the events are current
+	// (to within 75 ms), and other reads go to Redis, or to the function.
+	OutageStaleness time.Duration
+	// CloseTimeout bounds how long Close waits for the background writes
+	// to Redis and the invalidations still to be written; default 2s.
+	CloseTimeout time.Duration
 	// MaxKeyLength is the key length above which a key's arguments are
 	// replaced by their hash; default 512.
 	MaxKeyLength int
@@ -181,6 +200,7 @@ func (c Config) withDefaults() (Config, error) {
 		{"WatermarkTTL", int64(c.WatermarkTTL)},
 		{"MaxKeyLength", int64(c.MaxKeyLength)},
 		{"MaxValueSize", int64(c.MaxValueSize)},
+		{"CloseTimeout", int64(c.CloseTimeout)},
 	} {
 		if f.v < 0 {
 			return c, fmt.Errorf("gcache: Config.%s must not be negative", f.name)
@@ -196,6 +216,8 @@ func (c Config) withDefaults() (Config, error) {
 	setDefault(&c.WatermarkTTL, DefaultWatermarkTTL)
 	setDefault(&c.MaxKeyLength, DefaultMaxKeyLength)
 	setDefault(&c.MaxValueSize, DefaultMaxValueSize)
+	setDefault(&c.OutageStaleness, DefaultOutageStaleness)
+	setDefault(&c.CloseTimeout, DefaultCloseTimeout)
 	if c.Registerer == nil {
 		c.Registerer = prometheus.DefaultRegisterer
 	}

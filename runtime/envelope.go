@@ -65,8 +65,8 @@ func isNegative(b []byte) bool { return b[3]&flagNegative != 0 }
 
 // openEnvelope checks that b is an envelope of the given codec and type and
 // returns its creation time and payload. Bytes from Redis are untrusted: a
-// compressed payload that would decode to more than maxSize is refused
-// before anything is allocated for it.
+// payload over maxSize, or a compressed one that would decode to more, is
+// refused before anything is allocated for it.
 func openEnvelope(b []byte, codec byte, fingerprint uint64, maxSize int) (created int64, payload []byte, err error) {
 	if len(b) < headerSize || b[0] != 'g' || b[1] != 'c' {
 		return 0, nil, errNotEnvelope
@@ -86,17 +86,28 @@ func openEnvelope(b []byte, codec byte, fingerprint uint64, maxSize int) (create
 	}
 	created = int64(binary.BigEndian.Uint64(b[4:]))
 	payload = b[headerSize:]
-	if flags&flagS2 != 0 {
-		n, err := s2.DecodedLen(payload)
-		if err != nil {
-			return 0, nil, fmt.Errorf("gcache: compressed value: %w", err)
-		}
-		if n > maxSize {
-			return 0, nil, fmt.Errorf("gcache: compressed value of %d bytes is over the limit of %d", n, maxSize)
-		}
-		if payload, err = s2.Decode(nil, payload); err != nil {
-			return 0, nil, fmt.Errorf("gcache: compressed value: %w", err)
-		}
+	if flags&flagS2 == 0 {
+		return created, payload, checkSize(len(payload), maxSize)
+	}
+	n, err := s2.DecodedLen(payload)
+	if err != nil {
+		return 0, nil, fmt.Errorf("gcache: compressed value: %w", err)
+	}
+	if err := checkSize(n, maxSize); err != nil {
+		return 0, nil, err
+	}
+	if payload, err = s2.Decode(nil, payload); err != nil {
+		return 0, nil, fmt.Errorf("gcache: compressed value: %w", err)
 	}
 	return created, payload, nil
+}
+
+// checkSize is the one size limit, on the encoded value before
+// compression: the writer checks it, and so does the reader, so that every
+// value written can be read.
+func checkSize(n, maxSize int) error {
+	if n > maxSize {
+		return fmt.Errorf("gcache: value of %d bytes is over the limit of %d", n, maxSize)
+	}
+	return nil
 }

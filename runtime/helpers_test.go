@@ -70,11 +70,44 @@ func withRedis(t *testing.T, cfg Config) *harness {
 	return h
 }
 
-// waitLive waits until the Cache's event subscription is up, so that tests
-// of tracked keys start from the steady state.
+// waitLive waits until the Cache's event subscription is up and current,
+// so that tests of tracked keys start from the steady state.
 func (h *harness) waitLive() {
 	h.t.Helper()
-	eventually(h.t, "the event subscription is live", func() bool { return h.c.wm.live.Load() })
+	eventually(h.t, "the event subscription is live", h.c.live)
+}
+
+// live reports whether the Cache knows the fleet clock and hears every
+// invalidation.
+func (c *Cache) live() bool {
+	_, _, synced := c.clk.fleet()
+	return synced && c.wm.current(c.clk.local())
+}
+
+// pastClockError sleeps until a call that starts now reads as begun after
+// an invalidation made just before: past twice the fleet clock's error,
+// and past the millisecond Redis keeps.
+func (h *harness) pastClockError() {
+	_, err, _ := h.c.clk.fleet()
+	time.Sleep(time.Duration(2*err) + 2*time.Millisecond)
+}
+
+// caughtUp waits until the Cache has heard every event published before
+// it was called.
+func (h *harness) caughtUp() {
+	h.t.Helper()
+	now := h.c.clk.local()
+	eventually(h.t, "the events are heard", func() bool { return h.c.wm.asOf.Load() >= now })
+}
+
+// settle waits until the Cache's writes to Redis have run.
+func (h *harness) settle() {
+	h.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := h.c.Settle(ctx); err != nil {
+		h.t.Fatalf("Settle: %v", err)
+	}
 }
 
 // eventually polls cond for up to 10s, a generous deadline for events that
@@ -168,9 +201,11 @@ func hasLabels(m *dto.Metric, labels []string) bool {
 	return true
 }
 
-// redisKeys returns the keys in the test's Redis, sorted.
+// redisKeys returns the keys in the test's Redis, sorted, once the
+// Cache's background writes have landed.
 func (h *harness) redisKeys() []string {
 	h.t.Helper()
+	h.settle()
 	keys, err := h.redis.Client().Keys(context.Background(), "*").Result()
 	if err != nil {
 		h.t.Fatal(err)

@@ -4,13 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/gcache-go/gcache/internal/names"
-	"github.com/redis/go-redis/v9"
 )
 
 // An InvalidateOption modifies an invalidation.
@@ -20,31 +16,42 @@ type invalidateOptions struct{ buffer time.Duration }
 
 // WithFutureBuffer sets the watermark d into the future, so that entries
 // written until then are stale too: for writers that commit after they
-// invalidate, and for clocks that disagree between hosts.
+// invalidate.
 func WithFutureBuffer(d time.Duration) InvalidateOption {
 	return func(o *invalidateOptions) { o.buffer = d }
+}
+
+func invalidateOptionsOf(keyType string, opts []InvalidateOption) (invalidateOptions, error) {
+	var o invalidateOptions
+	if !names.Valid(keyType) {
+		return o, fmt.Errorf("gcache: key type %q: %s", keyType, names.Want)
+	}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.buffer < 0 {
+		return o, fmt.Errorf("gcache: future buffer %v is negative", o.buffer)
+	}
+	return o, nil
 }
 
 // Invalidate makes every tracked entry of the entity keyType:id stale, in
 // every use case, with every argument, in both tiers of every instance
 // sharing this Cache's Redis and prefix. Entries whose function call started
-// before Invalidate are never served after it returns: this instance's
-// local tier at once, other instances' as soon as the event reaches them.
+// before Invalidate are never served after it returns: by this instance at
+// once, from either tier; by the others once the watermark is in Redis and
+// the event has reached them.
 //
 // The watermark it writes is the one the Python gcache library reads and
 // writes, so services in both languages invalidate each other. It only
-// moves forward. An error leaves this instance's local tier invalidated;
-// it is counted and returned.
+// moves forward. When it cannot be written, Invalidate returns the error,
+// and the Cache goes on writing it in the background until it lands, or
+// until no entry it guards can exist any more (Config.WatermarkTTL);
+// meanwhile this instance serves none of the entity's older entries.
 func (c *Cache) Invalidate(ctx context.Context, keyType, id string, opts ...InvalidateOption) error {
-	if !names.Valid(keyType) {
-		return fmt.Errorf("gcache: key type %q: %s", keyType, names.Want)
-	}
-	var o invalidateOptions
-	for _, opt := range opts {
-		opt(&o)
-	}
-	if o.buffer < 0 {
-		return fmt.Errorf("gcache: future buffer %v is negative", o.buffer)
+	o, err := invalidateOptionsOf(keyType, opts)
+	if err != nil {
+		return err
 	}
 	return c.invalidate(ctx, keyType, []string{EscapeID(id)}, o.buffer)
 }
@@ -53,15 +60,9 @@ func (c *Cache) Invalidate(ctx context.Context, keyType, id string, opts ...Inva
 // Invalidate does one, in one round trip per Redis server, and tells the
 // other instances in one event. An empty ids does nothing.
 func (c *Cache) InvalidateMany(ctx context.Context, keyType string, ids []string, opts ...InvalidateOption) error {
-	if !names.Valid(keyType) {
-		return fmt.Errorf("gcache: key type %q: %s", keyType, names.Want)
-	}
-	var o invalidateOptions
-	for _, opt := range opts {
-		opt(&o)
-	}
-	if o.buffer < 0 {
-		return fmt.Errorf("gcache: future buffer %v is negative", o.buffer)
+	o, err := invalidateOptionsOf(keyType, opts)
+	if err != nil {
+		return err
 	}
 	escaped := make([]string, len(ids))
 	for i, id := range ids {
@@ -71,27 +72,76 @@ func (c *Cache) InvalidateMany(ctx context.Context, keyType string, ids []string
 }
 
 // invalidate invalidates the entities of keyType whose escaped ids are
-// escapedIDs: this process's watermarks at once, then Redis's and the
-// other instances' through one event.
+// escapedIDs: this process's view at once, then Redis's and the other
+// instances' through one event, or in the background when that fails.
 func (c *Cache) invalidate(ctx context.Context, keyType string, escapedIDs []string, buffer time.Duration) error {
 	if len(escapedIDs) == 0 {
 		return nil
 	}
-	wm := c.now() + int64(buffer)
-	entities := make([]string, len(escapedIDs))
-	for i, id := range escapedIDs {
-		entities[i] = "{" + c.cfg.KeyPrefix + ":" + keyType + ":" + id + "}"
-		c.wm.raise(entities[i], wm)
+	inv := invalidation{keyType: keyType, ids: escapedIDs, at: c.clk.local() + int64(buffer)}
+	// The local view learns it first, on the late side of the clock.
+	wm := inv.watermark(c.clk)
+	for _, id := range escapedIDs {
+		c.wm.raise(c.entity(keyType, id), wm)
 	}
-	c.metrics.invalidation.WithLabelValues(keyType, Local.String()).Add(float64(len(entities)))
+	c.metrics.invalidation.WithLabelValues(keyType, Local.String()).Add(float64(len(escapedIDs)))
 	if c.remote == nil {
 		return nil
 	}
-	wmKeys := make([]string, len(entities))
-	for i, e := range entities {
-		wmKeys[i] = watermarkKey(e)
+	err := c.sendWatermarks(ctx, inv)
+	if err != nil {
+		c.retries.add(inv)
+		if len(escapedIDs) == 1 {
+			return fmt.Errorf("gcache: invalidate %s: %w", c.entity(keyType, escapedIDs[0]), err)
+		}
+		return fmt.Errorf("gcache: invalidate %d entities of %s: %w", len(escapedIDs), keyType, err)
 	}
-	inForce, err := c.remote.raiseWatermarks(ctx, wmKeys, escapedIDs, wm, c.cfg.WatermarkTTL+buffer, c.channel(), eventInvalidate+" "+keyType)
+	return nil
+}
+
+// entity returns "{prefix:key_type:id}" for an escaped id.
+func (c *Cache) entity(keyType, escapedID string) string {
+	return "{" + c.cfg.KeyPrefix + ":" + keyType + ":" + escapedID + "}"
+}
+
+// An invalidation is a set of entities of one key type to invalidate as
+// of local time at (its future buffer included).
+type invalidation struct {
+	keyType string
+	ids     []string // escaped
+	at      int64    // local ns
+}
+
+// watermark returns the invalidation's watermark in fleet ns, on the late
+// side of the clock's error. Before the fleet clock is known it is the
+// local time: the watermark written to Redis is computed again then.
+func (inv *invalidation) watermark(clk *clock) int64 {
+	fleet, err, ok := clk.toFleet(inv.at)
+	if !ok {
+		return inv.at
+	}
+	return fleet + err
+}
+
+// sendWatermarks writes the watermarks of inv to Redis and announces them,
+// and feeds back into the local view any later watermark it finds there.
+// It counts its outcome.
+func (c *Cache) sendWatermarks(ctx context.Context, inv invalidation) error {
+	if _, _, ok := c.clk.fleet(); !ok && c.sub != nil {
+		// The clock is not known yet: learn it now, or fail.
+		if err := c.sub.sync(ctx); err != nil {
+			c.countInvalidationError(inv.keyType, err)
+			return err
+		}
+	}
+	wm := inv.watermark(c.clk)
+	wmKeys := make([]string, len(inv.ids))
+	for i, id := range inv.ids {
+		entity := c.entity(inv.keyType, id)
+		c.wm.raise(entity, wm)
+		wmKeys[i] = watermarkKey(entity)
+	}
+	inForce, err := c.remote.raiseWatermarks(ctx, wmKeys, inv.ids, wm, c.cfg.WatermarkTTL+time.Duration(max(0, wm-c.fleetNow())), c.channel(), eventInvalidate+" "+inv.keyType)
 	landed := 0
 	for i, ms := range inForce {
 		if ms == 0 {
@@ -99,18 +149,32 @@ func (c *Cache) invalidate(ctx context.Context, keyType string, escapedIDs []str
 		}
 		landed++
 		if ms > wm/1e6 { // a later invalidation, from elsewhere
-			c.wm.raise(entities[i], msToNs(ms))
+			c.wm.raise(c.entity(inv.keyType, inv.ids[i]), msToNs(ms))
 		}
 	}
-	c.metrics.invalidation.WithLabelValues(keyType, Remote.String()).Add(float64(landed))
+	c.metrics.invalidation.WithLabelValues(inv.keyType, Remote.String()).Add(float64(landed))
 	if err != nil {
-		c.countError("", keyType, Remote.String(), err)
-		if len(entities) == 1 {
-			return fmt.Errorf("gcache: invalidate %s: %w", entities[0], err)
-		}
-		return fmt.Errorf("gcache: invalidate %d entities of %s: %w", len(entities), keyType, err)
+		c.countInvalidationError(inv.keyType, err)
 	}
-	return nil
+	return err
+}
+
+// fleetNow returns the fleet time, or the local time before it is known.
+func (c *Cache) fleetNow() int64 {
+	if now, _, ok := c.clk.fleet(); ok {
+		return now
+	}
+	return c.clk.local()
+}
+
+// countInvalidationError counts and logs a watermark write that failed.
+func (c *Cache) countInvalidationError(keyType string, err error) {
+	kind := classify(err)
+	if errors.Is(err, errBreakerOpen) {
+		kind = errConnection
+	}
+	c.metrics.invalidationErrors.WithLabelValues(keyType, Remote.String(), string(kind)).Inc()
+	c.log.error("invalidation failed; it is retried in the background", "key_type", keyType, "error", err)
 }
 
 // An Invalidator invalidates entities of one key type after writes; it is
@@ -123,29 +187,24 @@ type Invalidator struct {
 
 // NewInvalidator returns an Invalidator of keyType.
 func NewInvalidator(c *Cache, keyType string, opts ...InvalidateOption) (*Invalidator, error) {
-	if !names.Valid(keyType) {
-		return nil, fmt.Errorf("gcache: key type %q: %s", keyType, names.Want)
-	}
-	var o invalidateOptions
-	for _, opt := range opts {
-		opt(&o)
-	}
-	if o.buffer < 0 {
-		return nil, fmt.Errorf("gcache: future buffer %v is negative", o.buffer)
+	o, err := invalidateOptionsOf(keyType, opts)
+	if err != nil {
+		return nil, err
 	}
 	return &Invalidator{c: c, keyType: keyType, buffer: o.buffer}, nil
 }
 
 // Invalidate invalidates the entity whose id, rendered by the Append
 // functions, is id; idErr is the error of rendering it, if any. It runs
-// after a write has succeeded, so it reports nothing back: a failure is
-// logged and counted. It outlives the caller's context cancellation.
+// after a write has succeeded, so it reports nothing back: a watermark
+// that cannot be written is counted, logged, and written in the
+// background until it lands (see [Cache.Invalidate]). It outlives the
+// caller's cancellation.
 func (inv *Invalidator) Invalidate(ctx context.Context, id []byte, idErr error) {
 	if idErr != nil {
 		inv.keyError(idErr)
 		return
 	}
-	// The error is counted and logged by invalidate.
 	_ = inv.c.invalidate(context.WithoutCancel(ctx), inv.keyType, []string{string(id)}, inv.buffer)
 }
 
@@ -164,169 +223,6 @@ func (inv *Invalidator) InvalidateEach(ctx context.Context, ids [][]byte, idErr 
 }
 
 func (inv *Invalidator) keyError(err error) {
-	inv.c.metrics.errors.WithLabelValues("", inv.keyType, layerGlobal, string(errKey), "False").Inc()
+	inv.c.metrics.invalidationErrors.WithLabelValues(inv.keyType, layerGlobal, string(errKey)).Inc()
 	inv.c.log.error("could not render the id to invalidate", "key_type", inv.keyType, "error", err)
-}
-
-// Events on the channel "<prefix>:gcache:events", one per message:
-//
-//	invalidate <key_type> <escaped id> <watermark, ns since the Unix epoch> [<escaped id> <watermark>]...
-//	delete <key>
-//	flush
-const (
-	eventInvalidate = "invalidate"
-	eventDelete     = "delete"
-	eventFlush      = "flush"
-)
-
-func (c *Cache) channel() string { return c.cfg.KeyPrefix + ":gcache:events" }
-
-func (c *Cache) publish(ctx context.Context, msg string) error {
-	return c.remote.publish(ctx, c.channel(), msg)
-}
-
-// apply applies an event from another instance (or this one) to the local
-// tier. Malformed events are logged and ignored.
-func (c *Cache) apply(msg string) {
-	// Fields are separated by one ASCII space, which keys always escape;
-	// other white space (U+00A0...) may appear in ids as it is.
-	fields := strings.Split(msg, " ")
-	switch {
-	case len(fields) >= 4 && len(fields)%2 == 0 && fields[0] == eventInvalidate:
-		for i := 2; i < len(fields); i += 2 {
-			if _, err := strconv.ParseInt(fields[i+1], 10, 64); err != nil {
-				c.log.error("ignored a malformed event", "event", msg)
-				return
-			}
-		}
-		for i := 2; i < len(fields); i += 2 {
-			ns, _ := strconv.ParseInt(fields[i+1], 10, 64)
-			c.wm.raise("{"+c.cfg.KeyPrefix+":"+fields[1]+":"+fields[i]+"}", ns)
-		}
-		return
-	case len(fields) == 2 && fields[0] == eventDelete:
-		if i := strings.LastIndexByte(fields[1], '#'); i >= 0 {
-			if uc := c.useCase(fields[1][i+1:]); uc != nil {
-				uc.deleteLocal(fields[1])
-			}
-			return
-		}
-	case len(fields) == 1 && fields[0] == eventFlush:
-		c.eachUseCase(useCaseHandle.clearLocal)
-		return
-	}
-	c.log.error("ignored a malformed event", "event", msg)
-}
-
-// Timing of the subscription: an idle connection is pinged after
-// pingAfter, and declared dead when the ping is not answered in as long.
-const (
-	pingAfter       = 2 * time.Second
-	minResubscribe  = 50 * time.Millisecond
-	maxResubscribe  = 2 * time.Second
-	resubscribeGrow = 2
-)
-
-// subscriber applies the events of other instances. While it is not
-// subscribed, events may be missed, so tracked local entries are not used;
-// when it subscribes again, every tracked entry created before is dropped.
-type subscriber struct {
-	c      *Cache
-	cancel context.CancelFunc
-	done   chan struct{}
-
-	mu sync.Mutex
-	ps *redis.PubSub // the current subscription, closed by stop
-}
-
-func startSubscriber(c *Cache) *subscriber {
-	ctx, cancel := context.WithCancel(context.Background())
-	s := &subscriber{c: c, cancel: cancel, done: make(chan struct{})}
-	go s.run(ctx)
-	return s
-}
-
-// stop ends the subscription and waits for its goroutine.
-func (s *subscriber) stop() {
-	s.cancel()
-	s.mu.Lock()
-	if s.ps != nil {
-		_ = s.ps.Close() // unblocks a pending receive
-	}
-	s.mu.Unlock()
-	<-s.done
-}
-
-func (s *subscriber) run(ctx context.Context) {
-	defer close(s.done)
-	wait := minResubscribe
-	for attempt := 0; ; attempt++ {
-		s.mu.Lock()
-		if ctx.Err() != nil {
-			s.mu.Unlock()
-			return
-		}
-		s.ps = s.c.remote.subscribe(ctx, s.c.channel(), attempt)
-		ps := s.ps
-		s.mu.Unlock()
-
-		err := s.receive(ctx, ps)
-		_ = ps.Close()
-		s.c.wm.live.Store(false)
-		s.c.wm.raiseFloor(s.c.now())
-		if ctx.Err() != nil {
-			return
-		}
-		if errors.Is(err, errSubscribed) {
-			wait = minResubscribe
-		}
-		s.c.log.error("event subscription lost; tracked local entries are not used until it is back", "error", err)
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(wait):
-		}
-		wait = min(wait*resubscribeGrow, maxResubscribe)
-	}
-}
-
-// errSubscribed wraps the error that ended a subscription that had worked.
-var errSubscribed = errors.New("gcache: subscription dropped")
-
-// receive applies events until the connection fails or ctx ends.
-func (s *subscriber) receive(ctx context.Context, ps *redis.PubSub) error {
-	subscribed, pinged := false, false
-	for {
-		msg, err := ps.ReceiveTimeout(ctx, pingAfter)
-		var netErr interface{ Timeout() bool }
-		switch {
-		case err == nil:
-			pinged = false
-		case errors.As(err, &netErr) && netErr.Timeout() && !pinged && ctx.Err() == nil:
-			pinged = true
-			if err := ps.Ping(ctx); err != nil {
-				return s.ended(subscribed, err)
-			}
-			continue
-		default:
-			return s.ended(subscribed, err)
-		}
-		switch m := msg.(type) {
-		case *redis.Subscription:
-			if m.Kind == "subscribe" {
-				subscribed = true
-				s.c.wm.raiseFloor(s.c.now())
-				s.c.wm.live.Store(true)
-			}
-		case *redis.Message:
-			s.c.apply(m.Payload)
-		}
-	}
-}
-
-func (s *subscriber) ended(subscribed bool, err error) error {
-	if subscribed {
-		return fmt.Errorf("%w: %w", errSubscribed, err)
-	}
-	return err
 }

@@ -79,6 +79,8 @@ func TestInFlightCallCannotOutliveInvalidation(t *testing.T) {
 				t.Fatalf("the in-flight call returned %q", v)
 			}
 			src.hold = nil
+			a.settle()
+			a.caughtUp() // reads on A start past the propagation bound
 			// Redis holds no value: the write was refused.
 			if n, _ := a.redis.Client().Exists(context.Background(), keyOf(ucA, id).String()).Result(); n != 0 {
 				t.Errorf("Redis holds the in-flight call's value")
@@ -202,6 +204,7 @@ func TestPythonInterop(t *testing.T) {
 	uc := useCase[string](t, h.c, UseCaseSpec{Name: "Get", KeyType: "T", Tracked: true, Default: remoteOnly})
 	src := &versioned{}
 	uc.Get(enabled, keyOf(uc, "123"), src.fn)
+	h.settle()
 	if keys := h.redisKeys(); len(keys) != 1 || keys[0] != "{urn:T:123}#Get" {
 		t.Fatalf("keys = %q", keys)
 	}
@@ -216,8 +219,9 @@ func TestPythonInterop(t *testing.T) {
 	if v, _ := uc.Get(enabled, keyOf(uc, "123"), src.fn); v != "v1" {
 		t.Errorf("after a foreign watermark, Get = %q, want the fresh v1", v)
 	}
+	h.settle()
 	// A watermark stored as a decimal, as older writers did, works too.
-	time.Sleep(2 * time.Millisecond)
+	h.pastClockError()
 	h.redis.Client().Set(ctx, "{urn:T:123}#watermark", strconv.FormatInt(time.Now().UnixMilli(), 10)+".5", 0)
 	src.version.Store(2)
 	if v, _ := uc.Get(enabled, keyOf(uc, "123"), src.fn); v != "v2" {
@@ -274,6 +278,7 @@ func TestTrackedEntriesDieBeforeTheirWatermark(t *testing.T) {
 	src := &versioned{}
 	tracked.Get(enabled, keyOf(tracked, "1"), src.fn)
 	plain.Get(enabled, keyOf(plain, "1"), src.fn)
+	h.settle()
 	rdb := h.redis.Client()
 	ctx := context.Background()
 	if ttl := rdb.PTTL(ctx, "{urn:k:1}#T").Val(); ttl <= 0 || ttl > 30*time.Second {
@@ -330,9 +335,9 @@ func TestFlushReachesOtherInstances(t *testing.T) {
 }
 
 func TestInvalidateErrors(t *testing.T) {
-	h := newHarness(t, Config{Redis: &RedisConfig{Addrs: []string{"127.0.0.1:1"}}, RedisTimeout: 50 * time.Millisecond})
+	h := newHarness(t, Config{Redis: &RedisConfig{Addrs: []string{"127.0.0.1:1"}}, RedisTimeout: 50 * time.Millisecond, CloseTimeout: 100 * time.Millisecond})
 	uc := useCase[string](t, h.c, trackedSpec("U", KeyConfig{Local: LayerConfig{TTL: time.Hour, Ramp: 100}}))
-	h.c.wm.live.Store(true) // as if subscribed: this test is about the local table
+	h.c.wm.alwaysCurrent() // as if subscribed: this test is about the local table
 	src := &versioned{}
 	uc.Get(enabled, keyOf(uc, "1"), src.fn)
 	err := h.c.Invalidate(context.Background(), "user_id", "1")
@@ -344,8 +349,11 @@ func TestInvalidateErrors(t *testing.T) {
 	if v, _ := uc.Get(enabled, keyOf(uc, "1"), src.fn); v != "v1" {
 		t.Errorf("local entry survived a failed Invalidate: %q", v)
 	}
-	if got := h.metric("gcache_error_counter_total", "layer", "REMOTE", "key_type", "user_id"); got < 1 {
+	if got := h.metric("gcache_invalidation_error_counter_total", "layer", "REMOTE", "key_type", "user_id"); got < 1 {
 		t.Error("the failure was not counted")
+	}
+	if got := h.metric("gcache_error_counter_total", "use_case", ""); got != 0 {
+		t.Errorf("the failure was counted with an empty use case %v times", got)
 	}
 	for _, bad := range []string{"", "a b", "x:y"} {
 		if err := h.c.Invalidate(context.Background(), bad, "1"); err == nil {
@@ -360,20 +368,31 @@ func TestInvalidateErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	before := h.metric("gcache_error_counter_total")
+	before := h.metric("gcache_invalidation_error_counter_total")
 	inv.Invalidate(context.Background(), []byte("2"), nil)
 	inv.Invalidate(context.Background(), nil, fmt.Errorf("no id"))
-	if got := h.metric("gcache_error_counter_total") - before; got != 2 {
-		t.Errorf("Invalidator failures counted %v times, want 2", got)
+	if got := h.metric("gcache_invalidation_error_counter_total") - before; got < 2 {
+		t.Errorf("Invalidator failures counted %v times, want 2 or more", got)
 	}
+	if got := h.metric("gcache_invalidation_error_counter_total", "error", "key"); got != 1 {
+		t.Errorf("id errors counted %v times, want 1", got)
+	}
+}
+
+// fixedClock returns a clock that tells *now, with the fleet clock equal
+// to it.
+func fixedClock(now *time.Time) *clock {
+	c := newClock(func() time.Time { return *now }, true)
+	c.fixed()
+	return c
 }
 
 // TestWatermarkTableForgetsSafely: an evicted watermark raises the floor,
 // so that forgetting an invalidation never revives a stale entry.
 func TestWatermarkTableForgetsSafely(t *testing.T) {
 	now := time.Unix(0, 0)
-	w := newWatermarks(8, func() time.Time { return now })
-	w.live.Store(true)
+	w := newWatermarks(8, fixedClock(&now), time.Second)
+	w.alwaysCurrent()
 	w.guard(time.Hour)
 	for i := range 50 {
 		w.raise(fmt.Sprint("{e", i, "}"), int64(1000+i))
@@ -382,7 +401,7 @@ func TestWatermarkTableForgetsSafely(t *testing.T) {
 		t.Fatalf("table holds %d watermarks, want at most 8", n)
 	}
 	for i := range 50 {
-		if !w.stale(fmt.Sprint("{e", i, "}"), int64(1000+i), int64(1000+i)) {
+		if w.check(fmt.Sprint("{e", i, "}"), int64(1000+i), int64(1000+i), 0) != stale {
 			t.Errorf("entity %d: an entry created at its invalidation is not stale", i)
 		}
 	}
@@ -391,14 +410,14 @@ func TestWatermarkTableForgetsSafely(t *testing.T) {
 	if f := w.floor.Load(); f >= 1049 || f < 1000 {
 		t.Errorf("floor = %d, want below the newest watermark", f)
 	}
-	if w.stale("{other}", 1049, 1049) {
+	if w.check("{other}", 1049, 1049, 0) == stale {
 		t.Error("an entry created after every forgotten watermark is stale")
 	}
 
 	// Expired watermarks go first and do not raise the read floor: the
 	// entries they guarded have expired.
-	x := newWatermarks(4, func() time.Time { return now })
-	x.live.Store(true)
+	x := newWatermarks(4, fixedClock(&now), time.Second)
+	x.alwaysCurrent()
 	x.guard(time.Minute)
 	for i := range 4 {
 		x.raise(fmt.Sprint("{old", i, "}"), int64(i))
@@ -408,10 +427,10 @@ func TestWatermarkTableForgetsSafely(t *testing.T) {
 	if x.floor.Load() != 0 || x.count.Load() != 1 {
 		t.Errorf("after expiry: floor %d, %d watermarks; want 0 and 1", x.floor.Load(), x.count.Load())
 	}
-	if x.storable("{old0}", 2, 2) {
+	if x.storable("{old0}", 2, 2, 2) {
 		t.Error("a load that began before a forgotten watermark may store its value")
 	}
-	if !x.storable("{old0}", 4, 4) {
+	if !x.storable("{old0}", 4, 4, 4) {
 		t.Error("a load that began after every forgotten watermark may not store its value")
 	}
 }
@@ -524,7 +543,7 @@ func TestNewLoadFindsAFillThatJustLanded(t *testing.T) {
 		cfg := allLayers
 		before := h.metric("gcache_request_counter_total", "layer", "REMOTE")
 		// As the straggler: straight to a load, past the local lookup.
-		if v, err := uc.load(enabled, &key, &cfg, true, true, func() func(context.Context) (string, error) { return src.fn }); err != nil || v != "v0" {
+		if v, err := uc.load(enabled, &plan{key: &key, cfg: &cfg, local: true, remote: true}, func() func(context.Context) (string, error) { return src.fn }); err != nil || v != "v0" {
 			t.Fatalf("load = %q, %v", v, err)
 		}
 		if src.calls.Load() != 1 {

@@ -49,9 +49,17 @@ func (k Key) rendered(prefix string) Key {
 	return shape.render(b, len(b))
 }
 
-// entityKey returns "{prefix:key_type:id}" of a tracked key. An id never
-// holds a raw '}', so the first one closes the entity.
-func (k *Key) entityKey() string { return k.str[:strings.IndexByte(k.str, '}')+1] }
+// entityKey returns "{prefix:key_type:id}" of a tracked key.
+func (k *Key) entityKey() string { return entityOf(k.str) }
+
+// watermarkKey returns the Redis key of a tracked key's watermark, and ""
+// for an untracked key.
+func (k *Key) watermarkKey() string {
+	if !k.Tracked {
+		return ""
+	}
+	return watermarkKey(k.entityKey())
+}
 
 // keyShape holds the parts of a use case's keys that never change.
 type keyShape struct {

@@ -30,16 +30,35 @@ const (
 	errDecode     errKind = "decode"     // bytes from Redis did not decode
 	errEncode     errKind = "encode"     // a value did not encode
 	errTooLarge   errKind = "too_large"  // a value was over the size limit and was not stored
+	errDropped    errKind = "dropped"    // a write to Redis was dropped: the background writes were at their bound
 )
 
 type metrics struct {
-	request, miss, disabled            *stripedVec // on the hot path
+	request, miss, disabled, outageHit *stripedVec // on the hot path
 	errors, invalidation               *prometheus.CounterVec
 	get, fallback, serialization, size *prometheus.HistogramVec
 
 	// The features the Python library lacks, named after its pattern.
 	refresh, negativeHit, leaseWait *prometheus.CounterVec
 	leaseWaitTime                   *prometheus.HistogramVec
+
+	// Invalidations that failed, and their writes in the background.
+	invalidationErrors, retries *prometheus.CounterVec
+	retryTime                   *prometheus.HistogramVec
+}
+
+// retryResult is the "result" label of gcache_invalidation_retry_counter_total.
+type retryResult string
+
+const (
+	retryLanded  retryResult = "landed"  // the watermark was written at last
+	retryExpired retryResult = "expired" // no entry it guarded could exist any more
+	retryDropped retryResult = "dropped" // too many were waiting
+)
+
+// retried counts n entities' invalidations written again with result.
+func (m *metrics) retried(keyType string, result retryResult, n int) {
+	m.retries.WithLabelValues(keyType, string(result)).Add(float64(n))
 }
 
 // refreshResult is the "result" label of gcache_refresh_counter_total.
@@ -78,6 +97,7 @@ func newMetrics(reg prometheus.Registerer, prefix string) (*metrics, error) {
 		request:       newStripedVec(prefix+"gcache_request_counter_total", "Cache requests per layer.", ucLabels...),
 		miss:          newStripedVec(prefix+"gcache_miss_counter_total", "Cache misses per layer.", ucLabels...),
 		disabled:      newStripedVec(prefix+"gcache_disabled_counter_total", "Calls that skipped a layer, by reason.", append(ucLabels, "reason")...),
+		outageHit:     newStripedVec(prefix+"gcache_outage_hit_counter_total", "Tracked local hits served by the outage mode: while the invalidation events could not be confirmed current.", ucLabels...),
 		errors:        counter("gcache_error_counter_total", "Errors, by kind; in_fallback is True for the function's own errors.", append(ucLabels, "error", "in_fallback")...),
 		invalidation:  counter("gcache_invalidation_counter_total", "Invalidations per layer.", "key_type", "layer"),
 		get:           histogram("gcache_get_timer", "Time to look a key up in a layer, in seconds.", timerBuckets, ucLabels...),
@@ -88,20 +108,24 @@ func newMetrics(reg prometheus.Registerer, prefix string) (*metrics, error) {
 		negativeHit:   counter("gcache_negative_hit_counter_total", "Negative answers served from a layer.", ucLabels...),
 		leaseWait:     counter("gcache_lease_wait_counter_total", "Waits for another instance's lease, by result.", append(ucLabels, "result")...),
 		leaseWaitTime: histogram("gcache_lease_wait_timer", "Time spent waiting for another instance's lease, in seconds.", timerBuckets, ucLabels...),
+
+		invalidationErrors: counter("gcache_invalidation_error_counter_total", "Invalidations whose watermark could not be written, by kind.", "key_type", "layer", "error"),
+		retries:            counter("gcache_invalidation_retry_counter_total", "Watermarks written again in the background after a failed invalidation, per entity, by result.", "key_type", "result"),
+		retryTime:          histogram("gcache_invalidation_retry_timer", "Time from a failed invalidation to its watermark landing, in seconds.", timerBuckets, "key_type"),
 	}
 	// A second Cache on one registry shares the first one's collectors.
 	var err error
-	for _, c := range []**stripedVec{&m.request, &m.miss, &m.disabled} {
+	for _, c := range []**stripedVec{&m.request, &m.miss, &m.disabled, &m.outageHit} {
 		if *c, err = register(reg, *c); err != nil {
 			return nil, err
 		}
 	}
-	for _, c := range []**prometheus.CounterVec{&m.errors, &m.invalidation, &m.refresh, &m.negativeHit, &m.leaseWait} {
+	for _, c := range []**prometheus.CounterVec{&m.errors, &m.invalidation, &m.refresh, &m.negativeHit, &m.leaseWait, &m.invalidationErrors, &m.retries} {
 		if *c, err = register(reg, *c); err != nil {
 			return nil, err
 		}
 	}
-	for _, h := range []**prometheus.HistogramVec{&m.get, &m.fallback, &m.serialization, &m.size, &m.leaseWaitTime} {
+	for _, h := range []**prometheus.HistogramVec{&m.get, &m.fallback, &m.serialization, &m.size, &m.leaseWaitTime, &m.retryTime} {
 		if *h, err = register(reg, *h); err != nil {
 			return nil, err
 		}
@@ -148,6 +172,7 @@ type (
 // useCaseMetrics holds the children of one use case, resolved once.
 type useCaseMetrics struct {
 	request, miss    [2]*lazyCounter
+	outageHit        *lazyCounter
 	get, fallback    [2]*lazyObserver
 	disabledContext  *lazyCounter
 	disabled         [2][numReasons]*lazyCounter
@@ -187,6 +212,7 @@ func (m *metrics) forUseCase(useCase, keyType string) *useCaseMetrics {
 		u.negativeHit[l] = newLazy(m.negativeHit.WithLabelValues, useCase, keyType, name)
 	}
 	u.disabledContext = newLazy(m.disabled.WithLabelValues, useCase, keyType, layerGlobal, reasonContext.String())
+	u.outageHit = newLazy(m.outageHit.WithLabelValues, useCase, keyType, Local.String())
 	remote := Remote.String()
 	u.dump = newLazy(m.serialization.WithLabelValues, useCase, keyType, remote, "dump")
 	u.load = newLazy(m.serialization.WithLabelValues, useCase, keyType, remote, "load")

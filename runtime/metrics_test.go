@@ -33,6 +33,7 @@ func TestMetricExposition(t *testing.T) {
 	ucB := useCase[int64](t, b.c, UseCaseSpec{Name: "GetUser", KeyType: "user_id", Tracked: true, Default: KeyConfig{Remote: allLayers.Remote}})
 	src.err = nil
 	ucB.Get(enabled, keyOf(ucB, "3"), src.fn)
+	b.settle()
 	ucB.Get(enabled, keyOf(ucB, "3"), src.fn) // remote hit: load
 
 	type family struct {

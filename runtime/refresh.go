@@ -10,18 +10,18 @@ import (
 	"time"
 )
 
-// refreshPoint returns when a value made at created (ns) is due for an
+// refreshPoint returns when a value made at origin (local ns) is due for an
 // early refresh under cfg, or 0 for never. The TTL it is a fraction of is
 // the one the value lives by: Redis's when Redis takes part, as a local
 // entry filled from Redis is as old as the value there. A random tenth of
 // the fraction is taken off, so that values made together are not
 // refreshed together.
-func refreshPoint(cfg *KeyConfig, created int64, remote bool) int64 {
+func refreshPoint(cfg *KeyConfig, origin int64, remote bool) int64 {
 	if cfg.RefreshAt == 0 {
 		return 0
 	}
 	f := cfg.RefreshAt * (1 - rand.Float64()/10)
-	return created + int64(f*float64(lifetime(cfg, remote)))
+	return origin + int64(f*float64(lifetime(cfg, remote)))
 }
 
 // lifetime is the TTL a value lives by under cfg.
@@ -39,16 +39,18 @@ func refreshBackoff(ttl time.Duration) time.Duration {
 	return min(max(ttl/20, time.Second), time.Minute)
 }
 
-// refresh calls fn in the background to refresh key, whose value, made at
-// created, a hit on layer from found past its refresh point; the caller
-// claimed the key's refresh. The hit is served the value it found. The
-// refresh runs for what is left of the value's TTL, but at least a second,
-// with the values of ctx but not its cancellation. One that fails, or panics,
-// leaves the old value in place, to be served until it expires, and the
-// key is not refreshed again for a while.
-func (u *UseCase[T]) refresh(ctx context.Context, key Key, cfg KeyConfig, created int64, from Layer, local, remote bool, fn func(context.Context) (T, error)) {
-	ttl := lifetime(&cfg, remote)
-	left := time.Duration(created + int64(ttl) - u.c.now())
+// refresh calls fn in the background to refresh the key of p, whose
+// value, made at created (fleet ns), a hit on layer from found past its
+// refresh point; the caller claimed the key's refresh. The hit is served
+// the value it found. The refresh runs for what is left of the value's TTL,
+// but at least a second, with the values of ctx but not its cancellation.
+// One that fails, or panics, leaves the old value in place, to be served
+// until it expires, and the key is not refreshed again for a while.
+func (u *UseCase[T]) refresh(ctx context.Context, p plan, created int64, from Layer, fn func(context.Context) (T, error)) {
+	key, cfg := *p.key, *p.cfg
+	p.key, p.cfg = &key, &cfg
+	ttl := lifetime(&cfg, p.remote)
+	left := time.Duration(u.origin(loaded[T]{created: created, validated: u.c.clk.local()}) + int64(ttl) - u.c.clk.local())
 	started := u.c.background(ctx, min(max(left, time.Second), ttl), func(ctx context.Context) {
 		result := refreshError
 		defer func() {
@@ -56,7 +58,7 @@ func (u *UseCase[T]) refresh(ctx context.Context, key Key, cfg KeyConfig, create
 				u.metrics.error(layerGlobal, errFunction, true)
 				u.c.log.error("early refresh panicked", "use_case", u.name, "panic", r, "stack", string(debug.Stack()))
 			}
-			now := u.c.now()
+			now := u.c.clk.local()
 			var until int64 // a refreshed key can be claimed again at once
 			switch result {
 			case refreshError:
@@ -67,61 +69,58 @@ func (u *UseCase[T]) refresh(ctx context.Context, key Key, cfg KeyConfig, create
 			u.refreshing.release(key.str, until, now)
 			u.metrics.refresh[from][result].child().Inc()
 		}()
-		result = u.refreshNow(ctx, &key, &cfg, created, local, remote, fn)
+		result = u.refreshNow(ctx, &p, created, fn)
 	})
 	if !started {
 		u.refreshing.release(key.str, 0, 0)
 	}
 }
 
-// refreshNow refreshes key, whose value was made at created. With a lease
-// configured, only the instance that takes the key's lease refreshes it,
-// and none does when Redis holds a newer value than created: another
-// instance refreshed it, and this one takes its value.
-func (u *UseCase[T]) refreshNow(ctx context.Context, key *Key, cfg *KeyConfig, created int64, local, remote bool, fn func(context.Context) (T, error)) refreshResult {
-	l := &lease{}
+// refreshNow refreshes the key of p, whose value was made at created.
+// With a lease configured, only the instance that takes the key's lease
+// refreshes it, and none does when Redis holds a newer value than created:
+// another instance refreshed it, and this one takes its value.
+func (u *UseCase[T]) refreshNow(ctx context.Context, p *plan, created int64, fn func(context.Context) (T, error)) refreshResult {
+	var l lease
 	handedOff := false // the fill releases the lease
 	defer func() {
 		if !handedOff {
 			u.releaseLease(ctx, l)
 		}
 	}()
-	if remote && cfg.Lease > 0 {
-		lk, token, wmKey := leaseKey(key.str), newToken(), ""
-		if key.Tracked {
-			wmKey = watermarkKey(key.entityKey())
-		}
-		readAt := u.c.now()
-		raw, wm, bad, took, err := u.c.remote.readOrLease(ctx, key.str, wmKey, lk, token, cfg.Lease, true)
+	if p.remote && p.cfg.Lease > 0 {
+		lk, token := leaseKey(p.key.str), newToken()
+		readAt := u.c.clk.local()
+		rd, err := u.c.remote.readOrLease(ctx, p.key.str, p.key.watermarkKey(), lk, token, p.cfg.Lease, true)
 		switch {
 		case errors.Is(err, errBreakerOpen):
 			// Refresh without the lease.
 		case err != nil:
 			u.remoteError(classify(err), err) // refresh without the lease
 		default:
-			if took {
-				*l = lease{lk, token}
+			if rd.took {
+				l = lease{lk, token}
 			}
-			if raw != nil {
-				if res, ok, _ := u.check(key, raw, wm, bad, u.servesNegative(cfg)); ok && res.created > created {
-					if local {
-						u.setLocal(key, res, readAt, cfg, remote)
+			if rd.raw != nil {
+				if res, ok, _ := u.check(p.key, rd, readAt, u.servesNegative(p.cfg)); ok && res.created > created {
+					if p.local {
+						u.setLocal(p, res)
 					}
 					return refreshLeased
 				}
 			}
-			if !took {
+			if !rd.took {
 				return refreshLeased
 			}
 		}
 	}
-	res, err := u.produce(ctx, key, cfg, local, remote, fn)
+	res, err := u.produce(ctx, p, fn)
 	if err != nil && !res.negative {
 		return refreshError
 	}
-	if remote {
+	if p.remote {
 		handedOff = true
-		u.setRemote(ctx, key, res, cfg, l)
+		u.fill(ctx, p.key, p.cfg, res, l)
 	}
 	return refreshOK
 }

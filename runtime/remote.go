@@ -133,16 +133,17 @@ end
 if ARGV[3] ~= '' then redis.call('PUBLISH', ARGV[3], event) end
 return out`)
 
-// call runs op, about key ("" for none), under the Redis deadline and
-// reports its outcome to the breaker of key's server: a timeout or a
-// connection failure counts against it, any answer from it (a miss, an
-// error reply) for it. A call cut short by the caller's own context counts
-// neither way. While the breaker is open, call returns errBreakerOpen
-// without running op.
+// call runs op, about key ("" for none), under the Redis deadline, or
+// ctx's when it is sooner, and reports its outcome to the breaker of key's
+// server: a timeout or a connection failure counts against it, any answer
+// from it (a miss, an error reply) for it. A call that ends because the
+// caller cancelled counts neither way; one that runs out of time counts
+// against, whoever's deadline it was. While the breaker is open, call
+// returns errBreakerOpen without running op.
 func (r *remote) call(ctx context.Context, key string, op func(context.Context) error) error {
-	opCtx, cancel := context.WithTimeout(ctx, r.timeout)
+	ctx, cancel := r.bounded(ctx)
 	defer cancel()
-	return r.callWith(opCtx, ctx, r.breakerFor(opCtx, key), op)
+	return r.callWith(ctx, r.breakerFor(ctx, key), op)
 }
 
 // callBatch is call for an operation on many keys.
@@ -150,28 +151,39 @@ func (r *remote) callBatch(ctx context.Context, op func(context.Context) error) 
 	if !r.sharded {
 		return r.call(ctx, "", op)
 	}
-	opCtx, cancel := context.WithTimeout(ctx, r.timeout)
+	ctx, cancel := r.bounded(ctx)
 	defer cancel()
-	return r.callWith(opCtx, ctx, &r.batches, op)
+	return r.callWith(ctx, &r.batches, op)
 }
 
-// callWith runs op under opCtx, and reports its outcome to b; ctx is the
-// caller's own context.
-func (r *remote) callWith(opCtx, ctx context.Context, b *breaker, op func(context.Context) error) error {
+// bounded returns ctx with a deadline no later than the Redis deadline.
+func (r *remote) bounded(ctx context.Context) (context.Context, context.CancelFunc) {
+	if d, ok := ctx.Deadline(); ok && time.Until(d) <= r.timeout {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, r.timeout)
+}
+
+// callWith runs op under ctx, and reports its outcome to b.
+func (r *remote) callWith(ctx context.Context, b *breaker, op func(context.Context) error) error {
 	if !b.allow() {
 		return errBreakerOpen
 	}
-	err := op(opCtx)
+	err := op(ctx)
 	switch classify(err) {
 	case "", errRedis:
 		b.success()
 	default:
-		if ctx.Err() == nil {
+		if !cancelled(ctx) {
 			b.failure()
 		}
 	}
 	return err
 }
+
+// cancelled reports whether ctx ended because its caller cancelled it, not
+// because a deadline passed.
+func cancelled(ctx context.Context) bool { return errors.Is(ctx.Err(), context.Canceled) }
 
 var errBreakerOpen = errors.New("gcache: Redis is skipped after repeated failures")
 
@@ -191,36 +203,43 @@ func classify(err error) errKind {
 	return errConnection
 }
 
-// get returns the value at key, or nil when there is none.
-func (r *remote) get(ctx context.Context, key string) (val []byte, err error) {
-	err = r.call(ctx, key, func(ctx context.Context) error {
-		val, err = r.client.Get(ctx, key).Bytes()
-		if errors.Is(err, redis.Nil) {
-			return nil
-		}
-		return err
-	})
-	return val, err
+// A read is what one look at a key in Redis found.
+type read struct {
+	raw   []byte // the value's bytes; nil for none
+	wm    int64  // the entity's watermark in ms; 0 for none
+	badWM bool   // the watermark is not a number
+	took  bool   // the look took the key's lease
 }
 
-// getTracked returns the value at key and the watermark at wmKey, in one
-// round trip. A missing watermark is 0; one that is not a number is
-// reported as badWatermark.
-func (r *remote) getTracked(ctx context.Context, key, wmKey string) (val []byte, wm int64, badWatermark bool, err error) {
+// setWatermark records the watermark s read at a tracked key's entity.
+func (rd *read) setWatermark(v any) {
+	if s, ok := v.(string); ok {
+		rd.wm, rd.badWM = parseWatermark(s)
+	}
+}
+
+// get reads key, and the watermark at wmKey when it is not "", in one
+// round trip.
+func (r *remote) get(ctx context.Context, key, wmKey string) (rd read, err error) {
 	err = r.call(ctx, key, func(ctx context.Context) error {
+		if wmKey == "" {
+			rd.raw, err = r.client.Get(ctx, key).Bytes()
+			if errors.Is(err, redis.Nil) {
+				return nil
+			}
+			return err
+		}
 		vals, err := r.client.MGet(ctx, key, wmKey).Result()
 		if err != nil {
 			return err
 		}
 		if s, ok := vals[0].(string); ok {
-			val = []byte(s)
+			rd.raw = []byte(s)
 		}
-		if s, ok := vals[1].(string); ok {
-			wm, badWatermark = parseWatermark(s)
-		}
+		rd.setWatermark(vals[1])
 		return nil
 	})
-	return val, wm, badWatermark, err
+	return rd, err
 }
 
 // parseWatermark reads a watermark: integer milliseconds, or a decimal as
@@ -280,15 +299,6 @@ func (r *remote) put(ctx context.Context, w *write) (refusedBy int64, newer bool
 	return max(res, 0), res == fillNewer, err
 }
 
-// acquire takes the lease at key for ttl, unless another holds it.
-func (r *remote) acquire(ctx context.Context, key, token string, ttl time.Duration) (ok bool, err error) {
-	err = r.call(ctx, key, func(ctx context.Context) error {
-		ok, err = r.client.SetNX(ctx, key, token, max(ttl, time.Millisecond)).Result()
-		return err
-	})
-	return ok, err
-}
-
 // readOrLease reads a key, with its entity's watermark when tracked, and
 // takes the key's lease when nobody holds it and the key holds no value,
 // or whatever it holds when force is set. Reading and taking are one step,
@@ -303,9 +313,9 @@ local took = 0
 if (not v or ARGV[3] == '1') and redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then took = 1 end
 return {v, wm, took}`)
 
-// readOrLease runs the script of that name. A missing watermark is 0; one
-// that is not a number is reported as badWatermark.
-func (r *remote) readOrLease(ctx context.Context, key, wmKey, lease, token string, ttl time.Duration, force bool) (val []byte, wm int64, badWatermark, took bool, err error) {
+// readOrLease runs the script of that name: it reads key, and the
+// watermark at wmKey when it is not "", and takes the lease.
+func (r *remote) readOrLease(ctx context.Context, key, wmKey, lease, token string, ttl time.Duration, force bool) (rd read, err error) {
 	keys := []string{key, lease}
 	if wmKey != "" {
 		keys = append(keys, wmKey)
@@ -323,15 +333,13 @@ func (r *remote) readOrLease(ctx context.Context, key, wmKey, lease, token strin
 			return fmt.Errorf("gcache: lease script returned %d values", len(res))
 		}
 		if s, ok := res[0].(string); ok {
-			val = []byte(s)
+			rd.raw = []byte(s)
 		}
-		if s, ok := res[1].(string); ok {
-			wm, badWatermark = parseWatermark(s)
-		}
-		took = res[2] == int64(1)
+		rd.setWatermark(res[1])
+		rd.took = res[2] == int64(1)
 		return nil
 	})
-	return val, wm, badWatermark, took, err
+	return rd, err
 }
 
 // release gives a lease up, if it is still the holder's.
@@ -430,16 +438,73 @@ func (r *remote) masterClients(ctx context.Context) []*redis.Client {
 	return masters
 }
 
-// subscribe subscribes to channel. On a cluster it takes the masters in
+// subscribe subscribes to channels. On a cluster it takes the masters in
 // turn, attempt after attempt, so that a master down does not keep every
 // instance from its events.
-func (r *remote) subscribe(ctx context.Context, channel string, attempt int) *redis.PubSub {
+func (r *remote) subscribe(ctx context.Context, attempt int, channels ...string) *redis.PubSub {
 	if r.cluster != nil {
 		if masters := r.masterClients(ctx); len(masters) > 0 {
-			return masters[attempt%len(masters)].Subscribe(ctx, channel)
+			return masters[attempt%len(masters)].Subscribe(ctx, channels...)
 		}
 	}
-	return r.client.Subscribe(ctx, channel)
+	return r.client.Subscribe(ctx, channels...)
+}
+
+// A publisher publishes on a channel: a client, or a cluster master's.
+type publisher interface {
+	Publish(ctx context.Context, channel string, message any) *redis.IntCmd
+}
+
+// publishers returns a client of each server that publishes events: the
+// client itself, or on a cluster, each master's.
+func (r *remote) publishers(ctx context.Context) []publisher {
+	if r.cluster == nil {
+		return []publisher{r.client}
+	}
+	masters := r.masterClients(ctx)
+	ps := make([]publisher, len(masters))
+	for i, m := range masters {
+		ps[i] = m
+	}
+	return ps
+}
+
+// timeAndRunID returns Redis's clock and the run id of the server that
+// tells it, in one round trip: the server, the primary behind a sentinel,
+// or on a cluster, the first master to answer in the order of their
+// addresses, so that the whole fleet reads one clock while that master is
+// up.
+func (r *remote) timeAndRunID(ctx context.Context) (t time.Time, runID string, err error) {
+	if r.cluster == nil {
+		return timeAndRunID(ctx, r.client)
+	}
+	err = errors.New("gcache: no cluster master answers")
+	for _, m := range r.masterClients(ctx) {
+		if t, runID, err = timeAndRunID(ctx, m); err == nil {
+			break
+		}
+	}
+	return t, runID, err
+}
+
+func timeAndRunID(ctx context.Context, c redis.Cmdable) (time.Time, string, error) {
+	var t *redis.TimeCmd
+	var info *redis.StringCmd
+	_, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		t = p.Time(ctx)
+		info = p.Info(ctx, "server")
+		return nil
+	})
+	if err != nil {
+		return time.Time{}, "", err
+	}
+	runID := ""
+	for line := range strings.Lines(info.Val()) {
+		if v, ok := strings.CutPrefix(line, "run_id:"); ok {
+			runID = strings.TrimSpace(v)
+		}
+	}
+	return t.Val(), runID, nil
 }
 
 // flush unlinks every key matching one of patterns but watermarks, on

@@ -94,10 +94,11 @@ func TestClusterSpreadsEntitiesAndReadsInOneRoundTrip(t *testing.T) {
 	if err := h.c.Invalidate(context.Background(), "user_id", "42"); err != nil {
 		t.Fatal(err)
 	}
-	// Refill after the invalidation, in a later millisecond: Redis keeps
-	// ms, and refuses a value made in the millisecond of an invalidation.
-	time.Sleep(2 * time.Millisecond)
+	// Refill after the invalidation, past the clock's error: Redis
+	// refuses a value that may have been made before it.
+	h.pastClockError()
 	uc.Get(enabled, keyOf(uc, "42"), fn)
+	h.settle()
 	log.reset()
 	v, err := uc.Get(enabled, keyOf(uc, "42"), func(context.Context) (string, error) {
 		t.Error("a remote hit called the function")
@@ -172,8 +173,11 @@ func TestClusterMasterDown(t *testing.T) {
 		}
 	}
 	for _, id := range onDead {
-		if n := count(id); n != 6 {
-			t.Errorf("key %s on the dead master: %d calls, want 6 (served by the function)", id, n)
+		// Served by the function, but while a value's write is under way
+		// (until the write times out, or at once once the breaker is
+		// open), a call of its key may take that value.
+		if n := count(id); n < 2 {
+			t.Errorf("key %s on the dead master: %d calls, want it served by the function", id, n)
 		}
 	}
 	if h.metric("gcache_disabled_counter_total", "reason", "server_down") == 0 {
@@ -183,7 +187,13 @@ func TestClusterMasterDown(t *testing.T) {
 	// a live master, and the other instance, through a live node.
 	localOnly := KeyConfig{Local: LayerConfig{TTL: time.Hour, Ramp: 100}}
 	tracked := useCase[string](t, other.c, trackedSpec("T", localOnly))
-	other.waitLive()
+	// A master this instance cannot reach stops its heartbeats: the
+	// events are never proven current, and tracked local entries are
+	// served by the outage mode alone. The events still flow.
+	eventually(t, "the other instance subscribes", other.c.sub.up.Load)
+	if other.c.live() {
+		t.Error("the events read as current with a master down")
+	}
 	for _, id := range ids {
 		if cluster.MasterOf(t, "{urn:user_id:"+id+"}#watermark") == dead {
 			continue
@@ -221,6 +231,7 @@ func TestSentinelFailover(t *testing.T) {
 		return uc.Get(enabled, keyOf(uc, id), func(context.Context) (int64, error) { return db.read(id) })
 	}
 	get("warm")
+	h.settle()
 	n := db.calls.Load()
 	get("warm")
 	if db.calls.Load() != n {

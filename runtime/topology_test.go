@@ -145,6 +145,7 @@ func topoRemoteHit(t *testing.T, be *backend) {
 		if v, _ := ucA.Get(enabled, keyOf(ucA, id), fn); v != "ada" {
 			t.Fatal(v)
 		}
+		a.settle()
 		if v, _ := ucB.Get(enabled, keyOf(ucB, id), fn); v != "ada" {
 			t.Fatal(v)
 		}
@@ -169,6 +170,7 @@ func topoFlush(t *testing.T, be *backend) {
 			uc.Get(enabled, keyOf(uc, strconv.Itoa(i)), func(context.Context) (string, error) { return "v", nil })
 		}
 	}
+	a.settle()
 	be.admin.Set(context.Background(), other+":k:1#P", "x", 0)
 	if err := a.c.Invalidate(context.Background(), "user_id", "1"); err != nil {
 		t.Fatal(err)
@@ -227,6 +229,8 @@ func topoInFlight(t *testing.T, be *backend) {
 			t.Fatalf("in-flight call = %q", v)
 		}
 		src.hold = nil
+		a.settle()
+		a.caughtUp() // reads on A start past the propagation bound
 		if n, _ := be.admin.Exists(context.Background(), keyOf(ucA, id).String()).Result(); n != 0 {
 			t.Errorf("%s: Redis holds the in-flight call's value", prefix)
 		}
@@ -337,7 +341,8 @@ func topoInterop(t *testing.T, be *backend) {
 	uc := useCase[string](t, a.c, UseCaseSpec{Name: "Get", KeyType: "T", Tracked: true, Default: remoteOnly})
 	src := &versioned{}
 	uc.Get(enabled, keyOf(uc, "123"), src.fn)
-	time.Sleep(2 * time.Millisecond)
+	a.settle()
+	a.pastClockError()
 	args := append(be.cli(), "SET", "{"+prefix+":T:123}#watermark", strconv.FormatInt(time.Now().UnixMilli(), 10))
 	if out, err := exec.Command("redis-cli", args...).CombinedOutput(); err != nil || strings.TrimSpace(string(out)) != "OK" {
 		t.Fatalf("redis-cli %v: %v: %s", args, err, out)

@@ -69,26 +69,30 @@ type UseCase[T any] struct {
 
 	negative   error // the function's "not found", or nil
 	refreshing claims
+	filling    filling[T]
 }
 
-// loaded is a value and when the call that made it started, in ns. A
-// negative one is the function's "not found".
+// loaded is a value with the times the staleness rule needs. A negative
+// one is the function's "not found".
 type loaded[T any] struct {
-	val      T
-	created  int64
-	negative bool
+	val T
+	// created is when the call that made it started, in fleet ns, taken
+	// early by the clock's error; 0 when the fleet clock was not known.
+	created int64
+	// validated is when it was last known fresh, in local ns: when the
+	// call that made it here started, or the read from Redis that checked
+	// it against the watermark there.
+	validated int64
+	negative  bool
 }
 
 // entry is a value in the local tier.
 type entry[T any] struct {
-	val     T
-	created int64 // ns; when the call that produced val started
-	// validated is when val was last known fresh (ns): created for a value
-	// a call of this process produced, the start of the read for one read
-	// from Redis, which checked it against the watermark there.
-	validated int64
+	val       T
+	created   int64         // see loaded
+	validated int64         // see loaded
 	ttl       time.Duration // the local TTL in force when it was written
-	refreshAt int64         // ns; when a hit refreshes it, or 0 for never
+	refreshAt int64         // local ns; when a hit refreshes it, or 0 for never
 	negative  bool          // the function's "not found"
 }
 
@@ -105,6 +109,9 @@ func NewUseCase[T any](c *Cache, spec UseCaseSpec) (*UseCase[T], error) {
 	}
 	if err := spec.Default.Validate(); err != nil {
 		return nil, fmt.Errorf("gcache: use case %s: default config: %w", spec.Name, err)
+	}
+	if t := reflect.TypeFor[T](); t.Kind() == reflect.Interface && spec.Codec == nil && c.remote != nil {
+		return nil, fmt.Errorf("gcache: use case %s: values of the interface type %v cannot go through Redis without a Codec: its decoder cannot tell which type to make; cache a concrete type, or set UseCaseSpec.Codec", spec.Name, t)
 	}
 	u := &UseCase[T]{
 		c:       c,
@@ -221,13 +228,9 @@ func (u *UseCase[T]) get(ctx context.Context, str string, idLen int, key Key, ne
 	local := u.layerOn(Local, cfg.Local)
 	remote := u.c.remote != nil && u.layerOn(Remote, cfg.Remote)
 	if local {
-		entity := ""
-		if u.shape.tracked {
-			entity = str[:strings.IndexByte(str, '}')+1]
-		}
 		u.metrics.request[Local].child().Inc()
 		// The entry is looked at where it lands: it is copied once.
-		if e, ok := u.local.GetIfPresent(str); ok && u.fresh(&e, entity, u.servesNegative(cfg)) {
+		if e, ok := u.local.GetIfPresent(str); ok && u.usable(str, e.created, e.validated, e.negative, cfg) {
 			if e.negative {
 				u.metrics.negativeHit[Local].child().Inc()
 				return e.val, u.negative
@@ -245,7 +248,7 @@ func (u *UseCase[T]) get(ctx context.Context, str string, idLen int, key Key, ne
 	if key.str == "" {
 		key = u.shape.keyOf(strings.Clone(str), idLen)
 	}
-	return u.load(ctx, &key, cfg, local, remote, newFn)
+	return u.load(ctx, &plan{key: &key, cfg: cfg, local: local, remote: remote}, newFn)
 }
 
 // refreshHit starts the refresh of a local hit's value, made at created,
@@ -260,7 +263,7 @@ func (u *UseCase[T]) refreshHit(ctx context.Context, str string, idLen int, key 
 	if k.str == "" {
 		k = u.shape.keyOf(strings.Clone(str), idLen)
 	}
-	u.refresh(ctx, k, *cfg, created, Local, true, remote, newFn())
+	u.refresh(ctx, plan{key: &k, cfg: cfg, local: true, remote: remote}, created, Local, newFn())
 }
 
 // KeyError counts and logs a key that generated code could not build. The
@@ -333,147 +336,6 @@ func (u *UseCase[T]) layerOn(l Layer, c LayerConfig) bool {
 	return true
 }
 
-// getLocal looks key up in the local tier for a batch, which serves no
-// negative answers, and counts the request; see lookupLocal.
-func (u *UseCase[T]) getLocal(key, entity string) (entry[T], bool) {
-	u.metrics.request[Local].child().Inc()
-	e, ok := u.lookupLocal(key, entity, false)
-	if !ok {
-		u.metrics.miss[Local].child().Inc()
-	}
-	return e, ok
-}
-
-// lookupLocal returns the fresh local entry of key, if there is one;
-// entity is the key's entity when it is tracked, and negative whether a
-// negative answer is served, or a miss.
-func (u *UseCase[T]) lookupLocal(key, entity string, negative bool) (entry[T], bool) {
-	e, ok := u.local.GetIfPresent(key)
-	if !ok || !u.fresh(&e, entity, negative) {
-		return entry[T]{}, false
-	}
-	return e, true
-}
-
-// fresh reports whether a local entry may be served; see lookupLocal.
-func (u *UseCase[T]) fresh(e *entry[T], entity string, negative bool) bool {
-	return (entity == "" || !u.c.wm.stale(entity, e.created, e.validated)) && (!e.negative || negative)
-}
-
-// setLocal stores res in the local tier, unless it is tracked and its
-// entity was invalidated after it was made. validated is when it was last
-// known fresh.
-func (u *UseCase[T]) setLocal(key *Key, res loaded[T], validated int64, cfg *KeyConfig, remote bool) {
-	e := entry[T]{val: res.val, created: res.created, validated: validated, ttl: cfg.Local.TTL, negative: res.negative}
-	if res.negative {
-		e.ttl = cfg.NegativeTTL
-	} else {
-		e.refreshAt = refreshPoint(cfg, res.created, remote)
-	}
-	if key.Tracked {
-		if !u.c.wm.storable(key.entityKey(), res.created, validated) {
-			return
-		}
-		e.ttl = min(e.ttl, u.c.cfg.WatermarkTTL)
-		u.c.wm.guard(e.ttl)
-	}
-	u.local.Set(key.str, e)
-}
-
-// load serves a local miss: one caller per key at a time reads Redis and,
-// on a miss, waits for another instance's lease or calls fn; the others
-// share its result, unless, for a tracked key, the entity was invalidated
-// after that call started: a caller that came after an invalidation must
-// not get a value from before it, so it loads again.
-//
-// newFn makes the function; only the caller that loads makes it.
-func (u *UseCase[T]) load(ctx context.Context, key *Key, cfg *KeyConfig, local, remote bool, newFn func() func(context.Context) (T, error)) (T, error) {
-	start := time.Now()
-	for {
-		var w *lease // set when this caller's own call made the value, for Redis
-		res, err, shared := u.flight.do(ctx, key.str, func(ctx context.Context) (loaded[T], error) {
-			defer func() {
-				if r := recover(); r != nil {
-					// The function panicked: give the lease up, so that
-					// no instance waits it out, and let the panic go on.
-					u.releaseLease(ctx, w)
-					panic(r)
-				}
-			}()
-			if local {
-				// A load that ended just before this one began may have
-				// filled the local tier while its Redis write is still
-				// under way: look again rather than miss Redis too.
-				entity := ""
-				if key.Tracked {
-					entity = key.entityKey()
-				}
-				if e, ok := u.lookupLocal(key.str, entity, u.servesNegative(cfg)); ok {
-					res := loaded[T]{e.val, e.created, e.negative}
-					return res, u.errOf(res)
-				}
-			}
-			w = &lease{}
-			if remote {
-				readAt := u.c.now()
-				var res loaded[T]
-				var ok bool
-				if cfg.Lease > 0 {
-					var err error
-					if res, ok, err = u.awaitLease(ctx, key, cfg, w); err != nil {
-						return res, err
-					}
-				} else {
-					res, ok = u.getRemote(ctx, key, cfg)
-				}
-				if ok {
-					w = nil
-					if local {
-						u.setLocal(key, res, readAt, cfg, remote)
-					}
-					if p := refreshPoint(cfg, res.created, true); p != 0 && !res.negative && readAt >= p && u.refreshing.claim(key.str, readAt) {
-						u.refresh(ctx, *key, *cfg, res.created, Remote, local, true, newFn())
-					}
-					return res, u.errOf(res)
-				}
-			}
-			return u.produce(ctx, key, cfg, local, remote, newFn())
-		})
-		if shared && (err == nil || res.negative) && key.Tracked && u.c.wm.invalidatedSince(key.entityKey(), res.created) {
-			continue
-		}
-		if local {
-			u.metrics.fallback[Local].child().Observe(time.Since(start).Seconds())
-		}
-		if remote && w != nil {
-			if err == nil || res.negative {
-				u.setRemote(ctx, key, res, cfg, w)
-			} else {
-				u.releaseLease(ctx, w)
-			}
-		}
-		return res.val, err
-	}
-}
-
-// produce calls fn for key and stores its value, or its negative answer,
-// in the local tier. A negative answer is no failure: it is not counted as
-// the function's error.
-func (u *UseCase[T]) produce(ctx context.Context, key *Key, cfg *KeyConfig, local, remote bool, fn func(context.Context) (T, error)) (loaded[T], error) {
-	res := loaded[T]{created: u.c.now()}
-	start := time.Now()
-	v, err := fn(ctx)
-	res.negative = err != nil && u.isNegative(err, cfg)
-	u.called(start, err != nil && !res.negative, remote)
-	if !res.negative {
-		res.val = v
-	}
-	if (err == nil || res.negative) && local {
-		u.setLocal(key, res, res.created, cfg, remote)
-	}
-	return res, err
-}
-
 // errOf returns the error a caller gets for res: the use case's negative
 // error for a negative answer from the cache.
 func (u *UseCase[T]) errOf(res loaded[T]) error {
@@ -506,168 +368,7 @@ func (u *UseCase[T]) called(start time.Time, failed, remote bool) {
 	}
 }
 
-// getRemote reads key from Redis. Any failure is counted and logged, and
-// reads as a miss.
-func (u *UseCase[T]) getRemote(ctx context.Context, key *Key, cfg *KeyConfig) (res loaded[T], ok bool) {
-	r := u.c.remote
-	start := time.Now()
-	var raw []byte
-	var wm int64
-	var badWatermark bool
-	var err error
-	if key.Tracked {
-		raw, wm, badWatermark, err = r.getTracked(ctx, key.str, watermarkKey(key.entityKey()))
-	} else {
-		raw, err = r.get(ctx, key.str)
-	}
-	if errors.Is(err, errBreakerOpen) {
-		u.metrics.disabled[Remote][reasonServerDown].child().Inc()
-		return res, false
-	}
-	u.metrics.request[Remote].child().Inc()
-	u.metrics.get[Remote].child().Observe(time.Since(start).Seconds())
-	if err != nil {
-		if ctx.Err() == nil {
-			u.remoteError(classify(err), err)
-		}
-		return res, false
-	}
-	return u.accept(key, raw, wm, badWatermark, u.servesNegative(cfg))
-}
-
-// accept checks what Redis holds for key, raw, nil for nothing, with
-// check, and counts a miss and the errors it finds.
-func (u *UseCase[T]) accept(key *Key, raw []byte, wm int64, badWatermark, negative bool) (loaded[T], bool) {
-	if raw == nil {
-		u.metrics.miss[Remote].child().Inc()
-		return loaded[T]{}, false
-	}
-	res, ok, err := u.check(key, raw, wm, badWatermark, negative)
-	if err != nil {
-		u.remoteError(errDecode, err)
-	}
-	if badWatermark {
-		u.remoteError(errDecode, errors.New("gcache: the watermark is not a number"))
-	}
-	if !ok {
-		u.metrics.miss[Remote].child().Inc()
-		return loaded[T]{}, false
-	}
-	if res.negative {
-		u.metrics.negativeHit[Remote].child().Inc()
-	}
-	return res, true
-}
-
-// check decodes raw, what Redis holds for key, and checks a tracked key's
-// value against its entity's watermark. negative is whether a negative
-// answer is served, or a miss. err is a value that does not decode.
-func (u *UseCase[T]) check(key *Key, raw []byte, wm int64, badWatermark, negative bool) (res loaded[T], ok bool, err error) {
-	if res, err = u.open(raw); err != nil {
-		return loaded[T]{}, false, err
-	}
-	if wm > 0 {
-		// Learn of another instance's invalidation before its event comes.
-		u.c.wm.raiseMs(key.entityKey(), wm)
-	}
-	if key.Tracked && (badWatermark || wm*1e6 >= res.created) || res.negative && !negative {
-		return loaded[T]{}, false, nil
-	}
-	return res, true, nil
-}
-
-// open decodes a value read from Redis; its creation time is in ns.
-func (u *UseCase[T]) open(raw []byte) (res loaded[T], err error) {
-	start := time.Now()
-	created, payload, err := openEnvelope(raw, u.codec.id, u.fp, u.c.cfg.MaxValueSize)
-	if err != nil {
-		return res, err
-	}
-	res.created, res.negative = created*1e6, isNegative(raw)
-	if !res.negative {
-		res.val, err = u.codec.unmarshal(payload)
-	}
-	u.metrics.load.child().Observe(time.Since(start).Seconds())
-	return res, err
-}
-
-// seal encodes res for Redis. A value over the size limit is an error.
-func (u *UseCase[T]) seal(res loaded[T]) ([]byte, errKind, error) {
-	createdMs := res.created / 1e6
-	if res.negative {
-		return sealNegative(u.codec.id, createdMs, u.fp), "", nil
-	}
-	start := time.Now()
-	payload, err := u.codec.marshal(res.val)
-	if err != nil {
-		return nil, errEncode, err
-	}
-	data := sealEnvelope(u.codec.id, createdMs, u.fp, payload)
-	u.metrics.dump.child().Observe(time.Since(start).Seconds())
-	u.metrics.size.child().Observe(float64(len(data)))
-	if len(data) > u.c.cfg.MaxValueSize {
-		return nil, errTooLarge, fmt.Errorf("gcache: value of %d bytes is over the limit of %d", len(data), u.c.cfg.MaxValueSize)
-	}
-	return data, "", nil
-}
-
-// write returns the Redis write of res under key, or nil when it cannot
-// be encoded, which is counted.
-func (u *UseCase[T]) write(key *Key, res loaded[T], cfg *KeyConfig) *write {
-	data, kind, err := u.seal(res)
-	if err != nil {
-		u.remoteError(kind, err)
-		return nil
-	}
-	w := &write{key: key.str, val: data, ttl: cfg.Remote.TTL, created: res.created / 1e6}
-	if res.negative {
-		w.ttl = cfg.NegativeTTL
-	}
-	if key.Tracked {
-		w.wmKey = watermarkKey(key.entityKey())
-		w.ttl = min(w.ttl, u.c.cfg.WatermarkTTL)
-	}
-	return w
-}
-
-// setRemote writes a value fn produced to Redis, under the lease l when
-// this instance holds one. It runs after the callers waiting for the value
-// have it, and outlives the caller's cancellation.
-func (u *UseCase[T]) setRemote(ctx context.Context, key *Key, res loaded[T], cfg *KeyConfig, l *lease) {
-	ctx = context.WithoutCancel(ctx)
-	w := u.write(key, res, cfg)
-	if w == nil {
-		u.releaseLease(ctx, l)
-		return
-	}
-	w.lease, w.token = l.key, l.token
-	refusedBy, newer, err := u.c.remote.put(ctx, w)
-	if newer {
-		// A later call's value is in Redis: the local tier takes it on
-		// its next miss rather than serve this older one.
-		u.deleteLocal(key.str)
-	}
-	if refusedBy > 0 {
-		// An invalidation came while the function ran: the value just
-		// stored locally is stale, which the local tier learns now
-		// rather than when the event arrives.
-		u.c.wm.raiseMs(key.entityKey(), refusedBy)
-	}
-	if err != nil && !errors.Is(err, errBreakerOpen) {
-		u.remoteError(classify(err), err)
-	}
-}
-
 func (u *UseCase[T]) remoteError(kind errKind, err error) {
 	u.metrics.error(Remote.String(), kind, false)
 	u.c.log.error("Redis tier failed", "use_case", u.name, "error", err)
 }
-
-func (u *UseCase[T]) deleteLocal(key string) bool {
-	_, ok := u.local.Invalidate(key)
-	return ok
-}
-
-func (u *UseCase[T]) clearLocal() { u.local.InvalidateAll() }
-
-func (u *UseCase[T]) close() { u.local.StopAllGoroutines() }

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"math"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -16,69 +17,132 @@ const maxWatermarks = 100_000
 // clock may let entries outlive their TTL by up to its resolution.
 const keepSlack = time.Second
 
+// eventLag bounds how far behind the fleet's invalidations this process's
+// view of them may be while it serves tracked entries from its local tier:
+// an invalidation that returned on another instance more than eventLag ago
+// is known here, or no tracked local entry is served on the strength of
+// the events alone. Heartbeats keep the view current to within about
+// heartbeatEvery plus a round trip; the rest is margin.
+const eventLag = 75 * time.Millisecond
+
 // watermarks is this process's view of the entities' watermarks: the time
-// of their latest invalidation, in ns. A tracked local entry is stale when
+// of their latest invalidation, in fleet ns. A tracked entry is stale when
 // its entity's watermark is at or after the entry's creation.
 //
 // A watermark is needed only while a local entry made before it may still
 // be alive: it is kept for the longest local TTL a tracked entry has had,
 // counted from when the watermark became known. The table is bounded: past
-// its size it forgets expired watermarks, then the oldest ones, raising
-// the floor below which every tracked entry is stale to the newest one it
-// forgot, so that forgetting never serves stale data. A lost subscription
-// raises the floor too, since invalidations may have been missed.
+// its size it forgets expired watermarks, then the oldest ones, raising a
+// floor: a tracked entry last known fresh before the newest watermark it
+// forgot is stale, so that forgetting never serves stale data.
+//
+// The view is only as good as the events that feed it. Heartbeats that
+// travel the events' path tell how current it is (asOf); a tracked local
+// entry is served while either the view or the entry itself is younger
+// than eventLag, or, in the outage mode, than Config.OutageStaleness. A
+// subscription that starts again after a gap raises a floor to its start:
+// events of the gap may be lost.
 type watermarks struct {
 	max int
-	now func() int64 // ns
+	clk *clock
 
 	// entries maps entities to watermarks. It is an otter cache with no
 	// bound of its own, for its lock-free reads of string keys: trim
 	// keeps the bound, oldest first, which an admission policy would not.
 	entries *otter.Cache[string, *watermark]
 	count   atomic.Int64
-	writeMu sync.Mutex // serialises changes, not reads
-
+	writeMu sync.Mutex   // serialises changes, not reads
 	keepFor atomic.Int64 // ns
-	floor   atomic.Int64 // ns; tracked entries created at or before it are stale
-	// storeFloor is the newest watermark forgotten because it expired: a
-	// load that began before it may have been running when it was
-	// known, so its value is not stored.
+
+	// floor is a local time at or before which a tracked entry last
+	// known fresh may have missed an invalidation: the end of the last gap
+	// in the events, or the newest watermark trim forgot.
+	floor atomic.Int64
+	// storeFloor is floor, or the newest watermark forgotten because it
+	// expired (local ns): a load that began before it may have been
+	// running when it was known, so its value is not stored.
 	storeFloor atomic.Int64
-	// live is false while invalidations from other instances may be
-	// missed: before the first subscription and after it drops.
-	live atomic.Bool
+	// lost is when Redis last lost, or may have lost, its watermarks
+	// (local ns): it restarted, failed over, or the subscription dropped
+	// and it is not known yet whether it restarted. A value whose call
+	// began before it is not written to Redis.
+	lost atomic.Int64
+	// asOf is the local time up to which the events are known to have
+	// arrived: the sending time of the last heartbeat received.
+	asOf atomic.Int64
+	// outage is how old a tracked entry may be, counted from when it was
+	// last known fresh, to be served while the events are not current;
+	// at most eventLag when the outage mode is off.
+	outage int64
 }
 
 type watermark struct {
-	ns      int64 // the invalidation
-	expires int64 // when no entry it guards can be alive any more
+	ns      int64 // the invalidation, fleet ns
+	expires int64 // local ns; when no entry it guards can be alive any more
 }
 
-func newWatermarks(size int, now func() time.Time) *watermarks {
+// freshness is what check finds of a tracked entry.
+type freshness uint8
+
+const (
+	stale       freshness = iota
+	fresh                 // the events are current, or the entry was checked within eventLag
+	outageFresh           // served by the outage mode alone
+)
+
+func newWatermarks(size int, clk *clock, outage time.Duration) *watermarks {
 	return &watermarks{
 		max:     size,
-		now:     func() int64 { return now().UnixNano() },
+		clk:     clk,
 		entries: otter.Must(&otter.Options[string, *watermark]{InitialCapacity: 1024}),
+		outage:  int64(max(outage, eventLag)),
 	}
 }
 
-// stale reports whether a tracked entry of entity is stale: one made at
-// created, and known fresh at validated (its creation, or a read from
-// Redis that checked it against the watermark there). The floors, which
-// stand for invalidations this process may not know of, apply to when it
-// was known fresh; the entity's watermark, to when it was made.
-func (w *watermarks) stale(entity string, created, validated int64) bool {
-	return !w.live.Load() || validated <= w.floor.Load() || w.invalidatedSince(entity, created)
+// alwaysCurrent marks the view as current for good: no other instance can
+// invalidate what a local-only Cache holds.
+func (w *watermarks) alwaysCurrent() { w.asOf.Store(math.MaxInt64) }
+
+// check is the one rule by which a tracked value is served or stored, from
+// either tier, by every path that hands a value to a caller: a value of
+// entity, made at created (fleet ns), last known fresh at validated (local
+// ns: its creation here, or the read from Redis that checked it against
+// the watermark there), at local time now.
+func (w *watermarks) check(entity string, created, validated, now int64) freshness {
+	// The entity before the floors: trim raises the floors before it
+	// forgets an entity, so one of the two is always seen.
+	if w.invalidatedSince(entity, created) {
+		return stale
+	}
+	if validated <= w.floor.Load() {
+		return stale
+	}
+	if age := now - max(validated, w.asOf.Load()); age > int64(eventLag) {
+		if age > w.outage {
+			return stale
+		}
+		return outageFresh
+	}
+	return fresh
 }
 
-// storable reports whether a tracked entry may be stored in the local
-// tier; see stale.
-func (w *watermarks) storable(entity string, created, validated int64) bool {
-	return validated > w.storeFloor.Load() && !w.stale(entity, created, validated)
+// storable reports whether a tracked value may be stored, in either tier;
+// see check.
+func (w *watermarks) storable(entity string, created, validated, now int64) bool {
+	return validated > w.storeFloor.Load() && w.check(entity, created, validated, now) != stale
+}
+
+// refuses reports whether a tracked value must not be written to Redis: a
+// value of entity made at created (fleet ns) by a call that began at local
+// time validated, before an invalidation this process knows of (which may
+// not have reached Redis yet) or before Redis may have lost its
+// watermarks. Redis checks its own watermark as it writes.
+func (w *watermarks) refuses(entity string, created, validated int64) bool {
+	return w.invalidatedSince(entity, created) || validated <= w.lost.Load()
 }
 
 // invalidatedSince reports whether this process knows of an invalidation
-// of entity at or after ns.
+// of entity at or after ns (fleet).
 func (w *watermarks) invalidatedSince(entity string, ns int64) bool {
 	wm, ok := w.entries.GetIfPresent(entity)
 	return ok && wm.ns >= ns
@@ -86,17 +150,9 @@ func (w *watermarks) invalidatedSince(entity string, ns int64) bool {
 
 // guard records that a tracked local entry may live for ttl, so that
 // watermarks are kept that long.
-func (w *watermarks) guard(ttl time.Duration) {
-	keep := int64(ttl + keepSlack)
-	for {
-		cur := w.keepFor.Load()
-		if cur >= keep || w.keepFor.CompareAndSwap(cur, keep) {
-			return
-		}
-	}
-}
+func (w *watermarks) guard(ttl time.Duration) { raiseTo(&w.keepFor, int64(ttl+keepSlack)) }
 
-// raise moves the entity's watermark forward to ns.
+// raise moves the entity's watermark forward to ns (fleet).
 func (w *watermarks) raise(entity string, ns int64) {
 	if w.invalidatedSince(entity, ns) {
 		return
@@ -107,9 +163,10 @@ func (w *watermarks) raise(entity string, ns int64) {
 	if found && old.ns >= ns {
 		return
 	}
-	w.entries.Set(entity, &watermark{ns: ns, expires: max(ns, w.now()) + w.keepFor.Load()})
+	now := w.clk.local()
+	w.entries.Set(entity, &watermark{ns: ns, expires: max(w.clk.toLocal(ns), now) + w.keepFor.Load()})
 	if !found && w.count.Add(1) > int64(w.max) {
-		w.trim()
+		w.trim(now)
 	}
 }
 
@@ -124,9 +181,9 @@ func (w *watermarks) raiseMs(entity string, ms int64) {
 }
 
 // trim shrinks the table to three quarters of its bound: expired
-// watermarks first, then the oldest. Callers hold writeMu.
-func (w *watermarks) trim() {
-	now := w.now()
+// watermarks first, then the oldest. Each floor is raised before the
+// entity it stands for is forgotten. Callers hold writeMu.
+func (w *watermarks) trim(now int64) {
 	type item struct {
 		entity string
 		wm     *watermark
@@ -134,9 +191,9 @@ func (w *watermarks) trim() {
 	var live []item
 	for entity, wm := range w.entries.All() {
 		if wm.expires < now {
+			raiseTo(&w.storeFloor, w.localOf(wm.ns))
 			w.entries.Invalidate(entity)
 			w.count.Add(-1)
-			raiseTo(&w.storeFloor, wm.ns)
 		} else {
 			live = append(live, item{entity, wm})
 		}
@@ -146,19 +203,37 @@ func (w *watermarks) trim() {
 		return
 	}
 	sort.Slice(live, func(i, j int) bool { return live[i].wm.ns < live[j].wm.ns })
-	for _, it := range live[:len(live)-target] {
+	forget := live[:len(live)-target]
+	w.gap(w.localOf(forget[len(forget)-1].wm.ns))
+	for _, it := range forget {
 		w.entries.Invalidate(it.entity)
 		w.count.Add(-1)
-		raiseTo(&w.floor, it.wm.ns)
-		raiseTo(&w.storeFloor, it.wm.ns)
 	}
 }
 
-// raiseFloor makes every tracked entry created at or before ns stale.
-func (w *watermarks) raiseFloor(ns int64) {
-	raiseTo(&w.floor, ns)
-	raiseTo(&w.storeFloor, ns)
+// localOf returns the latest local time a fleet time may stand for.
+func (w *watermarks) localOf(fleet int64) int64 {
+	_, err, _ := w.clk.fleet()
+	return w.clk.toLocal(fleet) + err
 }
+
+// lose records that Redis may have lost its watermarks at local time ns.
+func (w *watermarks) lose(ns int64) { raiseTo(&w.lost, ns) }
+
+// current reports whether the events are known to have arrived up to
+// eventLag before local time now.
+func (w *watermarks) current(now int64) bool { return now-w.asOf.Load() <= int64(eventLag) }
+
+// gap records a gap in the events that ended at local time ns: every
+// tracked entry last known fresh at or before it is stale, and no value
+// of a load that began before it is stored.
+func (w *watermarks) gap(ns int64) {
+	raiseTo(&w.storeFloor, ns)
+	raiseTo(&w.floor, ns)
+}
+
+// heard records that every event sent before local time ns has arrived.
+func (w *watermarks) heard(ns int64) { raiseTo(&w.asOf, ns) }
 
 func raiseTo(v *atomic.Int64, to int64) {
 	for {

@@ -1,0 +1,344 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Events on the channel "<prefix>:gcache:events", one per message:
+//
+//	invalidate <key_type> <escaped id> <watermark, fleet ns> [<escaped id> <watermark>]...
+//	delete <key>
+//	flush
+const (
+	eventInvalidate = "invalidate"
+	eventDelete     = "delete"
+	eventFlush      = "flush"
+)
+
+func (c *Cache) channel() string { return c.cfg.KeyPrefix + ":gcache:events" }
+
+func (c *Cache) publish(ctx context.Context, msg string) error {
+	return c.remote.publish(ctx, c.channel(), msg)
+}
+
+// apply applies an event from another instance (or this one) to the local
+// tier. Malformed events are logged and ignored.
+func (c *Cache) apply(msg string) {
+	// Fields are separated by one ASCII space, which keys always escape;
+	// other white space (U+00A0...) may appear in ids as it is.
+	fields := strings.Split(msg, " ")
+	switch {
+	case len(fields) >= 4 && len(fields)%2 == 0 && fields[0] == eventInvalidate:
+		for i := 3; i < len(fields); i += 2 {
+			if _, err := strconv.ParseInt(fields[i], 10, 64); err != nil {
+				c.log.error("ignored a malformed event", "event", msg)
+				return
+			}
+		}
+		for i := 2; i < len(fields); i += 2 {
+			ns, _ := strconv.ParseInt(fields[i+1], 10, 64)
+			c.wm.raise("{"+c.cfg.KeyPrefix+":"+fields[1]+":"+fields[i]+"}", ns)
+		}
+		return
+	case len(fields) == 2 && fields[0] == eventDelete:
+		if i := strings.LastIndexByte(fields[1], '#'); i >= 0 {
+			if uc := c.useCase(fields[1][i+1:]); uc != nil {
+				uc.deleteLocal(fields[1])
+			}
+			return
+		}
+	case len(fields) == 1 && fields[0] == eventFlush:
+		c.eachUseCase(useCaseHandle.clearLocal)
+		return
+	}
+	c.log.error("ignored a malformed event", "event", msg)
+}
+
+// Timing of the subscription. A heartbeat goes out every heartbeatEvery;
+// a subscription that receives nothing for deadAfter is taken for dead.
+const (
+	heartbeatEvery  = 20 * time.Millisecond
+	deadAfter       = 3 * time.Second
+	minResubscribe  = 50 * time.Millisecond
+	maxResubscribe  = 2 * time.Second
+	resubscribeGrow = 2
+)
+
+// subscriber applies the events of other instances, and keeps the
+// watermark table's measure of how current it is.
+//
+// Heartbeats travel the events' own path: each instance publishes its own
+// on a channel of its own, through every server that publishes events (on
+// a cluster, every master), and receives them on the subscription that
+// carries the events. A server delivers the messages of one connection to
+// a subscriber in the order it published them, so a heartbeat sent at t
+// arrives after every event published before t, wherever the subscription
+// is: on the server, on a replica behind it, or on another cluster node.
+// When one arrives, the table is current as of t. A subscription that
+// lags, one on a server that is no longer the primary, or one that is
+// gone, stops the heartbeats, and with them the serving of tracked local
+// entries on the strength of the events.
+//
+// The same goroutine measures the fleet clock, before it subscribes and
+// then every syncEvery, and notices a Redis that restarted empty: the
+// watermarks are gone, so every tracked entry checked before is stale.
+type subscriber struct {
+	c         *Cache
+	heartbeat string // this instance's heartbeat channel
+	cancel    context.CancelFunc
+	done      chan struct{}
+
+	mu    sync.Mutex
+	ps    *redis.PubSub // the current subscription, closed by stop
+	runID string        // of the server, to notice a restart
+	up    atomic.Bool   // subscribed to both channels
+	first chan struct{} // held by the call that measures the clock first
+
+	beats beats
+}
+
+func startSubscriber(c *Cache) *subscriber {
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &subscriber{c: c, cancel: cancel, done: make(chan struct{}), first: make(chan struct{}, 1),
+		heartbeat: c.cfg.KeyPrefix + ":gcache:heartbeat:" + newToken()}
+	var wg sync.WaitGroup
+	wg.Go(func() { s.run(ctx) })
+	wg.Go(func() { s.beat(ctx) })
+	go func() { wg.Wait(); close(s.done) }()
+	return s
+}
+
+// stop ends the subscription and waits for its goroutines.
+func (s *subscriber) stop() {
+	s.cancel()
+	s.mu.Lock()
+	if s.ps != nil {
+		_ = s.ps.Close() // unblocks a pending receive
+	}
+	s.mu.Unlock()
+	<-s.done
+}
+
+func (s *subscriber) run(ctx context.Context) {
+	wait := minResubscribe
+	for attempt := 0; ctx.Err() == nil; attempt++ {
+		err := s.session(ctx, attempt)
+		if ctx.Err() != nil {
+			return
+		}
+		if errors.Is(err, errSubscribed) {
+			wait = minResubscribe
+		}
+		s.c.log.error("event subscription lost; tracked local entries are served only within Config.OutageStaleness until it is back", "error", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		wait = min(wait*resubscribeGrow, maxResubscribe)
+	}
+}
+
+// session measures the clock, subscribes, and applies events until the
+// subscription fails or ctx ends.
+func (s *subscriber) session(ctx context.Context, attempt int) error {
+	if err := s.sync(ctx); err != nil {
+		if _, _, known := s.c.clk.fleet(); !known {
+			return err
+		}
+	}
+	s.mu.Lock()
+	if ctx.Err() != nil {
+		s.mu.Unlock()
+		return ctx.Err()
+	}
+	s.ps = s.c.remote.subscribe(ctx, attempt, s.c.channel(), s.heartbeat)
+	ps := s.ps
+	s.mu.Unlock()
+	defer func() {
+		_ = ps.Close()
+		s.up.Store(false)
+		// Until the next session reads the server's run id, Redis may
+		// have restarted without its watermarks.
+		s.c.wm.lose(s.c.clk.local())
+	}()
+	return s.receive(ctx, ps)
+}
+
+// errSubscribed wraps the error that ended a subscription that had worked.
+var errSubscribed = errors.New("gcache: subscription dropped")
+
+// receive applies events and heartbeats until the connection fails, goes
+// quiet for deadAfter, or ctx ends.
+func (s *subscriber) receive(ctx context.Context, ps *redis.PubSub) error {
+	subscribed := 0
+	for {
+		msg, err := ps.ReceiveTimeout(ctx, deadAfter)
+		if err != nil {
+			if subscribed == 2 {
+				return fmt.Errorf("%w: %w", errSubscribed, err)
+			}
+			return err
+		}
+		switch m := msg.(type) {
+		case *redis.Subscription:
+			if m.Kind == "subscribe" {
+				if subscribed++; subscribed == 2 {
+					// Events sent before now may have been missed.
+					s.c.wm.gap(s.c.clk.local())
+					s.up.Store(true)
+				}
+			}
+		case *redis.Message:
+			if m.Channel == s.heartbeat {
+				if sent, ok := s.beats.arrived(m.Payload); ok {
+					s.c.wm.heard(sent)
+				}
+				continue
+			}
+			s.c.apply(m.Payload)
+		}
+	}
+}
+
+// beat publishes a heartbeat every heartbeatEvery, and measures the clock
+// every syncEvery, until ctx ends.
+func (s *subscriber) beat(ctx context.Context) {
+	t := time.NewTicker(heartbeatEvery)
+	defer t.Stop()
+	lastSync := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if time.Since(lastSync) >= syncEvery {
+			lastSync = time.Now()
+			_ = s.sync(ctx) // a failure shows in the subscription too
+		}
+		s.send(ctx)
+	}
+}
+
+// send publishes one heartbeat: "<sequence> <servers> <local ns sent>",
+// through each server that publishes events.
+func (s *subscriber) send(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, s.c.cfg.RedisTimeout)
+	defer cancel()
+	servers := s.c.remote.publishers(ctx)
+	payload := s.beats.next(len(servers), s.c.clk.local())
+	for _, srv := range servers {
+		_ = srv.Publish(ctx, s.heartbeat, payload).Err()
+	}
+}
+
+// syncFirst measures the fleet clock unless it is known: one caller at a
+// time, the others waiting for it under their own ctx.
+func (s *subscriber) syncFirst(ctx context.Context) {
+	select {
+	case s.first <- struct{}{}:
+		defer func() { <-s.first }()
+	case <-ctx.Done():
+		return
+	}
+	if _, _, known := s.c.clk.fleet(); !known {
+		_ = s.sync(ctx)
+	}
+}
+
+// sync measures the fleet clock and notices a server that restarted.
+func (s *subscriber) sync(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, s.c.cfg.RedisTimeout)
+	defer cancel()
+	var runID string
+	err := s.c.clk.measure(ctx, func(ctx context.Context) (time.Time, error) {
+		var t time.Time
+		var err error
+		t, runID, err = s.c.remote.timeAndRunID(ctx)
+		return t, err
+	})
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	restarted := runID != "" && s.runID != "" && runID != s.runID
+	if runID != "" {
+		s.runID = runID
+	}
+	s.mu.Unlock()
+	if restarted {
+		// Its watermarks are gone: what was checked against them may be
+		// stale, as after a gap in the events.
+		now := s.c.clk.local()
+		s.c.wm.lose(now)
+		s.c.wm.gap(now)
+		s.c.log.error("Redis restarted or failed over; tracked entries checked before are dropped", "run_id", runID)
+	}
+	return nil
+}
+
+// beats numbers heartbeats, and tells when one has arrived through every
+// server it was sent through.
+type beats struct {
+	mu      sync.Mutex
+	seq     int64
+	pending map[int64]int // sequence → arrivals still awaited
+}
+
+// next returns the payload of the next heartbeat, sent at local time sent
+// through n servers.
+func (b *beats) next(n int, sent int64) string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.seq++
+	return strconv.FormatInt(b.seq, 10) + " " + strconv.Itoa(n) + " " + strconv.FormatInt(sent, 10)
+}
+
+// arrived records the arrival of a heartbeat through one server, and
+// reports when it was sent once it has arrived through all of them.
+func (b *beats) arrived(payload string) (sent int64, ok bool) {
+	f := strings.Split(payload, " ")
+	if len(f) != 3 {
+		return 0, false
+	}
+	seq, err1 := strconv.ParseInt(f[0], 10, 64)
+	n, err2 := strconv.Atoi(f[1])
+	sent, err3 := strconv.ParseInt(f[2], 10, 64)
+	if err1 != nil || err2 != nil || err3 != nil || n < 1 {
+		return 0, false
+	}
+	if n == 1 {
+		return sent, true
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.pending == nil {
+		b.pending = map[int64]int{}
+	}
+	left, seen := b.pending[seq]
+	if !seen {
+		left = n
+	}
+	if left--; left > 0 {
+		b.pending[seq] = left
+		return 0, false
+	}
+	// Complete: forget it, and the ones before it, which can no longer
+	// raise the view.
+	for s := range b.pending {
+		if s <= seq {
+			delete(b.pending, s)
+		}
+	}
+	return sent, true
+}
