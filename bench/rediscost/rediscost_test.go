@@ -429,10 +429,12 @@ func (h *harness) print(w *os.File, ops []op) {
 			st := r.server.Commands[c]
 			by := "client"
 			switch sent := r.sent.commands[c]; {
+			case r.perOp(st.Calls) < 0.01:
+				by = "background" // the subscription's health check, say
 			case sent == 0 && r.sentScripts():
 				by = "script"
 			case sent == 0:
-				by = "background" // the subscription's health check, say
+				by = "background"
 			case sent < st.Calls:
 				by = fmt.Sprintf("client %.2f/op, script", r.perOp(sent))
 			}
