@@ -27,8 +27,10 @@ check-generated:
 	$(GO) run ./cmd/gcachegen -check ./...
 	for m in $(MODULES); do (cd $$m && $(GO) tool gcachegen -check ./...) || exit 1; done
 
-## bench: every benchmark, -count=10 for benchstat: raw output in bench/results/, tables in BENCHMARKS.md (about 12 minutes)
-bench: bench-runtime bench-peers
+## bench: every benchmark but the scale workload: raw output in bench/results/, tables in BENCHMARKS.md (about 12 minutes)
+bench: bench-runtime bench-peers bench-redis
+
+.PHONY: bench-redis bench-scale
 
 ## bench-runtime: the runtime's hot paths and the generated decorator
 bench-runtime:
@@ -38,7 +40,18 @@ bench-runtime:
 	if [ -x "$$benchstat" ]; then "$$benchstat" bench/results/runtime.txt bench/results/generated.txt; \
 	else echo "raw results in bench/results/; go install golang.org/x/perf/cmd/benchstat@latest for tables"; fi
 
-## bench-peers: gcache against other Go caches (about 5 minutes)
+## bench-peers: gcache against other Go caches, 10 rounds of interleaved contenders (about 6 minutes)
 bench-peers:
 	bench/peers/run.sh
 	cd bench && $(GO) run ./tabulate
+
+## bench-redis: Redis's own CPU and commands per gcache operation, against bare GET/SET (about 1 minute)
+bench-redis:
+	cd bench && $(GO) test -run '^$$' -bench RedisCost ./rediscost/ | tee results/rediscost.txt
+	@! grep -q -e '^--- FAIL' -e '^FAIL' bench/results/rediscost.txt
+
+## bench-scale: 1-8 instances on one Redis and on a cluster, 10^4-10^7 keys: bench/results/scale.json and its plots (about 11 minutes)
+bench-scale:
+	cd bench && $(GO) test -run '^$$' -bench Scale -benchtime=1x -timeout 30m ./scale/ | tee results/scale.txt
+	@! grep -q -e '^--- FAIL' -e '^FAIL' bench/results/scale.txt
+	cd bench && $(GO) run ./scale/plot

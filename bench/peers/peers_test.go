@@ -2,7 +2,9 @@ package peers
 
 import (
 	"context"
+	"flag"
 	"runtime"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -11,6 +13,21 @@ import (
 
 	gcache "github.com/gcache-go/gcache/runtime"
 )
+
+// round is the round of run.sh this run is. Each round runs every
+// contender once; the round rotates the order they run in, so that over
+// the rounds each runs early and late, and a slow spell of a shared
+// machine falls on all of them rather than on whichever ran then.
+var round = flag.Int("peers.round", 0, "rotate the order of the contenders by this many places")
+
+// rotated returns cs rotated left by the round.
+func rotated(cs ...contender) []contender {
+	k := *round % len(cs)
+	if k < 0 {
+		k += len(cs)
+	}
+	return append(slices.Clone(cs[k:]), cs[:k]...)
+}
 
 // enabled is the context of every call: gcache caches only where it is
 // enabled; the peers ignore it.
@@ -73,7 +90,7 @@ func reportLoads(b *testing.B, src *source, before int64) {
 // the local tier (prefilled), one goroutine (serial) and one per CPU
 // (parallel). Every cache but the otter floor also has its Redis tier.
 func BenchmarkLocalHit(b *testing.B) {
-	for _, c := range []contender{gcacheC, gcacheTrackedC, goRedisCacheC, ekoC, sturdycC, otterFloorC} {
+	for _, c := range rotated(gcacheC, gcacheTrackedC, goRedisCacheC, ekoC, sturdycC, otterFloorC) {
 		b.Run(c.name, func(b *testing.B) {
 			src := &source{}
 			inst := c.build(b, twoTier, src)
@@ -114,7 +131,7 @@ func BenchmarkLocalHit(b *testing.B) {
 // in Redis, with the local tier off or kept empty: one round trip and a
 // decode per read.
 func BenchmarkRemoteHit(b *testing.B) {
-	for _, c := range []contender{gcacheC, goRedisCacheC, ekoC, sturdycC, redisFloorC} {
+	for _, c := range rotated(gcacheC, goRedisCacheC, ekoC, sturdycC, redisFloorC) {
 		b.Run(c.name, func(b *testing.B) {
 			src := &source{}
 			inst := c.build(b, remote, src)
@@ -139,7 +156,7 @@ func BenchmarkRemoteHit(b *testing.B) {
 // writes, which are timed until they have landed, also where the cache
 // makes them in the background.
 func BenchmarkMiss(b *testing.B) {
-	for _, c := range []contender{gcacheC, goRedisCacheC, ekoC, sturdycC, redisFloorC} {
+	for _, c := range rotated(gcacheC, goRedisCacheC, ekoC, sturdycC, redisFloorC) {
 		b.Run(c.name, func(b *testing.B) {
 			src := &source{}
 			inst := c.build(b, twoTier, src)
@@ -167,7 +184,7 @@ const stampedeCallers = 1000
 // operation is the whole stampede, until every caller has its value;
 // calls/op is how many times the source was called for it.
 func BenchmarkStampede(b *testing.B) {
-	for _, c := range []contender{gcacheC, goRedisCacheC, ekoC, sturdycC} {
+	for _, c := range rotated(gcacheC, goRedisCacheC, ekoC, sturdycC) {
 		b.Run(c.name, func(b *testing.B) {
 			src := &source{delay: time.Millisecond}
 			inst := c.build(b, twoTier, src)
@@ -220,7 +237,7 @@ func BenchmarkStampede(b *testing.B) {
 // invalidations turned into misses: the same for every contender that
 // invalidates exactly.
 func BenchmarkMixed(b *testing.B) {
-	for _, c := range []contender{gcacheC, goRedisCacheC, ekoC, sturdycC, otterFloorC} {
+	for _, c := range rotated(gcacheC, goRedisCacheC, ekoC, sturdycC, otterFloorC) {
 		b.Run(c.name, func(b *testing.B) {
 			src := &source{}
 			inst := c.build(b, tracked, src)
@@ -260,7 +277,7 @@ func BenchmarkMixed(b *testing.B) {
 // and allocs/op are those of filling one entry (a local miss, the source,
 // the write).
 func BenchmarkMemory(b *testing.B) {
-	for _, c := range []contender{gcacheC, goRedisCacheC, ekoC, sturdycC, otterFloorC, valuesC} {
+	for _, c := range rotated(gcacheC, goRedisCacheC, ekoC, sturdycC, otterFloorC, valuesC) {
 		b.Run(c.name, func(b *testing.B) {
 			var before, filled, after runtime.MemStats
 			runtime.GC()
@@ -300,5 +317,29 @@ func BenchmarkMemory(b *testing.B) {
 			b.ReportMetric(float64(filled.TotalAlloc-before.TotalAlloc)/memEntries, "B/op")
 			b.ReportMetric(float64(filled.Mallocs-before.Mallocs)/memEntries, "allocs/op")
 		})
+	}
+}
+
+// TestRotated checks that the rounds put every contender at every place.
+func TestRotated(t *testing.T) {
+	defer func(r int) { *round = r }(*round)
+	cs := []contender{gcacheC, goRedisCacheC, ekoC}
+	first := map[string]bool{}
+	for r := range 2 * len(cs) {
+		*round = r
+		got := rotated(cs...)
+		if len(got) != len(cs) {
+			t.Fatalf("round %d: %d contenders, want %d", r, len(got), len(cs))
+		}
+		first[got[0].name] = true
+		if got[(len(cs)-r%len(cs))%len(cs)].name != cs[0].name {
+			t.Errorf("round %d: %s is not where the rotation puts it", r, cs[0].name)
+		}
+	}
+	if len(first) != len(cs) {
+		t.Errorf("over the rounds, only %v ran first", first)
+	}
+	if cs[0].name != gcacheC.name {
+		t.Error("rotated changed its argument")
 	}
 }
