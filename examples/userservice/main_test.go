@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -20,6 +21,7 @@ import (
 	"time"
 
 	"github.com/gcache-go/gcache/config"
+	"github.com/gcache-go/gcache/internal/pgtest"
 	gcache "github.com/gcache-go/gcache/runtime"
 	"github.com/redis/go-redis/v9"
 )
@@ -60,36 +62,53 @@ func startRedis(t *testing.T) string {
 	}
 }
 
-// postgresURL returns a URL to a schema of its own on the PostgreSQL of
-// USERSERVICE_POSTGRES_URL (default: this machine's), dropped when the
-// test ends.
+// postgresBase is the PostgreSQL the tests use: USERSERVICE_POSTGRES_URL,
+// or else a private server that TestMain starts ("" under -short).
+var postgresBase string
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	postgresBase = os.Getenv("USERSERVICE_POSTGRES_URL")
+	if postgresBase != "" || testing.Short() {
+		os.Exit(m.Run())
+	}
+	os.Exit(pgtest.Main(m, &postgresBase))
+}
+
+// postgresURL returns a URL to a schema of its own on the PostgreSQL the
+// tests use, dropped when the test ends.
 func postgresURL(t *testing.T) string {
 	t.Helper()
-	base := os.Getenv("USERSERVICE_POSTGRES_URL")
-	if base == "" {
-		base = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-	}
-	admin, err := sql.Open("pgx", base)
+	admin, err := sql.Open("pgx", postgresBase)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer admin.Close()
+	var version string
+	var port sql.NullInt64 // NULL over a Unix socket
+	if err := admin.QueryRow("SELECT version(), inet_server_port()").Scan(&version, &port); err != nil {
+		t.Fatalf("PostgreSQL at %s: %v", postgresBase, err)
+	}
+	if !strings.HasPrefix(version, "PostgreSQL ") {
+		t.Fatalf("the server at %s is %q, not PostgreSQL", postgresBase, version)
+	}
+	t.Logf("on %s, port %d", version, port.Int64)
 	schema := fmt.Sprintf("userservice_%d", time.Now().UnixNano())
 	if _, err := admin.Exec("CREATE SCHEMA " + schema); err != nil {
-		t.Fatalf("PostgreSQL at %s: %v (start it, set USERSERVICE_POSTGRES_URL, or run go test -short for SQLite only)", base, err)
+		t.Fatalf("PostgreSQL at %s: %v", postgresBase, err)
 	}
 	t.Cleanup(func() {
-		a, err := sql.Open("pgx", base)
+		a, err := sql.Open("pgx", postgresBase)
 		if err == nil {
 			a.Exec("DROP SCHEMA " + schema + " CASCADE")
 			a.Close()
 		}
 	})
 	sep := "?"
-	if strings.Contains(base, "?") {
+	if strings.Contains(postgresBase, "?") {
 		sep = "&"
 	}
-	return base + sep + "search_path=" + schema
+	return postgresBase + sep + "search_path=" + schema
 }
 
 // instance is the service listening on a free port.
