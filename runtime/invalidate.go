@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gcache-go/gcache/internal/events"
 	"github.com/gcache-go/gcache/internal/names"
 	"github.com/redis/go-redis/v9"
 )
@@ -109,18 +110,16 @@ func (inv *Invalidator) Invalidate(ctx context.Context, id []byte, idErr error) 
 	_ = inv.c.invalidate(context.WithoutCancel(ctx), inv.keyType, string(id), inv.buffer)
 }
 
-// Events on the channel "<prefix>:gcache:events", one per message:
-//
-//	invalidate <key_type> <escaped id> <watermark, ns since the Unix epoch>
-//	delete <key>
-//	flush
+// Events on the channel "<prefix>:gcache:events", one per message, in the
+// format of package internal/events.
 const (
-	eventInvalidate = "invalidate"
-	eventDelete     = "delete"
-	eventFlush      = "flush"
+	eventInvalidate = events.Invalidate
+	eventDelete     = events.Delete
+	eventFlush      = events.Flush
+	eventPurge      = events.Purge
 )
 
-func (c *Cache) channel() string { return c.cfg.KeyPrefix + ":gcache:events" }
+func (c *Cache) channel() string { return events.Channel(c.cfg.KeyPrefix) }
 
 func (c *Cache) publish(ctx context.Context, msg string) error {
 	return c.remote.publish(ctx, c.channel(), msg)
@@ -147,6 +146,11 @@ func (c *Cache) apply(msg string) {
 		}
 	case len(fields) == 1 && fields[0] == eventFlush:
 		c.eachUseCase(useCaseHandle.clearLocal)
+		return
+	case len(fields) == 2 && fields[0] == eventPurge:
+		if uc := c.useCase(fields[1]); uc != nil {
+			uc.clearLocal()
+		}
 		return
 	}
 	c.log.error("ignored a malformed event", "event", msg)
