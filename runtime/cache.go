@@ -221,14 +221,15 @@ func (c *Cache) Delete(ctx context.Context, key Key) (bool, error) {
 // Flush removes every entry of this Cache's prefix from both tiers, and
 // tells the other instances to empty their local tiers. Keys of other
 // prefixes are left alone, and so are watermarks, which keep guarding
-// against writes that were under way. It never runs FLUSHALL.
+// against writes that were under way, and the config hash and use-case
+// registry under the prefix. It never runs FLUSHALL.
 func (c *Cache) Flush(ctx context.Context) error {
 	c.eachUseCase(useCaseHandle.clearLocal)
 	if c.remote == nil {
 		return nil
 	}
 	p := c.cfg.KeyPrefix
-	err := c.remote.flush(ctx, p+":*", "{"+p+":*")
+	_, err := c.remote.unlink(ctx, isEntry, p+":*", "{"+p+":*")
 	if err == nil {
 		err = c.publish(ctx, eventFlush)
 	}

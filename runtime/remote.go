@@ -7,8 +7,8 @@ import (
 	"net"
 	"sort"
 	"strconv"
-	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -402,16 +402,18 @@ func (r *remote) subscribe(ctx context.Context, channel string, attempt int) *re
 	return r.client.Subscribe(ctx, channel)
 }
 
-// flush unlinks every key matching one of patterns but watermarks, on
-// every master. It runs under the caller's deadline, not the per-operation
-// one: a large keyspace takes a while to scan.
-func (r *remote) flush(ctx context.Context, patterns ...string) error {
+// unlink unlinks, on every master, the keys that match one of patterns and
+// that owned accepts, and returns how many it unlinked. It runs under the
+// caller's deadline, not the per-operation one: a large keyspace takes a
+// while to scan.
+func (r *remote) unlink(ctx context.Context, owned func(key string) bool, patterns ...string) (int64, error) {
+	var n atomic.Int64
 	unlinkAll := func(ctx context.Context, c redis.UniversalClient) error {
 		for _, pattern := range patterns {
 			iter := c.Scan(ctx, 0, pattern, 1000).Iterator()
 			batch := make([]string, 0, 1000)
 			for iter.Next(ctx) {
-				if strings.HasSuffix(iter.Val(), watermarkSuffix) {
+				if !owned(iter.Val()) {
 					continue
 				}
 				batch = append(batch, iter.Val())
@@ -419,6 +421,7 @@ func (r *remote) flush(ctx context.Context, patterns ...string) error {
 					if err := unlinkEach(ctx, c, batch); err != nil {
 						return err
 					}
+					n.Add(int64(len(batch)))
 					batch = batch[:0]
 				}
 			}
@@ -428,15 +431,19 @@ func (r *remote) flush(ctx context.Context, patterns ...string) error {
 			if err := unlinkEach(ctx, c, batch); err != nil {
 				return err
 			}
+			n.Add(int64(len(batch)))
 		}
 		return nil
 	}
+	var err error
 	if r.cluster != nil {
-		return r.cluster.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error {
+		err = r.cluster.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error {
 			return unlinkAll(ctx, c)
 		})
+	} else {
+		err = unlinkAll(ctx, r.client)
 	}
-	return unlinkAll(ctx, r.client)
+	return n.Load(), err
 }
 
 // unlinkEach unlinks keys in one pipeline, one command per key, so that on
