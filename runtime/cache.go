@@ -23,8 +23,9 @@ type Cache struct {
 	remote  *remote            // nil: local only
 	ownsRC  bool               // Close closes the Redis client
 
-	wm  *watermarks
-	sub *subscriber // nil: local only
+	wm       *watermarks
+	sub      *subscriber // nil: local only
+	registry *registry
 
 	mu       sync.Mutex
 	useCases map[string]useCaseHandle
@@ -78,10 +79,12 @@ func New(cfg Config) (*Cache, error) {
 	}
 	if client == nil {
 		c.wm.live.Store(true) // no other instance can invalidate
+		c.registry = newRegistry(c)
 		return c, nil
 	}
 	c.remote = newRemote(client, cfg.RedisTimeout, breakerConfig{threshold: int32(cfg.BreakerThreshold), cooldown: cfg.BreakerCooldown, clock: cfg.Clock})
 	c.sub = startSubscriber(c)
+	c.registry = newRegistry(c)
 	return c, nil
 }
 
@@ -163,16 +166,17 @@ func msToNs(ms int64) int64 { return ms*1e6 + 999_999 }
 // one Cache.
 var ErrUseCaseExists = errors.New("gcache: use case is already registered")
 
-func (c *Cache) register(name string, uc useCaseHandle) error {
+func (c *Cache) register(spec UseCaseSpec, uc useCaseHandle) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	switch {
 	case c.closed.Load():
 		return errors.New("gcache: the Cache is closed")
-	case c.useCases[name] != nil:
-		return fmt.Errorf("%w: %q", ErrUseCaseExists, name)
+	case c.useCases[spec.Name] != nil:
+		return fmt.Errorf("%w: %q", ErrUseCaseExists, spec.Name)
 	}
-	c.useCases[name] = uc
+	c.useCases[spec.Name] = uc
+	c.registry.add(spec)
 	return nil
 }
 

@@ -168,12 +168,19 @@ func hasLabels(m *dto.Metric, labels []string) bool {
 	return true
 }
 
-// redisKeys returns the keys in the test's Redis, sorted.
+// redisKeys returns the keys in the test's Redis but the use-case
+// registry's, sorted.
 func (h *harness) redisKeys() []string {
 	h.t.Helper()
-	keys, err := h.redis.Client().Keys(context.Background(), "*").Result()
+	all, err := h.redis.Client().Keys(context.Background(), "*").Result()
 	if err != nil {
 		h.t.Fatal(err)
+	}
+	keys := all[:0]
+	for _, k := range all {
+		if !strings.Contains(k, ":gcache}:usecases") {
+			keys = append(keys, k)
+		}
 	}
 	sort.Strings(keys)
 	return keys

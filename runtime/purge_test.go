@@ -103,3 +103,28 @@ func TestPurgeLocalOnly(t *testing.T) {
 		t.Error("the local entry survived Purge")
 	}
 }
+
+// TestFlushKeepsTheConfigAndTheRegistry: the keys under the prefix that
+// are not entries survive Flush; the config hash holds the kill switches.
+func TestFlushKeepsTheConfigAndTheRegistry(t *testing.T) {
+	h := withRedis(t, Config{})
+	ctx := context.Background()
+	rdb := h.redis.Client()
+	rdb.HSet(ctx, "urn:gcache:config", "uc", `{"ttl_sec": {"local": 60}, "ramp": {"local": 0}}`)
+	uc := useCase[int64](t, h.c, UseCaseSpec{Name: "uc", Default: allLayers})
+	var src source
+	uc.Get(enabled, keyOf(uc, "1"), src.fn)
+	eventually(t, "the use case is published", func() bool {
+		got, _ := h.c.RegisteredUseCases(ctx)
+		return len(got) == 1
+	})
+	if err := h.c.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if keys := h.redisKeys(); !reflect.DeepEqual(keys, []string{"urn:gcache:config"}) {
+		t.Errorf("after Flush: %q", keys)
+	}
+	if got, err := h.c.RegisteredUseCases(ctx); err != nil || len(got) != 1 {
+		t.Errorf("after Flush, the registry lists %+v, %v", got, err)
+	}
+}
