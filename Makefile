@@ -2,13 +2,13 @@
 
 GO ?= go
 
-.PHONY: test lint generate check-generated bench bench-runtime bench-peers fuzz
+.PHONY: test lint generate check-generated check-deploy bench bench-runtime bench-peers fuzz
 
 # Modules of their own, tested with the library.
 MODULES := examples/userservice bench
 
-## test: vet, check generated files, and run every test under the race detector
-test: lint check-generated
+## test: vet, check generated files, the dashboard and alerts, and run every test under the race detector
+test: lint check-generated check-deploy
 	$(GO) test -race -count=1 ./...
 	for m in $(MODULES); do (cd $$m && $(GO) test -race -count=1 ./...) || exit 1; done
 
@@ -26,6 +26,15 @@ generate:
 check-generated:
 	$(GO) run ./cmd/gcachegen -check ./...
 	for m in $(MODULES); do (cd $$m && $(GO) tool gcachegen -check ./...) || exit 1; done
+
+## check-deploy: promtool checks the alerting rules and the dashboard's queries, and runs the rules' unit tests
+check-deploy:
+	@command -v promtool >/dev/null || { echo "promtool is missing (Debian/Ubuntu: apt-get install prometheus)"; exit 1; }
+	promtool check rules deploy/prometheus/gcache-rules.yml
+	promtool test rules deploy/prometheus/gcache-rules.test.yml
+	tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	$(GO) test -count=1 -run '^TestDashboardQueriesExportedMetrics$$' ./deploy/ -args -queries-out "$$tmp/dashboard.yml" && \
+	promtool check rules "$$tmp/dashboard.yml"
 
 ## bench: every benchmark but the scale workload: raw output in bench/results/, tables in BENCHMARKS.md (about 12 minutes)
 bench: bench-runtime bench-peers bench-redis

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -359,5 +360,60 @@ func TestRedisCloseWithRedisDown(t *testing.T) {
 	case <-done:
 	case <-time.After(10 * time.Second):
 		t.Fatal("Close hung with Redis down")
+	}
+}
+
+// TestReloadErrorsTakeTheMetricsPrefix: with Options.MetricsPrefix set like
+// the Cache's Config.MetricsPrefix, every family on the registry, the
+// providers' reload errors included, carries the prefix.
+func TestReloadErrorsTakeTheMetricsPrefix(t *testing.T) {
+	srv := redistest.Start(t)
+	reg := prometheus.NewRegistry()
+	opts := Options{Logger: quiet.Logger, Registerer: reg, MetricsPrefix: "shop_"}
+	path := filepath.Join(t.TempDir(), "gcache.json")
+	if err := os.WriteFile(path, []byte(`{}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := NewFile(path, FileOptions{Options: opts, Poll: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := NewRedis(context.Background(), srv.Client(), RedisOptions{Options: opts, Poll: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	c, err := gcache.New(gcache.Config{ConfigProvider: Chain(f.Provider(), r.Provider()), Registerer: reg, MetricsPrefix: "shop_", Logger: quiet.Logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	uc, err := gcache.NewUseCase[string](c, gcache.UseCaseSpec{Name: "GetUser", KeyType: "user_id"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	uc.Enabled(context.Background()) // counts a disabled call: a family of the Cache's
+
+	if err := os.WriteFile(path, []byte(`{"GetUser": {"ramp": {"local": 500}}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	srv.Client().HSet(context.Background(), "urn:gcache:config", "GetUser", `not json`)
+	eventually(t, "both reload errors are counted", func() bool {
+		return counterValue(t, reg, "file") >= 1 && counterValue(t, reg, "redis") >= 1
+	})
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, fam := range fams {
+		names = append(names, fam.GetName())
+		if !strings.HasPrefix(fam.GetName(), "shop_gcache_") {
+			t.Errorf("family %s has no prefix", fam.GetName())
+		}
+	}
+	if !slices.Contains(names, "shop_gcache_config_reload_error_counter_total") || !slices.Contains(names, "shop_gcache_disabled_counter_total") {
+		t.Errorf("families %q", names)
 	}
 }

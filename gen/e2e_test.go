@@ -76,7 +76,8 @@ func (e *env) settle(c *gcache.Cache) {
 	}
 }
 
-// keys returns the keys in Redis but watermarks, sorted.
+// keys returns the keys in Redis but watermarks and the use-case registry,
+// sorted.
 func (e *env) keys() []string {
 	e.t.Helper()
 	e.settle(e.c)
@@ -86,7 +87,7 @@ func (e *env) keys() []string {
 	}
 	var ks []string
 	for _, k := range all {
-		if !strings.HasSuffix(k, "#watermark") {
+		if !strings.HasSuffix(k, "#watermark") && !strings.Contains(k, ":gcache}:usecases") {
 			ks = append(ks, k)
 		}
 	}

@@ -24,10 +24,11 @@ type Cache struct {
 	remote  *remote            // nil: local only
 	ownsRC  bool               // Close closes the Redis client
 
-	wm      *watermarks
-	sub     *subscriber // nil: local only
-	retries *retries    // nil: local only
-	writes  backlog
+	wm       *watermarks
+	sub      *subscriber // nil: local only
+	retries  *retries    // nil: local only
+	writes   backlog
+	registry *registry
 
 	mu       sync.Mutex
 	useCases map[string]useCaseHandle
@@ -88,6 +89,7 @@ func New(cfg Config) (*Cache, error) {
 		// No other instance can invalidate, and no other clock matters.
 		c.clk.fixed()
 		c.wm.alwaysCurrent()
+		c.registry = newRegistry(c)
 		return c, nil
 	}
 	c.remote = newRemote(client, cfg.RedisTimeout, breakerConfig{threshold: int32(cfg.BreakerThreshold), cooldown: cfg.BreakerCooldown, clock: cfg.Clock})
@@ -95,6 +97,7 @@ func New(cfg Config) (*Cache, error) {
 	c.retries = newRetries(c)
 	go c.retries.run(c.stopping)
 	c.sub = startSubscriber(c)
+	c.registry = newRegistry(c)
 	return c, nil
 }
 
@@ -180,16 +183,17 @@ func msToNs(ms int64) int64 { return ms*1e6 + 999_999 }
 // one Cache.
 var ErrUseCaseExists = errors.New("gcache: use case is already registered")
 
-func (c *Cache) register(name string, uc useCaseHandle) error {
+func (c *Cache) register(spec UseCaseSpec, uc useCaseHandle) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	switch {
 	case c.closed.Load():
 		return errors.New("gcache: the Cache is closed")
-	case c.useCases[name] != nil:
-		return fmt.Errorf("%w: %q", ErrUseCaseExists, name)
+	case c.useCases[spec.Name] != nil:
+		return fmt.Errorf("%w: %q", ErrUseCaseExists, spec.Name)
 	}
-	c.useCases[name] = uc
+	c.useCases[spec.Name] = uc
+	c.registry.add(spec)
 	return nil
 }
 
@@ -240,9 +244,9 @@ func (c *Cache) Delete(ctx context.Context, key Key) (bool, error) {
 // Flush removes every entry of this Cache's prefix from both tiers, and
 // tells the other instances to empty their local tiers. Keys of other
 // prefixes are left alone, and so are watermarks, which keep guarding
-// against writes that were under way. It never runs FLUSHALL. Like
-// Delete, it first waits for the writes of the calls that returned before
-// it.
+// against writes that were under way, and the config hash and use-case
+// registry under the prefix. It never runs FLUSHALL. Like Delete, it first
+// waits for the writes of the calls that returned before it.
 func (c *Cache) Flush(ctx context.Context) error {
 	c.awaitWrites(ctx)
 	c.eachUseCase(useCaseHandle.clearLocal)
@@ -250,7 +254,7 @@ func (c *Cache) Flush(ctx context.Context) error {
 		return nil
 	}
 	p := c.cfg.KeyPrefix
-	err := c.remote.flush(ctx, p+":*", "{"+p+":*")
+	_, err := c.remote.unlink(ctx, isEntry, p+":*", "{"+p+":*")
 	if err == nil {
 		err = c.publish(ctx, eventFlush)
 	}

@@ -10,21 +10,20 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gcache-go/gcache/internal/events"
 	"github.com/redis/go-redis/v9"
 )
 
-// Events on the channel "<prefix>:gcache:events", one per message:
-//
-//	invalidate <key_type> <escaped id> <watermark, fleet ns> [<escaped id> <watermark>]...
-//	delete <key>
-//	flush
+// Events on the channel "<prefix>:gcache:events", one per message, in the
+// format of package internal/events.
 const (
-	eventInvalidate = "invalidate"
-	eventDelete     = "delete"
-	eventFlush      = "flush"
+	eventInvalidate = events.Invalidate
+	eventDelete     = events.Delete
+	eventFlush      = events.Flush
+	eventPurge      = events.Purge
 )
 
-func (c *Cache) channel() string { return c.cfg.KeyPrefix + ":gcache:events" }
+func (c *Cache) channel() string { return events.Channel(c.cfg.KeyPrefix) }
 
 func (c *Cache) publish(ctx context.Context, msg string) error {
 	return c.remote.publish(ctx, c.channel(), msg)
@@ -33,34 +32,29 @@ func (c *Cache) publish(ctx context.Context, msg string) error {
 // apply applies an event from another instance (or this one) to the local
 // tier. Malformed events are logged and ignored.
 func (c *Cache) apply(msg string) {
-	// Fields are separated by one ASCII space, which keys always escape;
-	// other white space (U+00A0...) may appear in ids as it is.
-	fields := strings.Split(msg, " ")
-	switch {
-	case len(fields) >= 4 && len(fields)%2 == 0 && fields[0] == eventInvalidate:
-		for i := 3; i < len(fields); i += 2 {
-			if _, err := strconv.ParseInt(fields[i], 10, 64); err != nil {
-				c.log.error("ignored a malformed event", "event", msg)
-				return
-			}
-		}
-		for i := 2; i < len(fields); i += 2 {
-			ns, _ := strconv.ParseInt(fields[i+1], 10, 64)
-			c.wm.raise("{"+c.cfg.KeyPrefix+":"+fields[1]+":"+fields[i]+"}", ns)
-		}
-		return
-	case len(fields) == 2 && fields[0] == eventDelete:
-		if i := strings.LastIndexByte(fields[1], '#'); i >= 0 {
-			if uc := c.useCase(fields[1][i+1:]); uc != nil {
-				uc.deleteLocal(fields[1])
-			}
-			return
-		}
-	case len(fields) == 1 && fields[0] == eventFlush:
-		c.eachUseCase(useCaseHandle.clearLocal)
+	e, err := events.Parse(msg)
+	if err != nil {
+		c.log.error("ignored a malformed event", "event", msg)
 		return
 	}
-	c.log.error("ignored a malformed event", "event", msg)
+	switch e.Kind {
+	case events.Invalidate:
+		for _, inv := range e.Invalidations {
+			c.wm.raise(c.entity(e.KeyType, inv.ID), inv.Watermark)
+		}
+	case events.Delete:
+		if i := strings.LastIndexByte(e.Key, '#'); i >= 0 {
+			if uc := c.useCase(e.Key[i+1:]); uc != nil {
+				uc.deleteLocal(e.Key)
+			}
+		}
+	case events.Flush:
+		c.eachUseCase(useCaseHandle.clearLocal)
+	case events.Purge:
+		if uc := c.useCase(e.UseCase); uc != nil {
+			uc.clearLocal()
+		}
+	}
 }
 
 // Timing of the subscription. A heartbeat goes out every heartbeatEvery;
@@ -215,7 +209,7 @@ func (s *subscriber) receive(ctx context.Context, ps *redis.PubSub) error {
 func (s *subscriber) beat(ctx context.Context) {
 	t := time.NewTicker(heartbeatEvery)
 	defer t.Stop()
-	lastSync := time.Now()
+	lastSync, syncs := time.Now(), 0
 	for {
 		select {
 		case <-ctx.Done():
@@ -223,8 +217,9 @@ func (s *subscriber) beat(ctx context.Context) {
 		case <-t.C:
 		}
 		if time.Since(lastSync) >= syncEvery {
-			lastSync = time.Now()
-			_ = s.sync(ctx) // a failure shows in the subscription too
+			lastSync, syncs = time.Now(), syncs+1
+			// A failure shows in the subscription too.
+			_ = s.measure(ctx, syncs%runIDEvery == 0)
 		}
 		s.send(ctx)
 	}
@@ -257,17 +252,21 @@ func (s *subscriber) syncFirst(ctx context.Context) {
 }
 
 // sync measures the fleet clock and notices a server that restarted.
-func (s *subscriber) sync(ctx context.Context) error {
+func (s *subscriber) sync(ctx context.Context) error { return s.measure(ctx, true) }
+
+// measure measures the fleet clock and, with runID, notices a server that
+// restarted.
+func (s *subscriber) measure(ctx context.Context, withRunID bool) error {
 	ctx, cancel := context.WithTimeout(ctx, s.c.cfg.RedisTimeout)
 	defer cancel()
 	var runID string
 	err := s.c.clk.measure(ctx, func(ctx context.Context) (time.Time, error) {
 		var t time.Time
 		var err error
-		t, runID, err = s.c.remote.timeAndRunID(ctx)
+		t, runID, err = s.c.remote.timeAndRunID(ctx, withRunID)
 		return t, err
 	})
-	if err != nil {
+	if err != nil || !withRunID {
 		return err
 	}
 	s.mu.Lock()

@@ -201,14 +201,20 @@ func hasLabels(m *dto.Metric, labels []string) bool {
 	return true
 }
 
-// redisKeys returns the keys in the test's Redis, sorted, once the
-// Cache's background writes have landed.
+// redisKeys returns the keys in the test's Redis but the use-case
+// registry's, sorted, once the Cache's background writes have landed.
 func (h *harness) redisKeys() []string {
 	h.t.Helper()
 	h.settle()
-	keys, err := h.redis.Client().Keys(context.Background(), "*").Result()
+	all, err := h.redis.Client().Keys(context.Background(), "*").Result()
 	if err != nil {
 		h.t.Fatal(err)
+	}
+	keys := all[:0]
+	for _, k := range all {
+		if !strings.Contains(k, ":gcache}:usecases") {
+			keys = append(keys, k)
+		}
 	}
 	sort.Strings(keys)
 	return keys

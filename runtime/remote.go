@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -469,25 +470,29 @@ func (r *remote) publishers(ctx context.Context) []publisher {
 	return ps
 }
 
-// timeAndRunID returns Redis's clock and the run id of the server that
-// tells it, in one round trip: the server, the primary behind a sentinel,
-// or on a cluster, the first master to answer in the order of their
-// addresses, so that the whole fleet reads one clock while that master is
-// up.
-func (r *remote) timeAndRunID(ctx context.Context) (t time.Time, runID string, err error) {
+// timeAndRunID returns Redis's clock and, with runID, the run id of the
+// server that tells it, in one round trip: the server, the primary behind
+// a sentinel, or on a cluster, the first master to answer in the order of
+// their addresses, so that the whole fleet reads one clock while that
+// master is up.
+func (r *remote) timeAndRunID(ctx context.Context, runID bool) (t time.Time, id string, err error) {
 	if r.cluster == nil {
-		return timeAndRunID(ctx, r.client)
+		return timeAndRunID(ctx, r.client, runID)
 	}
 	err = errors.New("gcache: no cluster master answers")
 	for _, m := range r.masterClients(ctx) {
-		if t, runID, err = timeAndRunID(ctx, m); err == nil {
+		if t, id, err = timeAndRunID(ctx, m, runID); err == nil {
 			break
 		}
 	}
-	return t, runID, err
+	return t, id, err
 }
 
-func timeAndRunID(ctx context.Context, c redis.Cmdable) (time.Time, string, error) {
+func timeAndRunID(ctx context.Context, c redis.Cmdable, withRunID bool) (time.Time, string, error) {
+	if !withRunID {
+		t, err := c.Time(ctx).Result()
+		return t, "", err
+	}
 	var t *redis.TimeCmd
 	var info *redis.StringCmd
 	_, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
@@ -507,16 +512,18 @@ func timeAndRunID(ctx context.Context, c redis.Cmdable) (time.Time, string, erro
 	return t.Val(), runID, nil
 }
 
-// flush unlinks every key matching one of patterns but watermarks, on
-// every master. It runs under the caller's deadline, not the per-operation
-// one: a large keyspace takes a while to scan.
-func (r *remote) flush(ctx context.Context, patterns ...string) error {
+// unlink unlinks, on every master, the keys that match one of patterns and
+// that owned accepts, and returns how many it unlinked. It runs under the
+// caller's deadline, not the per-operation one: a large keyspace takes a
+// while to scan.
+func (r *remote) unlink(ctx context.Context, owned func(key string) bool, patterns ...string) (int64, error) {
+	var n atomic.Int64
 	unlinkAll := func(ctx context.Context, c redis.UniversalClient) error {
 		for _, pattern := range patterns {
 			iter := c.Scan(ctx, 0, pattern, 1000).Iterator()
 			batch := make([]string, 0, 1000)
 			for iter.Next(ctx) {
-				if strings.HasSuffix(iter.Val(), watermarkSuffix) {
+				if !owned(iter.Val()) {
 					continue
 				}
 				batch = append(batch, iter.Val())
@@ -524,6 +531,7 @@ func (r *remote) flush(ctx context.Context, patterns ...string) error {
 					if err := unlinkEach(ctx, c, batch); err != nil {
 						return err
 					}
+					n.Add(int64(len(batch)))
 					batch = batch[:0]
 				}
 			}
@@ -533,15 +541,19 @@ func (r *remote) flush(ctx context.Context, patterns ...string) error {
 			if err := unlinkEach(ctx, c, batch); err != nil {
 				return err
 			}
+			n.Add(int64(len(batch)))
 		}
 		return nil
 	}
+	var err error
 	if r.cluster != nil {
-		return r.cluster.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error {
+		err = r.cluster.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error {
 			return unlinkAll(ctx, c)
 		})
+	} else {
+		err = unlinkAll(ctx, r.client)
 	}
-	return unlinkAll(ctx, r.client)
+	return n.Load(), err
 }
 
 // unlinkEach unlinks keys in one pipeline, one command per key, so that on

@@ -138,7 +138,7 @@ func NewUseCase[T any](c *Cache, spec UseCaseSpec) (*UseCase[T], error) {
 	if err != nil {
 		return nil, fmt.Errorf("gcache: use case %s: %w", spec.Name, err)
 	}
-	if err := c.register(spec.Name, u); err != nil {
+	if err := c.register(spec, u); err != nil {
 		u.close()
 		return nil, err
 	}

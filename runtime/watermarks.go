@@ -79,6 +79,14 @@ type watermarks struct {
 type watermark struct {
 	ns      int64 // the invalidation, fleet ns
 	expires int64 // local ns; when no entry it guards can be alive any more
+	// landed is whether the watermark is in Redis, and known when this
+	// process learned that (local ns). A value last known fresh after
+	// that was checked against it, by Redis or by starting after it: the
+	// clocks' error need not count against it. A watermark of this
+	// process's own that failed to land counts against every value made
+	// before it, by the fleet's clock.
+	landed bool
+	known  int64
 }
 
 // freshness is what check finds of a tracked entry.
@@ -111,7 +119,7 @@ func (w *watermarks) alwaysCurrent() { w.asOf.Store(math.MaxInt64) }
 func (w *watermarks) check(entity string, created, validated, now int64) freshness {
 	// The entity before the floors: trim raises the floors before it
 	// forgets an entity, so one of the two is always seen.
-	if w.invalidatedSince(entity, created) {
+	if wm, ok := w.entries.GetIfPresent(entity); ok && wm.ns >= created && !(wm.landed && validated > wm.known) {
 		return stale
 	}
 	if validated <= w.floor.Load() {
@@ -152,22 +160,37 @@ func (w *watermarks) invalidatedSince(entity string, ns int64) bool {
 // watermarks are kept that long.
 func (w *watermarks) guard(ttl time.Duration) { raiseTo(&w.keepFor, int64(ttl+keepSlack)) }
 
-// raise moves the entity's watermark forward to ns (fleet).
-func (w *watermarks) raise(entity string, ns int64) {
-	if w.invalidatedSince(entity, ns) {
+// raise moves the entity's watermark forward to ns (fleet), one that is
+// in Redis: read there, announced by the instance that wrote it, or
+// written by this one.
+func (w *watermarks) raise(entity string, ns int64) { w.set(entity, ns, true) }
+
+// raisePending moves the entity's watermark forward to ns (fleet), one of
+// this process's own that is not in Redis yet.
+func (w *watermarks) raisePending(entity string, ns int64) { w.set(entity, ns, false) }
+
+func (w *watermarks) set(entity string, ns int64, landed bool) {
+	if !w.moves(entity, ns, landed) {
 		return
 	}
 	w.writeMu.Lock()
 	defer w.writeMu.Unlock()
-	old, found := w.entries.GetIfPresent(entity)
-	if found && old.ns >= ns {
+	if !w.moves(entity, ns, landed) {
 		return
 	}
+	_, found := w.entries.GetIfPresent(entity)
 	now := w.clk.local()
-	w.entries.Set(entity, &watermark{ns: ns, expires: max(w.clk.toLocal(ns), now) + w.keepFor.Load()})
+	w.entries.Set(entity, &watermark{ns: ns, landed: landed, known: now, expires: max(w.clk.toLocal(ns), now) + w.keepFor.Load()})
 	if !found && w.count.Add(1) > int64(w.max) {
 		w.trim(now)
 	}
+}
+
+// moves reports whether setting the entity's watermark to ns would change
+// it: a later one, or the same one landing.
+func (w *watermarks) moves(entity string, ns int64, landed bool) bool {
+	old, ok := w.entries.GetIfPresent(entity)
+	return !ok || old.ns < ns || old.ns == ns && landed && !old.landed
 }
 
 // raiseMs moves the entity's watermark forward to one read from Redis, in

@@ -1,48 +1,57 @@
 // Gcache operates the caches of gcache services through their Redis: it
-// lists the keys of an entity, invalidates entities, flushes a prefix,
-// reads and changes the runtime config (ramps to 0 are the kill switch),
-// and watches invalidations as they happen.
+// lists the use cases that running instances register, with their
+// defaults and overrides; changes the runtime config (ramps to 0 are the
+// kill switch, and -purge drops what was cached); lists the keys of an
+// entity; invalidates entities; flushes a prefix; and watches events as
+// they happen.
 //
 // Usage:
 //
-//	gcache [-redis URL] [-prefix P] <command> [arguments]
+//	gcache [-redis ADDR]... [-master-name NAME] [-prefix P] <command> [arguments]
 //
 // Commands:
 //
+//	config get [use_case]                    every use case, with its default and its override
+//	config set <use_case> <json>             write an override ({"ttl_sec": {...}, "ramp": {...}})
+//	config ramp <use_case> [local=N] [remote=N] [-purge]
+//	                                         change ramps, from the override or else the default;
+//	                                         0 turns a layer off at once, fleet-wide; -purge also
+//	                                         drops the use case's entries from Redis and every
+//	                                         instance's local tier
+//	config delete <use_case>                 drop the override: back to the default
+//	purge <use_case>                         drop the use case's entries everywhere
 //	keys <key_type> <id>                     the keys of one entity, with their TTLs
 //	invalidate [-buffer 5s] <key_type> <id>  make every tracked entry of the entity stale
 //	flush -yes                               remove every entry under the prefix (never FLUSHALL)
-//	config get [use_case]                    one use case's config, or all of them
-//	config set <use_case> <json>             write a config ({"ttl_sec": {...}, "ramp": {...}})
-//	config ramp <use_case> [local=N] [remote=N]
-//	                                         change ramps; 0 turns a layer off at once, fleet-wide
-//	config delete <use_case>                 back to the use case's default
-//	watch                                    print invalidations and config changes until interrupted
+//	watch                                    print events and config changes until interrupted
 //
-// The Redis URL is -redis, else $GCACHE_REDIS_URL, else
-// redis://127.0.0.1:6379: redis://[user:password@]host:port[/db], or
-// rediss:// for TLS. Passwords are never printed.
+// Redis is -redis, repeated or comma-separated, else $GCACHE_REDIS_URL
+// (comma-separated), else redis://127.0.0.1:6379. Each address is
+// host:port or a URL, redis://[user:password@]host:port[/db], or rediss://
+// for TLS; credentials, database and TLS come from the URLs and must
+// agree. One address is a server; several are the nodes of a cluster; with
+// -master-name (or $GCACHE_REDIS_MASTER_NAME) they are the sentinels of a
+// failover group. Passwords are never printed.
 //
 // Exit status: 0 on success, 1 when the command failed, 2 on usage errors.
 package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"net/url"
 	"os"
 	"os/signal"
 	"sort"
-	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gcache-go/gcache/config"
+	"github.com/gcache-go/gcache/internal/events"
 	gcache "github.com/gcache-go/gcache/runtime"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
@@ -54,20 +63,24 @@ func main() {
 	os.Exit(run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
 }
 
-const usage = `usage: gcache [-redis URL] [-prefix P] <command> [arguments]
+const usage = `usage: gcache [-redis ADDR]... [-master-name NAME] [-prefix P] <command> [arguments]
 
 commands:
+  config get [use_case]                    every use case, with its default and its override
+  config set <use_case> <json>             write an override
+  config ramp <use_case> [local=N] [remote=N] [-purge]
+                                           change ramps; 0 turns a layer off, fleet-wide;
+                                           -purge also drops the use case's entries
+  config delete <use_case>                 drop the override: back to the default
+  purge <use_case>                         drop the use case's entries, in Redis and every local tier
   keys <key_type> <id>                     the keys of one entity, with their TTLs
   invalidate [-buffer 5s] <key_type> <id>  make every tracked entry of the entity stale
   flush -yes                               remove every entry under the prefix
-  config get [use_case]                    one use case's config, or all of them
-  config set <use_case> <json>             write a config
-  config ramp <use_case> [local=N] [remote=N]
-                                           change ramps; 0 turns a layer off, fleet-wide
-  config delete <use_case>                 back to the use case's default
-  watch                                    print invalidations and config changes
+  watch                                    print events and config changes
 
-The Redis URL is -redis, else $GCACHE_REDIS_URL, else redis://127.0.0.1:6379.
+Redis is -redis (repeated or comma-separated: host:port or redis:// URLs;
+several are a cluster, or with -master-name the sentinels), else
+$GCACHE_REDIS_URL, else redis://127.0.0.1:6379.
 `
 
 // errUsage is a usage mistake: exit status 2.
@@ -81,7 +94,12 @@ func usageError(format string, args ...any) error { return errUsage{fmt.Sprintf(
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("gcache", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	redisURL := fs.String("redis", "", "Redis URL")
+	var addrs []string
+	fs.Func("redis", "Redis address or URL; repeat it, or separate with commas, for a cluster or sentinels", func(v string) error {
+		addrs = append(addrs, splitList(v)...)
+		return nil
+	})
+	masterName := fs.String("master-name", "", "the master name the sentinels watch")
 	prefix := fs.String("prefix", gcache.DefaultKeyPrefix, "key prefix of the caches")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -95,15 +113,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprint(stderr, usage)
 		return 2
 	}
-	if *redisURL == "" {
-		*redisURL = getenv("GCACHE_REDIS_URL")
+	if len(addrs) == 0 {
+		addrs = splitList(getenv("GCACHE_REDIS_URL"))
 	}
-	if *redisURL == "" {
-		*redisURL = "redis://127.0.0.1:6379"
+	if len(addrs) == 0 {
+		addrs = []string{"redis://127.0.0.1:6379"}
+	}
+	if *masterName == "" {
+		*masterName = getenv("GCACHE_REDIS_MASTER_NAME")
 	}
 	t := &tool{prefix: *prefix, out: stdout}
-	err := t.connect(*redisURL)
+	opts, err := redisOptions(addrs, *masterName)
 	if err == nil {
+		t.client = redis.NewUniversalClient(opts)
 		defer t.client.Close()
 		err = t.command(ctx, fs.Arg(0), fs.Args()[1:])
 	}
@@ -123,31 +145,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 type tool struct {
 	prefix string
 	out    io.Writer
-	client *redis.Client
-}
-
-// connect makes the Redis client of rawURL. Its errors never show the
-// URL, which may hold a password.
-func (t *tool) connect(rawURL string) error {
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return usageError("invalid Redis URL: %v", err)
-	}
-	opts, err := redis.ParseURL(rawURL)
-	if err != nil {
-		msg := err.Error()
-		if pw, ok := u.User.Password(); ok && pw != "" {
-			msg = strings.ReplaceAll(msg, pw, "xxxxx")
-		}
-		return usageError("invalid Redis URL %s: %s", u.Redacted(), msg)
-	}
-	opts.DialTimeout = 2 * time.Second
-	t.client = redis.NewClient(opts)
-	return nil
+	client redis.UniversalClient
 }
 
 func (t *tool) command(ctx context.Context, name string, args []string) error {
@@ -160,6 +158,8 @@ func (t *tool) command(ctx context.Context, name string, args []string) error {
 		return t.flush(ctx, args)
 	case "config":
 		return t.config(ctx, args)
+	case "purge":
+		return t.purgeCommand(ctx, args)
 	case "watch":
 		return t.watch(ctx, args)
 	case "help":
@@ -185,15 +185,28 @@ func (t *tool) keys(ctx context.Context, args []string) error {
 		return usageError("keys takes <key_type> <id>")
 	}
 	entity := t.prefix + ":" + args[0] + ":" + gcache.EscapeID(args[1])
+	var mu sync.Mutex
 	var keys []string
-	for _, pattern := range []string{globEscape(entity) + "[?#]*", "{" + globEscape(entity) + "}*"} {
-		iter := t.client.Scan(ctx, 0, pattern, 1000).Iterator()
-		for iter.Next(ctx) {
-			keys = append(keys, iter.Val())
+	err := eachMaster(ctx, t.client, func(ctx context.Context, c redis.UniversalClient) error {
+		for _, pattern := range []string{globEscape(entity) + "[?#]*", "{" + globEscape(entity) + "}*"} {
+			iter := c.Scan(ctx, 0, pattern, 1000).Iterator()
+			for iter.Next(ctx) {
+				// Entries, leases and watermarks hold a raw '#'; the
+				// other keys under a prefix (config, registry) do not.
+				if strings.Contains(iter.Val(), "#") {
+					mu.Lock()
+					keys = append(keys, iter.Val())
+					mu.Unlock()
+				}
+			}
+			if err := iter.Err(); err != nil {
+				return err
+			}
 		}
-		if err := iter.Err(); err != nil {
-			return err
-		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
@@ -256,101 +269,11 @@ func (t *tool) flush(ctx context.Context, args []string) error {
 	return nil
 }
 
-func (t *tool) config(ctx context.Context, args []string) error {
-	if len(args) == 0 {
-		return usageError("config takes get, set, ramp or delete")
-	}
-	h := config.Hash{Client: t.client, Prefix: t.prefix}
-	switch sub, args := args[0], args[1:]; sub {
-	case "get":
-		if len(args) > 1 {
-			return usageError("config get takes [use_case]")
-		}
-		all, err := h.All(ctx)
-		if err != nil {
-			return err
-		}
-		names := make([]string, 0, len(all))
-		for name := range all {
-			if len(args) == 0 || name == args[0] {
-				names = append(names, name)
-			}
-		}
-		if len(names) == 0 {
-			if len(args) == 1 {
-				return fmt.Errorf("no config for %s; it runs on its default", args[0])
-			}
-			fmt.Fprintln(t.out, "no configs")
-			return nil
-		}
-		sort.Strings(names)
-		for _, name := range names {
-			fmt.Fprintf(t.out, "%s\t%s\n", name, all[name])
-		}
-		return nil
-	case "set":
-		if len(args) != 2 {
-			return usageError(`config set takes <use_case> '{"ttl_sec": {...}, "ramp": {...}}'`)
-		}
-		var cfg gcache.KeyConfig
-		if err := json.Unmarshal([]byte(args[1]), &cfg); err != nil {
-			return usageError("config set %s: %v", args[0], err)
-		}
-		return t.write(ctx, h, args[0], cfg)
-	case "ramp":
-		if len(args) < 2 {
-			return usageError("config ramp takes <use_case> [local=N] [remote=N]")
-		}
-		ramps := map[string]int{}
-		for _, a := range args[1:] {
-			layer, value, _ := strings.Cut(a, "=")
-			n, err := strconv.Atoi(value)
-			if err != nil || n < 0 || n > 100 || (layer != "local" && layer != "remote") {
-				return usageError("ramp %q: want local=N or remote=N, N from 0 to 100", a)
-			}
-			ramps[layer] = n
-		}
-		cfg, ok, err := h.Get(ctx, args[0])
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return fmt.Errorf("no config for %s to ramp; write one with config set", args[0])
-		}
-		if n, ok := ramps["local"]; ok {
-			cfg.Local.Ramp = n
-		}
-		if n, ok := ramps["remote"]; ok {
-			cfg.Remote.Ramp = n
-		}
-		return t.write(ctx, h, args[0], cfg)
-	case "delete":
-		if len(args) != 1 {
-			return usageError("config delete takes <use_case>")
-		}
-		if err := h.Delete(ctx, args[0]); err != nil {
-			return err
-		}
-		fmt.Fprintf(t.out, "deleted the config of %s; it runs on its default\n", args[0])
-		return nil
-	}
-	return usageError("config takes get, set, ramp or delete, not %q", args[0])
-}
-
-func (t *tool) write(ctx context.Context, h config.Hash, useCase string, cfg gcache.KeyConfig) error {
-	if err := h.Set(ctx, useCase, cfg); err != nil {
-		return err
-	}
-	data, _ := json.Marshal(cfg)
-	fmt.Fprintf(t.out, "%s\t%s\n", useCase, data)
-	return nil
-}
-
 func (t *tool) watch(ctx context.Context, args []string) error {
 	if len(args) != 0 {
 		return usageError("watch takes no arguments")
 	}
-	ps := t.client.Subscribe(ctx, t.prefix+":gcache:events", config.HashKey(t.prefix))
+	ps := t.client.Subscribe(ctx, events.Channel(t.prefix), config.HashKey(t.prefix))
 	defer ps.Close()
 	// A read in progress does not watch the context: closing unblocks it.
 	stop := context.AfterFunc(ctx, func() { ps.Close() })
@@ -377,23 +300,28 @@ func describe(msg *redis.Message, prefix string, at time.Time) string {
 	if msg.Channel == config.HashKey(prefix) {
 		return fmt.Sprintf("%s config of %s changed", stamp, msg.Payload)
 	}
-	f := strings.Split(msg.Payload, " ")
-	switch {
-	case len(f) == 4 && f[0] == "invalidate":
-		line := fmt.Sprintf("%s invalidate %s %s", stamp, f[1], f[2])
-		if ns, err := strconv.ParseInt(f[3], 10, 64); err == nil {
-			wm := time.Unix(0, ns)
-			line += " (stale before " + wm.UTC().Format("15:04:05.000")
+	e, err := events.Parse(msg.Payload)
+	if err != nil {
+		return stamp + " " + msg.Payload
+	}
+	switch e.Kind {
+	case events.Invalidate:
+		var lines []string
+		for _, inv := range e.Invalidations {
+			wm := time.Unix(0, inv.Watermark)
+			line := fmt.Sprintf("%s invalidate %s %s (stale before %s", stamp, e.KeyType, inv.ID, wm.UTC().Format("15:04:05.000"))
 			if d := wm.Sub(at); d > time.Millisecond {
 				line += fmt.Sprintf(", %v ahead", d.Round(time.Millisecond))
 			}
-			line += ")"
+			lines = append(lines, line+")")
 		}
-		return line
-	case len(f) == 2 && f[0] == "delete":
-		return stamp + " delete " + f[1]
-	case len(f) == 1 && f[0] == "flush":
+		return strings.Join(lines, "\n")
+	case events.Delete:
+		return stamp + " delete " + e.Key
+	case events.Flush:
 		return stamp + " flush " + prefix
+	case events.Purge:
+		return stamp + " purge " + e.UseCase
 	}
 	return stamp + " " + msg.Payload
 }
