@@ -274,6 +274,8 @@ func (l *loader) cacheOf(iface *Interface, method *Method, sc *keyScope, sig *ty
 			case !ok:
 			case c.Batch != nil && mentions(part, idParam):
 				l.errorf(a.valuePos, "//gcache:arg %s=%s uses %s, the ids of the batch; each key holds one id, rendered as its id", name, a.value, idParam)
+			case !mentions(part, name):
+				l.errorf(a.valuePos, "//gcache:arg %s=%s does not use %s, so calls that differ in %s would share a key; render %s itself (%s=%s.Field), or //gcache:ignore %s", name, a.value, name, name, name, name, name, name)
 			default:
 				c.Args = append(c.Args, KeyArg{Name: name, Part: part})
 			}

@@ -576,8 +576,14 @@ func (r *renderer) value(enc *Encoder, v *jen.Statement, simple bool) {
 		elem := v.Clone()
 		if enc.Deref {
 			elem = jen.Op("*").Add(v.Clone())
+			if callsMethod(enc.Elem) {
+				elem = jen.Parens(elem)
+			}
 		}
 		inner := &renderer{fail: r.fail}
+		if enc.Marked {
+			inner.add(jen.Id("b").Op("=").Append(jen.Id("b"), jen.LitRune('*')))
+		}
 		inner.value(enc.Elem, elem, true)
 		r.fallible = r.fallible || inner.fallible
 		r.add(jen.If(v.Clone().Op("==").Nil()).Block(
@@ -596,6 +602,18 @@ func (r *renderer) value(enc *Encoder, v *jen.Statement, simple bool) {
 	default:
 		r.add(jen.Id("b").Op("=").Add(appendCall(enc, v)))
 	}
+}
+
+// callsMethod reports whether rendering a value with enc calls a method
+// on it, which a dereference needs parentheses for: (*p).CacheKey().
+func callsMethod(enc *Encoder) bool {
+	switch enc.Kind {
+	case EncCacheKey:
+		return true
+	case EncNilable:
+		return !enc.Deref && callsMethod(enc.Elem)
+	}
+	return false
 }
 
 // appendCall is the call of the Append function of an infallible scalar.

@@ -79,12 +79,102 @@ type S interface {
 	//gcache:cache key_type=k id=«u
 	Get(ctx context.Context, u User) (int, error)
 }`, "u: type User is not key-encodable"},
-	{"pointer to pointer", `
+	{"promoted CacheKey", `
+type CK struct{ S string }
+
+func (c CK) CacheKey() string { return c.S }
+
+type T struct {
+	CK
+	Extra string
+}
+
 //gcache:wrap
 type S interface {
-	//gcache:cache key_type=k id=«p
-	Get(ctx context.Context, p **string) (int, error)
-}`, "is a pointer to a pointer"},
+	«//gcache:cache key_type=k id=id
+	Get(ctx context.Context, id string, t T) (int, error)
+}`, "parameter t of Get: type T has CacheKey only through its embedded field CK, so its keys would render CK alone and drop its other fields; declare CacheKey on T itself; add //gcache:arg t=EXPR or //gcache:ignore t"},
+	{"promoted CacheKey through an embedded pointer", `
+type CK struct{ S string }
+
+func (c *CK) CacheKey() string { return c.S }
+
+type T struct {
+	*CK
+	X string
+}
+
+//gcache:wrap
+type S interface {
+	//gcache:cache key_type=k id=«t
+	Get(ctx context.Context, t *T) (int, error)
+}`, "type *T has CacheKey only through its embedded field CK"},
+	{"promoted MarshalText of an embedded time", `
+type Stamp struct {
+	time.Time
+	Zone string
+}
+
+//gcache:wrap
+type S interface {
+	«//gcache:cache key_type=k id=id
+	Get(ctx context.Context, id string, at Stamp) (int, error)
+}`, "type Stamp has MarshalText only through its embedded field Time"},
+	{"arg through another parameter", `
+//gcache:wrap
+type S interface {
+	//gcache:cache key_type=k id=id
+	//gcache:arg page=«size
+	Get(ctx context.Context, id string, page, size int) (int, error)
+}`, "//gcache:arg page=size does not use page, so calls that differ in page would share a key"},
+	{"narrowing integer conversion", `
+//gcache:wrap
+type S interface {
+	//gcache:cache key_type=k id=id
+	//gcache:arg wide=«int8(wide)
+	Get(ctx context.Context, id string, wide int) (int, error)
+}`, "int8(wide): converting int to int8 drops high bits, so different values would share a key"},
+	{"narrowing to int", `
+//gcache:wrap
+type S interface {
+	//gcache:cache key_type=k id=id
+	//gcache:arg n=«int(n)
+	Get(ctx context.Context, id string, n int64) (int, error)
+}`, "converting int64 to int drops high bits"},
+	{"float to integer", `
+//gcache:wrap
+type S interface {
+	//gcache:cache key_type=k id=id
+	//gcache:arg f=«int64(f)
+	Get(ctx context.Context, id string, f float64) (int, error)
+}`, "converting float64 to int64 drops the fraction"},
+	{"integer to float", `
+//gcache:wrap
+type S interface {
+	//gcache:cache key_type=k id=id
+	//gcache:arg n=«float64(n)
+	Get(ctx context.Context, id string, n int64) (int, error)
+}`, "converting int64 to float64 rounds large integers"},
+	{"float64 to float32", `
+//gcache:wrap
+type S interface {
+	//gcache:cache key_type=k id=id
+	//gcache:arg f=«float32(f)
+	Get(ctx context.Context, id string, f float64) (int, error)
+}`, "converting float64 to float32 rounds to 32 bits"},
+	{"integer to string", `
+//gcache:wrap
+type S interface {
+	//gcache:cache key_type=k id=«string(n)
+	Get(ctx context.Context, n int) (int, error)
+}`, "converting int to string keeps one code point"},
+	{"string to runes", `
+//gcache:wrap
+type S interface {
+	//gcache:cache key_type=k id=id
+	//gcache:arg s=«[]rune(s)
+	Get(ctx context.Context, id string, s string) (int, error)
+}`, "converting string to []rune replaces invalid UTF-8"},
 	{"duplicate use case", `
 //gcache:wrap
 type S interface {
@@ -633,7 +723,7 @@ func TestErrors(t *testing.T) {
 	write(filepath.Join(dir, "go.mod"), "module example.com/errs\n\ngo 1.26\n")
 	wantPos := map[string]string{}
 	for i, tc := range errorCases {
-		src := "package p\n\nimport (\n\t\"context\"\n\t\"errors\"\n)\n\nvar (\n\t_ context.Context\n\t_ = errors.New\n)\n" + tc.src + "\n"
+		src := "package p\n\nimport (\n\t\"context\"\n\t\"errors\"\n\t\"time\"\n)\n\nvar (\n\t_ context.Context\n\t_ = errors.New\n\t_ time.Time\n)\n" + tc.src + "\n"
 		mark := strings.Index(src, "«")
 		if mark < 0 {
 			t.Fatalf("%s: no « in the source", tc.name)

@@ -246,6 +246,10 @@ func (sc *keyScope) conversion(e *ast.CallExpr, part *KeyPart, pos token.Positio
 		sc.l.errorf(at(pos, e), "cannot convert %s (of type %s) to %s", text(e.Args[0]), sc.l.typeString(t), sc.l.typeString(tv.Type))
 		return nil, nil, false
 	}
+	if why := lossy(t, tv.Type); why != "" {
+		sc.l.errorf(at(pos, e), "%s: converting %s to %s %s, so different values would share a key; convert to a type that holds every value of %s", text(e), sc.l.typeString(t), sc.l.typeString(tv.Type), why, sc.l.typeString(t))
+		return nil, nil, false
+	}
 	return Conversion{To: sc.l.typeOf(tv.Type, pos), X: x}, tv.Type, true
 }
 
@@ -298,8 +302,12 @@ func (sc *keyScope) encoder(t types.Type, addr bool, pos token.Position) (*Encod
 		{"CacheKey", EncCacheKey, returnsString},
 		{"MarshalText", EncText, returnsBytesError},
 	} {
-		if !hasMethod(t, m.name, m.ok, addr, sc.pkg) {
+		found, via := sc.lookupMethod(t, m.name, m.ok, addr)
+		if !found {
 			continue
+		}
+		if via != "" {
+			return nil, fmt.Sprintf("type %s has %s only through its embedded field %s, so its keys would render %s alone and drop its other fields; declare %s on %s itself", sc.l.typeString(t), m.name, via, via, m.name, sc.l.typeString(deref(t)))
 		}
 		e := &Encoder{Kind: m.kind}
 		if isIface || isPtr {
@@ -337,7 +345,7 @@ func (sc *keyScope) encoder(t types.Type, addr bool, pos token.Position) (*Encod
 			return enc(EncFloat64, conv(types.Float64))
 		}
 	case *types.Slice:
-		if b, ok := u.Elem().Underlying().(*types.Basic); ok && b.Kind() == types.Uint8 {
+		if types.Identical(u.Elem(), types.Typ[types.Uint8]) {
 			return enc(EncBytes, !types.Identical(t, types.NewSlice(types.Typ[types.Uint8])))
 		}
 		elem, msg := sc.encoder(u.Elem(), true, pos)
@@ -347,24 +355,32 @@ func (sc *keyScope) encoder(t types.Type, addr bool, pos token.Position) (*Encod
 		elem.Type = sc.l.typeOf(u.Elem(), pos)
 		return &Encoder{Kind: EncSlice, Elem: elem}, ""
 	case *types.Pointer:
-		if _, ok := u.Elem().Underlying().(*types.Pointer); ok {
-			return nil, fmt.Sprintf("type %s is a pointer to a pointer, whose nil levels would render alike", sc.l.typeString(t))
-		}
 		elem, msg := sc.encoder(u.Elem(), true, pos)
 		if elem == nil {
 			return nil, msg
 		}
-		return &Encoder{Kind: EncNilable, Elem: elem, Deref: true}, ""
+		// A pointee that can itself be nil is marked, so that the nil
+		// pointer and the pointer to nil render apart.
+		return &Encoder{Kind: EncNilable, Elem: elem, Deref: true, Marked: elem.Kind == EncNilable}, ""
 	}
 	return nil, fmt.Sprintf("type %s is not key-encodable (want a string, bool, number, []byte, time.Time, time.Duration, a pointer or slice of those, or a type with CacheKey() string or MarshalText)", sc.l.typeString(t))
 }
 
-// hasMethod reports whether t has method name with a signature ok accepts;
-// with addr, pointer-receiver methods count too.
-func hasMethod(t types.Type, name string, ok func(*types.Signature) bool, addr bool, pkg *types.Package) bool {
-	obj, _, _ := types.LookupFieldOrMethod(t, addr, pkg, name)
+// lookupMethod reports whether t has method name with a signature ok accepts;
+// with addr, pointer-receiver methods count too. When the method is
+// promoted from an embedded field, via names that field.
+func (sc *keyScope) lookupMethod(t types.Type, name string, ok func(*types.Signature) bool, addr bool) (found bool, via string) {
+	obj, index, _ := types.LookupFieldOrMethod(t, addr, sc.pkg, name)
 	fn, isFunc := obj.(*types.Func)
-	return isFunc && ok(fn.Type().(*types.Signature))
+	if !isFunc || !ok(fn.Type().(*types.Signature)) {
+		return false, ""
+	}
+	if len(index) > 1 {
+		if st, isStruct := deref(t).Underlying().(*types.Struct); isStruct {
+			return true, st.Field(index[0]).Name()
+		}
+	}
+	return true, ""
 }
 
 func returnsString(sig *types.Signature) bool {
@@ -404,4 +420,71 @@ func coreType(tp *types.TypeParam) types.Type {
 		}
 	}
 	return core
+}
+
+// lossy says how converting a value of type from to type to loses
+// information, or returns "" when every value converts to a distinct one.
+// int, uint and uintptr count as 64 bits converted from and 32 bits
+// converted to, so that a conversion is lossless on every platform.
+func lossy(from, to types.Type) string {
+	if isRunes(from) && isString(to) || isString(from) && isRunes(to) {
+		return "replaces invalid UTF-8 and code points with U+FFFD"
+	}
+	f, fok := from.Underlying().(*types.Basic)
+	t, tok := to.Underlying().(*types.Basic)
+	if !fok || !tok || f.Kind() == t.Kind() {
+		return ""
+	}
+	fi, ti := f.Info(), t.Info()
+	switch {
+	case fi&types.IsInteger != 0 && ti&types.IsString != 0:
+		return "keeps one code point and turns invalid ones into U+FFFD"
+	case fi&types.IsInteger != 0 && ti&types.IsInteger != 0:
+		if intBits(t, 32) < intBits(f, 64) {
+			return "drops high bits"
+		}
+	case fi&types.IsInteger != 0 && ti&types.IsFloat != 0:
+		mantissa := 53
+		if t.Kind() == types.Float32 {
+			mantissa = 24
+		}
+		magnitude := intBits(f, 64)
+		if fi&types.IsUnsigned == 0 {
+			magnitude--
+		}
+		if magnitude > mantissa {
+			return "rounds large integers"
+		}
+	case fi&types.IsFloat != 0 && ti&types.IsInteger != 0:
+		return "drops the fraction"
+	case f.Kind() == types.Float64 && t.Kind() == types.Float32:
+		return "rounds to 32 bits"
+	}
+	return ""
+}
+
+// intBits is the size of an integer kind; platform is the size taken for
+// int, uint and uintptr.
+func intBits(b *types.Basic, platform int) int {
+	switch b.Kind() {
+	case types.Int8, types.Uint8:
+		return 8
+	case types.Int16, types.Uint16:
+		return 16
+	case types.Int32, types.Uint32:
+		return 32
+	case types.Int64, types.Uint64:
+		return 64
+	}
+	return platform
+}
+
+func isString(t types.Type) bool {
+	b, ok := t.Underlying().(*types.Basic)
+	return ok && b.Info()&types.IsString != 0
+}
+
+func isRunes(t types.Type) bool {
+	s, ok := t.Underlying().(*types.Slice)
+	return ok && types.Identical(s.Elem().Underlying(), types.Typ[types.Int32])
 }

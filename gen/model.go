@@ -190,6 +190,10 @@ type Encoder struct {
 	Elem *Encoder // for EncNilable (the pointee, or the interface itself) and EncSlice
 	// Deref is true for a pointer: Elem encodes *v.
 	Deref bool
+	// Marked is true for a pointer to something that can itself be nil:
+	// a non-nil pointer renders "*" before its pointee, so that it never
+	// renders like the nil pointer.
+	Marked bool
 }
 
 // Fallible reports whether rendering can fail (a MarshalText error).
