@@ -1,6 +1,7 @@
 package gen
 
 import (
+	"fmt"
 	"go/token"
 	"go/types"
 	"sort"
@@ -183,7 +184,9 @@ func (l *loader) keyType(d *directive, o map[string]option) (string, bool) {
 func (l *loader) cacheOf(iface *Interface, method *Method, sc *keyScope, sig *types.Signature, md *methodDirs) *Cache {
 	d := md.cache
 	o := l.opts(d, []string{"key_type", "id", "use_case"}, []string{"track", "batch"})
-	c := &Cache{UseCase: iface.Name + "." + method.Name}
+	// The package's name keeps default names of interfaces that share a
+	// name (every package has a Store) apart in one binary.
+	c := &Cache{UseCase: l.pkg.Name + "." + iface.Name + "." + method.Name}
 	_, c.Tracked = o["track"]
 	ok := true
 	if c.KeyType, ok = l.keyType(d, o); !ok {
@@ -201,7 +204,7 @@ func (l *loader) cacheOf(iface *Interface, method *Method, sc *keyScope, sig *ty
 		}
 	}
 	if prev, dup := l.useCases[c.UseCase]; dup {
-		l.errorf(d.pos, "use_case %q is already used at %s; use cases are unique per package", c.UseCase, prev)
+		l.errorf(d.pos, "use_case %q is already used at %s; use cases are unique per package and per Cache: give this method a use_case= of its own", c.UseCase, relative(prev))
 		return nil
 	}
 	l.useCases[c.UseCase] = d.pos
@@ -223,6 +226,9 @@ func (l *loader) cacheOf(iface *Interface, method *Method, sc *keyScope, sig *ty
 			return nil
 		}
 		c.Fingerprint = fingerprint(sig.Results().At(0).Type())
+	}
+	if !l.concrete(sig, method.Name, d) {
+		return nil
 	}
 	if !l.defaults(c, md.ttl, md.ramp) || !l.features(c, method, sc, md) {
 		return nil
@@ -299,6 +305,24 @@ func (l *loader) cacheOf(iface *Interface, method *Method, sc *keyScope, sig *ty
 	return c
 }
 
+// concrete reports whether the value a cached method returns (for a
+// batch, its map's values) has a concrete type: a value of an interface
+// type comes back from Redis as whatever the codec makes of it, not as
+// the type it had.
+func (l *loader) concrete(sig *types.Signature, method string, d *directive) bool {
+	t := sig.Results().At(0).Type()
+	if _, isBatch := d.opt("batch"); isBatch {
+		if m, ok := t.Underlying().(*types.Map); ok {
+			t = m.Elem()
+		}
+	}
+	if _, isTP := types.Unalias(t).(*types.TypeParam); isTP || !types.IsInterface(t) {
+		return true
+	}
+	l.errorf(d.pos, "%s returns values of %s, an interface type, which would not come back from Redis as the type they had; return a concrete type, or cache it by hand with gcache.NewUseCase and a UseCaseSpec.Codec that restores the type", method, l.typeString(t))
+	return false
+}
+
 // defaults reads //gcache:ttl and //gcache:ramp into the use case's default
 // config. A layer with a TTL and no ramp is ramped to 100.
 func (l *loader) defaults(c *Cache, ttl, ramp *directive) bool {
@@ -359,11 +383,12 @@ func (l *loader) defaults(c *Cache, ttl, ramp *directive) bool {
 }
 
 func (l *loader) invalidateOf(sc *keyScope, d *directive) *Invalidate {
-	o := l.opts(d, []string{"key_type", "id", "buffer"}, nil)
+	o := l.opts(d, []string{"key_type", "id", "buffer"}, []string{"external"})
 	kt, ok := l.keyType(d, o)
 	if !ok {
 		return nil
 	}
+
 	inv := &Invalidate{KeyType: kt}
 	if b, ok := o["buffer"]; ok {
 		d, err := time.ParseDuration(b.value)
@@ -377,7 +402,14 @@ func (l *loader) invalidateOf(sc *keyScope, d *directive) *Invalidate {
 	if !ok {
 		return nil
 	}
+	if part.Enc.Kind == EncSlice {
+		// A slice of ids: each is invalidated.
+		part.Enc, inv.Each = part.Enc.Elem, true
+	}
 	inv.ID = part
+	if _, external := o["external"]; !external {
+		l.invalidations = append(l.invalidations, pendingInvalidation{keyType: kt, pos: d.pos})
+	}
 	return inv
 }
 
@@ -400,4 +432,41 @@ func posLess(a, b token.Position) bool {
 		return a.Line < b.Line
 	}
 	return a.Column < b.Column
+}
+
+// A pendingInvalidation is an //gcache:invalidate whose key type a tracked
+// use case of the package must have, which is known once the whole
+// package is loaded.
+type pendingInvalidation struct {
+	keyType string
+	pos     token.Position
+}
+
+// checkInvalidations reports the invalidations of the package that reach
+// no tracked use case of it, unless marked external.
+func (l *loader) checkInvalidations(files []*File) {
+	tracked, untracked := map[string]bool{}, map[string]string{}
+	for _, f := range files {
+		for _, iface := range f.Interfaces {
+			for _, m := range iface.Methods {
+				switch c := m.Cache; {
+				case c == nil:
+				case c.Tracked:
+					tracked[c.KeyType] = true
+				default:
+					untracked[c.KeyType] = iface.Name + "." + m.Name
+				}
+			}
+		}
+	}
+	for _, inv := range l.invalidations {
+		if tracked[inv.keyType] {
+			continue
+		}
+		why := "no tracked use case of this package has it"
+		if m, ok := untracked[inv.keyType]; ok {
+			why = fmt.Sprintf("%s caches it but is not tracked (add track to its //gcache:cache)", m)
+		}
+		l.errorf(inv.pos, "//gcache:invalidate key_type=%s reaches nothing: %s; if the use cases it invalidates live in another package or service, say so with external", inv.keyType, why)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/types"
+	"slices"
 )
 
 // batchOf reads the ids and results of a method cached with the batch
@@ -65,21 +66,22 @@ func (l *loader) batchOf(c *Cache, method *Method, sc *keyScope, sig *types.Sign
 
 // mentions reports whether the key part uses the parameter name.
 func mentions(p KeyPart, name string) bool {
-	var uses func(Expr) bool
-	uses = func(x Expr) bool {
-		switch x := x.(type) {
-		case ParamRef:
-			return x.Name == name
-		case Selector:
-			return uses(x.X)
-		case MethodCall:
-			return uses(x.X)
-		case Conversion:
-			return uses(x.X)
-		case Deref:
-			return uses(x.X)
-		}
-		return false
+	return slices.Contains(paramsOf(p.Expr), name)
+}
+
+// paramsOf returns the parameters expression x uses.
+func paramsOf(x Expr) []string {
+	switch x := x.(type) {
+	case ParamRef:
+		return []string{x.Name}
+	case Selector:
+		return paramsOf(x.X)
+	case MethodCall:
+		return paramsOf(x.X)
+	case Conversion:
+		return paramsOf(x.X)
+	case Deref:
+		return paramsOf(x.X)
 	}
-	return uses(p.Expr)
+	return nil
 }

@@ -3,6 +3,7 @@ package gen
 import (
 	"bytes"
 	"fmt"
+	"go/format"
 	"strings"
 	"time"
 	"unicode"
@@ -45,7 +46,34 @@ func emit(f *File) ([]byte, error) {
 	if err := out.Render(&buf); err != nil {
 		return nil, fmt.Errorf("rendering %s: %w", f.Path, err)
 	}
-	return buf.Bytes(), nil
+	return groupImports(buf.Bytes())
+}
+
+// groupImports puts the standard library's imports of src first and the
+// others after a blank line, as goimports would.
+func groupImports(src []byte) ([]byte, error) {
+	start := bytes.Index(src, []byte("\nimport (\n"))
+	if start < 0 {
+		return src, nil
+	}
+	start += len("\nimport (\n")
+	end := start + bytes.Index(src[start:], []byte("\n)\n"))
+	var std, others []string
+	for _, line := range strings.Split(string(src[start:end]), "\n") {
+		path := line[strings.IndexByte(line, '"')+1:]
+		if first, _, _ := strings.Cut(path, "/"); strings.Contains(first, ".") {
+			others = append(others, line)
+		} else {
+			std = append(std, line)
+		}
+	}
+	block := strings.Join(std, "\n")
+	if len(std) > 0 && len(others) > 0 {
+		block += "\n\n"
+	}
+	block += strings.Join(others, "\n")
+	out := append(append(append([]byte(nil), src[:start]...), block...), src[end:]...)
+	return format.Source(out)
 }
 
 func packageName(f *File, path string) string {
@@ -98,17 +126,38 @@ func (e *emitter) names() {
 		taken[m.Name] = true
 	}
 	for _, m := range e.iface.Methods {
-		n := 0
-		if m.Cache != nil {
-			n = 1
-		}
-		n += len(m.Invalidations)
 		base := lowerFirst(m.Name)
-		for range n {
+		if m.Cache != nil {
 			e.fields[m] = append(e.fields[m], unique(base, taken))
 			e.helpers[m] = append(e.helpers[m], unique(base+"Key", taken))
 		}
+		for _, inv := range m.Invalidations {
+			name := base
+			if len(m.Invalidations) > 1 {
+				name += camel(inv.KeyType)
+			}
+			helper := name + "Key"
+			if inv.Each {
+				helper += "s"
+			}
+			e.fields[m] = append(e.fields[m], unique(name, taken))
+			e.helpers[m] = append(e.helpers[m], unique(helper, taken))
+		}
 	}
+}
+
+// camel spells a key type as part of an identifier: user_id → UserID,
+// page.v2 → PageV2.
+func camel(s string) string {
+	var b strings.Builder
+	for _, w := range strings.FieldsFunc(s, func(r rune) bool { return r == '_' || r == '.' || r == '-' }) {
+		if w == "id" {
+			b.WriteString("ID")
+			continue
+		}
+		b.WriteString(strings.ToUpper(w[:1]) + w[1:])
+	}
+	return b.String()
 }
 
 func lowerFirst(s string) string {
@@ -203,9 +252,11 @@ func (e *emitter) constructor(out *jen.File) {
 		}
 	}
 	out.Commentf("New%s returns a decorator of %s that caches through %s.", d, e.next, e.cache)
-	if len(useCases) > 0 {
-		out.Commentf("It registers the use cases %s on %s, so it is an", strings.Join(useCases, ", "), e.cache)
-		out.Comment("error to make two of them on one Cache.")
+	switch {
+	case len(useCases) > 0 && len(tparams) > 0:
+		out.Commentf("It registers its use cases on %s, which takes one decorator of each instantiation.", e.cache)
+	case len(useCases) > 0:
+		out.Commentf("It registers its use cases on %s, which takes one decorator of %s.", e.cache, e.iface.Name)
 	}
 	body := []jen.Code{}
 	if len(tparams) > 0 {
@@ -263,7 +314,7 @@ func (e *emitter) ifErrReturn() jen.Code {
 
 // spec is the UseCaseSpec literal of a use case.
 func (e *emitter) spec(c *Cache) jen.Code {
-	fields := []kv{{"Name", jen.Lit(c.UseCase)}, {"KeyType", jen.Lit(c.KeyType)}}
+	fields := []kv{{"Name", e.useCaseName(c)}, {"KeyType", jen.Lit(c.KeyType)}}
 	if c.Tracked {
 		fields = append(fields, kv{"Tracked", jen.True()})
 	}
@@ -295,6 +346,19 @@ func (e *emitter) spec(c *Cache) jen.Code {
 		fields = append(fields, kv{"Negative", jen.Qual(c.Negative.Path, c.Negative.Name)})
 	}
 	return literal(rt("UseCaseSpec"), fields...)
+}
+
+// useCaseName is the name a use case registers: a generic decorator's
+// carries its type arguments, so that its instantiations coexist.
+func (e *emitter) useCaseName(c *Cache) jen.Code {
+	if len(e.iface.TypeParams) == 0 {
+		return jen.Lit(c.UseCase)
+	}
+	args := []jen.Code{jen.Lit(c.UseCase)}
+	for _, tp := range e.iface.TypeParams {
+		args = append(args, rt("TypeName").Types(jen.Id(tp.Name)).Call())
+	}
+	return rt("InstanceName").Call(args...)
 }
 
 // durationCode spells d in its largest whole unit: 5 * time.Minute.
@@ -389,7 +453,7 @@ func (e *emitter) cachedMethod(out *jen.File, m *Method) {
 	out.Commentf("%s serves the wrapped %s through the cache: use case %s, key type %s.", m.Name, m.Name, c.UseCase, c.KeyType)
 	e.method(out, m, append([]jen.Code{
 		jen.If(jen.Op("!").Add(uc.Clone().Dot("Enabled").Call(jen.Id(ctx)))).Block(fallback),
-		jen.List(jen.Id("key"), jen.Id("idLen"), jen.Err()).Op(":=").Add(jen.Id("c").Dot(e.helpers[m][0]).Call(e.helperArgs(m, jen.Make(jen.Index().Byte(), jen.Lit(0), jen.Lit(keyBufferSize)))...)),
+		jen.List(jen.Id("key"), jen.Id("idLen"), jen.Err()).Op(":=").Add(jen.Id("c").Dot(e.helpers[m][0]).Call(e.helperArgs(m, cacheParts(c), jen.Make(jen.Index().Byte(), jen.Lit(0), jen.Lit(keyBufferSize)))...)),
 		jen.If(jen.Err().Op("!=").Nil()).Block(uc.Clone().Dot("KeyError").Call(jen.Err()), fallback),
 	}, get...)...)
 	e.keyHelper(out, m, e.helpers[m][0], c.ID, c.Args)
@@ -403,7 +467,7 @@ func (e *emitter) batchMethod(out *jen.File, m *Method) {
 	ctx := m.Params[0].Name
 	id := typeCode(b.ID)
 	key := jen.Func().Params(jen.Id("b").Index().Byte(), jen.Id(b.Elem).Add(id.Clone())).Params(jen.Index().Byte(), jen.Int(), jen.Error()).Block(
-		jen.Return(jen.Id("c").Dot(e.helpers[m][0]).Call(e.helperArgs(m, jen.Id("b"))...)),
+		jen.Return(jen.Id("c").Dot(e.helpers[m][0]).Call(e.helperArgs(m, cacheParts(c), jen.Id("b"))...)),
 	)
 	load := jen.Func().Params(jen.Id(ctx).Qual("context", "Context"), jen.Id(b.Param).Index().Add(id.Clone())).
 		Params(jen.Map(id.Clone()).Add(typeCode(c.Value)), jen.Error()).
@@ -432,15 +496,30 @@ func (e *emitter) invalidatingMethod(out *jen.File, m *Method) {
 	}
 	var invalidate []jen.Code
 	var kinds []string
+	declared := map[string]bool{}
+	// assign declares the names on its left that are new.
+	assign := func(names ...string) string {
+		op := "="
+		for _, n := range names {
+			if !declared[n] {
+				declared[n], op = true, ":="
+			}
+		}
+		return op
+	}
 	for i, inv := range m.Invalidations {
 		kinds = append(kinds, inv.KeyType)
-		assign := ":="
-		if i > 0 {
-			assign = "="
+		helper := jen.Id("c").Dot(e.helpers[m][i]).Call(e.helperArgs(m, []KeyPart{inv.ID}, jen.Nil())...)
+		if inv.Each {
+			helper = jen.Id("c").Dot(e.helpers[m][i]).Call(e.helperArgs(m, []KeyPart{inv.ID})...)
+			invalidate = append(invalidate,
+				jen.List(jen.Id("keys"), jen.Id("keyErr")).Op(assign("keys", "keyErr")).Add(helper),
+				jen.Id("c").Dot(e.fields[m][i]).Dot("InvalidateEach").Call(jen.Id(ctx), jen.Id("keys"), jen.Id("keyErr")))
+		} else {
+			invalidate = append(invalidate,
+				jen.List(jen.Id("key"), jen.Id("_"), jen.Id("keyErr")).Op(assign("key", "keyErr")).Add(helper),
+				jen.Id("c").Dot(e.fields[m][i]).Dot("Invalidate").Call(jen.Id(ctx), jen.Id("key"), jen.Id("keyErr")))
 		}
-		invalidate = append(invalidate,
-			jen.List(jen.Id("key"), jen.Id("_"), jen.Id("keyErr")).Op(assign).Add(jen.Id("c").Dot(e.helpers[m][i]).Call(e.helperArgs(m, jen.Nil())...)),
-			jen.Id("c").Dot(e.fields[m][i]).Dot("Invalidate").Call(jen.Id(ctx), jen.Id("key"), jen.Id("keyErr")))
 		if i < len(m.Invalidations)-1 {
 			invalidate = append(invalidate, jen.Line())
 		}
@@ -464,41 +543,68 @@ func (e *emitter) invalidatingMethod(out *jen.File, m *Method) {
 	out.Commentf("%s calls the wrapped %s and, %s, invalidates the %s it names.", m.Name, m.Name, when, strings.Join(kinds, " and "))
 	e.method(out, m, body...)
 	for i, inv := range m.Invalidations {
-		e.keyHelper(out, m, e.helpers[m][i], inv.ID, nil)
+		if inv.Each {
+			e.eachKeyHelper(out, m, e.helpers[m][i], inv.ID)
+		} else {
+			e.keyHelper(out, m, e.helpers[m][i], inv.ID, nil)
+		}
 	}
 }
 
-// helperArgs are the arguments of a key helper: the buffer, then the
-// method's parameters after the context; for a batch, one id in place of
-// the ids.
-func (e *emitter) helperArgs(m *Method, buf jen.Code) []jen.Code {
-	args := []jen.Code{buf}
-	for _, p := range helperParams(m) {
+// helperArgs are the arguments of a key helper: buf, if given, then the
+// parameters its parts use.
+func (e *emitter) helperArgs(m *Method, parts []KeyPart, buf ...jen.Code) []jen.Code {
+	args := buf
+	for _, p := range keyParams(m, parts) {
 		args = append(args, jen.Id(p.Name))
 	}
 	return args
 }
 
-// helperParams are the parameters of a key helper after its buffer.
-func helperParams(m *Method) []Param {
-	if m.Cache == nil || m.Cache.Batch == nil {
-		return m.Params[1:]
+// keyParams are the parameters of a key helper after its buffer: those
+// its parts use, in order; for a batch, the one id first.
+func keyParams(m *Method, parts []KeyPart) []Param {
+	used := map[string]bool{}
+	for _, p := range parts {
+		for _, n := range paramsOf(p.Expr) {
+			used[n] = true
+		}
+		for _, c := range p.Nil {
+			for _, n := range paramsOf(c.Expr) {
+				used[n] = true
+			}
+		}
 	}
-	b := m.Cache.Batch
-	params := []Param{{Name: b.Elem, Type: b.ID}}
+	var params []Param
+	if c := m.Cache; c != nil && c.Batch != nil {
+		params = append(params, Param{Name: c.Batch.Elem, Type: c.Batch.ID})
+	}
 	for _, p := range m.Params[1:] {
-		if p.Name != b.Param {
+		if used[p.Name] {
 			params = append(params, p)
 		}
 	}
 	return params
 }
 
+// cacheParts are the key parts of a cached method.
+func cacheParts(c *Cache) []KeyPart {
+	parts := []KeyPart{c.ID}
+	for _, a := range c.Args {
+		parts = append(parts, a.Part)
+	}
+	return parts
+}
+
 // keyHelper writes the method that renders a call's id and arguments: the
 // layout UseCase.GetRendered and Invalidator.Invalidate take.
 func (e *emitter) keyHelper(out *jen.File, m *Method, name string, id KeyPart, args []KeyArg) {
 	params := []jen.Code{jen.Id("b").Index().Byte()}
-	for _, p := range helperParams(m) {
+	parts := []KeyPart{id}
+	for _, a := range args {
+		parts = append(parts, a.Part)
+	}
+	for _, p := range keyParams(m, parts) {
 		params = append(params, jen.Id(p.Name).Add(typeCode(p.Type)))
 	}
 	fail := func(err jen.Code) jen.Code { return jen.Return(jen.Id("b"), jen.Lit(0), err) }
@@ -526,6 +632,34 @@ func (e *emitter) keyHelper(out *jen.File, m *Method, name string, id KeyPart, a
 	body = append(body, jen.Return(jen.Id("b"), idLen, jen.Nil()))
 	out.Commentf("%s renders the id and arguments of %s calls after b.", name, m.Name)
 	out.Func().Params(jen.Op("*").Add(e.self())).Id(name).Params(params...).Params(jen.Index().Byte(), jen.Int(), jen.Error()).Block(body...)
+	out.Line()
+}
+
+// eachKeyHelper writes the method that renders each id of a slice of
+// them, the layout Invalidator.InvalidateEach takes.
+func (e *emitter) eachKeyHelper(out *jen.File, m *Method, name string, id KeyPart) {
+	var params []jen.Code
+	for _, p := range keyParams(m, []KeyPart{id}) {
+		params = append(params, jen.Id(p.Name).Add(typeCode(p.Type)))
+	}
+	outer := &renderer{fail: func(err jen.Code) jen.Code { return jen.Return(jen.Nil(), err) }}
+	for _, n := range id.Nil {
+		outer.add(jen.If(exprCode(n.Expr).Op("==").Nil()).Block(outer.fail(rt("NilKeyError").Call(jen.Lit(n.Text)))))
+	}
+	inner := &renderer{fail: outer.fail}
+	inner.add(jen.Var().Id("b").Index().Byte())
+	inner.value(id.Enc, jen.Id("v"), true)
+	inner.add(jen.Id("keys").Op("=").Append(jen.Id("keys"), jen.Id("b")))
+	body := outer.stmts
+	if inner.fallible {
+		body = append(body, jen.Var().Err().Error())
+	}
+	body = append(body,
+		jen.Id("keys").Op(":=").Make(jen.Index().Index().Byte(), jen.Lit(0), jen.Len(exprCode(id.Expr))),
+		jen.For(jen.List(jen.Id("_"), jen.Id("v")).Op(":=").Range().Add(exprCode(id.Expr))).Block(inner.stmts...),
+		jen.Return(jen.Id("keys"), jen.Nil()))
+	out.Commentf("%s renders each id of %s calls.", name, m.Name)
+	out.Func().Params(jen.Op("*").Add(e.self())).Id(name).Params(params...).Params(jen.Index().Index().Byte(), jen.Error()).Block(body...)
 	out.Line()
 }
 
@@ -608,7 +742,7 @@ func (r *renderer) value(enc *Encoder, v *jen.Statement, simple bool) {
 // on it, which a dereference needs parentheses for: (*p).CacheKey().
 func callsMethod(enc *Encoder) bool {
 	switch enc.Kind {
-	case EncCacheKey:
+	case EncCacheKey, EncStringer:
 		return true
 	case EncNilable:
 		return !enc.Deref && callsMethod(enc.Elem)
@@ -649,6 +783,8 @@ func appendCall(enc *Encoder, v *jen.Statement) *jen.Statement {
 		return rt("AppendDuration").Call(b, v)
 	case EncCacheKey:
 		return rt("AppendString").Call(b, v.Clone().Dot("CacheKey").Call())
+	case EncStringer:
+		return rt("AppendString").Call(b, v.Clone().Dot("String").Call())
 	}
 	panic(fmt.Sprintf("gen: no Append function for encoder kind %d", enc.Kind))
 }

@@ -705,6 +705,50 @@ type S interface {
 	«//gcache:invalidate key_type=k id=ids
 	Get(ctx context.Context, ids []string) (map[string]int, error)
 }`, "Get is both cached and invalidating"},
+	{"interface result", `
+//gcache:wrap
+type S interface {
+	«//gcache:cache key_type=k id=id
+	Get(ctx context.Context, id string) (any, error)
+}`, "Get returns values of any, an interface type, which would not come back from Redis as the type they had; return a concrete type, or cache it by hand with gcache.NewUseCase and a UseCaseSpec.Codec"},
+	{"non-empty interface result", `
+type Shape interface{ Area() float64 }
+
+//gcache:wrap
+type S interface {
+	«//gcache:cache key_type=k id=id
+	Get(ctx context.Context, id string) Shape
+}`, "Get returns values of Shape, an interface type"},
+	{"batch of interfaces", `
+type Shape interface{ Area() float64 }
+
+//gcache:wrap
+type S interface {
+	«//gcache:cache key_type=k id=ids batch
+	Get(ctx context.Context, ids []string) (map[string]Shape, error)
+}`, "Get returns values of Shape, an interface type"},
+	{"directive with a space", `
+//gcache:wrap
+type S interface {
+	«// gcache:cache key_type=k id=id
+	Get(ctx context.Context, id string) (int, error)
+}`, "// gcache:cache has a space after //, so it reads as prose and does nothing; write //gcache:cache"},
+	{"invalidation of an untracked key type", `
+//gcache:wrap
+type S interface {
+	//gcache:cache key_type=user id=id
+	Get(ctx context.Context, id string) (int, error)
+	«//gcache:invalidate key_type=user id=id
+	Set(ctx context.Context, id string) error
+}`, "//gcache:invalidate key_type=user reaches nothing: S.Get caches it but is not tracked (add track to its //gcache:cache); if the use cases it invalidates live in another package or service, say so with external"},
+	{"invalidation of a key type nothing caches", `
+//gcache:wrap
+type S interface {
+	//gcache:cache key_type=user id=id track
+	Get(ctx context.Context, id string) (int, error)
+	«//gcache:invalidate key_type=usr id=id
+	Set(ctx context.Context, id string) error
+}`, "//gcache:invalidate key_type=usr reaches nothing: no tracked use case of this package has it"},
 }
 
 // TestErrors generates a module holding one package per error case, and

@@ -335,6 +335,10 @@ func (sc *keyScope) encoder(t types.Type, addr bool, pos token.Position) (*Encod
 			return enc(EncString, conv(types.String))
 		case u.Kind() == types.Bool:
 			return enc(EncBool, conv(types.Bool))
+		case info&types.IsInteger != 0 && isStringer(sc, t, addr):
+			// Keyed by name, so that renumbering the constants keeps
+			// what the keys mean.
+			return enc(EncStringer, false)
 		case info&types.IsInteger != 0 && info&types.IsUnsigned == 0:
 			return enc(EncInt, conv(types.Int64))
 		case info&types.IsInteger != 0 && u.Kind() != types.Uintptr:
@@ -364,6 +368,16 @@ func (sc *keyScope) encoder(t types.Type, addr bool, pos token.Position) (*Encod
 		return &Encoder{Kind: EncNilable, Elem: elem, Deref: true, Marked: elem.Kind == EncNilable}, ""
 	}
 	return nil, fmt.Sprintf("type %s is not key-encodable (want a string, bool, number, []byte, time.Time, time.Duration, a pointer or slice of those, or a type with CacheKey() string or MarshalText)", sc.l.typeString(t))
+}
+
+// isStringer reports whether t is a defined type with a String() string
+// method of its own.
+func isStringer(sc *keyScope, t types.Type, addr bool) bool {
+	if _, named := types.Unalias(t).(*types.Named); !named {
+		return false
+	}
+	found, via := sc.lookupMethod(t, "String", returnsString, addr)
+	return found && via == ""
 }
 
 // lookupMethod reports whether t has method name with a signature ok accepts;

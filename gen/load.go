@@ -52,6 +52,9 @@ func load(dir string, patterns []string) ([]*File, []string, error) {
 		errs = append(errs, l.errs...)
 	}
 	if len(errs) > 0 {
+		for _, e := range errs {
+			e.Pos = relative(e.Pos)
+		}
 		sort.SliceStable(errs, func(i, j int) bool { return posLess(errs[i].Pos, errs[j].Pos) })
 		return nil, nil, errs
 	}
@@ -98,8 +101,11 @@ type loader struct {
 	errs     Errors
 	others   map[string]*parsedFile // files of other packages, by path
 	useCases map[string]token.Position
-	imports  map[string]string         // path → package name, for the file being loaded
-	loaded   map[string]*types.Package // packages read whole, by path
+	// invalidations are checked against the package's tracked use cases
+	// once it is loaded.
+	invalidations []pendingInvalidation
+	imports       map[string]string         // path → package name, for the file being loaded
+	loaded        map[string]*types.Package // packages read whole, by path
 }
 
 func (l *loader) errorf(pos token.Position, format string, args ...any) {
@@ -140,6 +146,7 @@ func (l *loader) loadPackage() (files []*File, orphans []string) {
 			Scope:      append(l.pkg.Types.Scope().Names(), types.Universe.Names()...),
 		})
 	}
+	l.checkInvalidations(files)
 	for _, g := range generated {
 		if !wanted[g] {
 			orphans = append(orphans, g)
@@ -239,6 +246,11 @@ func (l *loader) checkPlacement(f *ast.File) {
 		return true
 	})
 	for _, cg := range f.Comments {
+		for _, c := range cg.List {
+			if name, spaced := spacedDirective(c.Text); spaced {
+				l.errorf(l.fset.Position(c.Slash), "// gcache:%s has a space after //, so it reads as prose and does nothing; write //gcache:%s", name, name)
+			}
+		}
 		if allowed[cg] {
 			continue
 		}
@@ -331,7 +343,7 @@ func (l *loader) loadInterface(spec *ast.TypeSpec) *Interface {
 	}
 	for _, n := range []string{iface.Decorator, "New" + iface.Decorator} {
 		if prev := l.pkg.Types.Scope().Lookup(n); prev != nil && !strings.HasSuffix(l.fset.Position(prev.Pos()).Filename, generatedSuffix) {
-			l.errorf(wrap.pos, "the decorator's name %s is already declared at %s", n, l.fset.Position(prev.Pos()))
+			l.errorf(wrap.pos, "the decorator's name %s is already declared at %s", n, relative(l.fset.Position(prev.Pos())))
 			return nil
 		}
 	}

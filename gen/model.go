@@ -127,8 +127,11 @@ type NilCheck struct {
 // An Invalidate is one //gcache:invalidate of a method.
 type Invalidate struct {
 	KeyType string
-	ID      KeyPart
-	Buffer  time.Duration
+	// ID is the id of the entity; when Each is set, ID.Expr is a slice
+	// and ID.Enc renders one of its elements, each an id.
+	ID     KeyPart
+	Each   bool
+	Buffer time.Duration
 }
 
 // An Expr is a key expression over the parameters.
@@ -178,6 +181,7 @@ const (
 	EncDuration                // AppendDuration(b, v)
 	EncText                    // AppendText(b, v), which can fail
 	EncCacheKey                // AppendString(b, v.CacheKey())
+	EncStringer                // AppendString(b, v.String()), for named integers
 	EncNilable                 // nil renders "nil", else Elem (pointers, interfaces)
 	EncSlice                   // AppendSlice(b, v, Elem)
 )

@@ -9,7 +9,7 @@ import (
 // Identifiers of the generated code, which imports and parameters must not
 // shadow: the receiver and constructor parameters, and the key helpers'
 // locals.
-var generatedNames = []string{"c", "next", "b", "idLen", "err", "key", "keyErr", "val"}
+var generatedNames = []string{"c", "next", "b", "idLen", "err", "key", "keys", "keyErr", "v", "val"}
 
 // Packages every generated file may import.
 const (

@@ -4,9 +4,10 @@ package keyfuzz
 
 import (
 	"context"
-	gcache "github.com/gcache-go/gcache/runtime"
 	"net/netip"
 	"time"
+
+	gcache "github.com/gcache-go/gcache/runtime"
 )
 
 // KeysCache is a caching decorator of Keys, made from its //gcache:
@@ -21,8 +22,7 @@ type KeysCache struct {
 }
 
 // NewKeysCache returns a decorator of next that caches through c.
-// It registers the use cases Bytes, Methods, Pointers, Scalars, Slices on c, so it is an
-// error to make two of them on one Cache.
+// It registers its use cases on c, which takes one decorator of Keys.
 func NewKeysCache(next Keys, c *gcache.Cache) (*KeysCache, error) {
 	bytes, err := gcache.NewUseCase[string](c, gcache.UseCaseSpec{
 		Name:    "Bytes",
@@ -400,8 +400,7 @@ type TrackedCache struct {
 }
 
 // NewTrackedCache returns a decorator of next that caches through c.
-// It registers the use cases TBytes, TMethods, TPointers, TScalars, TSlices on c, so it is an
-// error to make two of them on one Cache.
+// It registers its use cases on c, which takes one decorator of Tracked.
 func NewTrackedCache(next Tracked, c *gcache.Cache) (*TrackedCache, error) {
 	bytes, err := gcache.NewUseCase[string](c, gcache.UseCaseSpec{
 		Name:    "TBytes",
@@ -782,14 +781,13 @@ type GenericCache[P interface {
 }
 
 // NewGenericCache returns a decorator of next that caches through c.
-// It registers the use cases GenericPointers on c, so it is an
-// error to make two of them on one Cache.
+// It registers its use cases on c, which takes one decorator of each instantiation.
 func NewGenericCache[P interface {
 	*string
 }](next Generic[P], c *gcache.Cache) (*GenericCache[P], error) {
 	var _ Generic[P] = (*GenericCache[P])(nil)
 	pointers, err := gcache.NewUseCase[string](c, gcache.UseCaseSpec{
-		Name:    "GenericPointers",
+		Name:    gcache.InstanceName("GenericPointers", gcache.TypeName[P]()),
 		KeyType: "k",
 		Default: gcache.KeyConfig{
 			Local: gcache.LayerConfig{TTL: time.Minute, Ramp: 100},

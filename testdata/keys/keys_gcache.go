@@ -4,9 +4,10 @@ package keys
 
 import (
 	"context"
-	gcache "github.com/gcache-go/gcache/runtime"
 	"net/netip"
 	"time"
+
+	gcache "github.com/gcache-go/gcache/runtime"
 )
 
 // KeysCache is a caching decorator of Keys, made from its //gcache:
@@ -23,8 +24,7 @@ type KeysCache struct {
 }
 
 // NewKeysCache returns a decorator of next that caches through c.
-// It registers the use cases Containers, Conv, Deref, Embedded, Exprs, Scalars, Text on c, so it is an
-// error to make two of them on one Cache.
+// It registers its use cases on c, which takes one decorator of Keys.
 func NewKeysCache(next Keys, c *gcache.Cache) (*KeysCache, error) {
 	containers, err := gcache.NewUseCase[string](c, gcache.UseCaseSpec{
 		Name:    "Containers",
