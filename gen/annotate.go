@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gcache-go/gcache/gen/internal/model"
 	"github.com/gcache-go/gcache/internal/names"
 )
 
@@ -24,7 +25,7 @@ type methodDirs struct {
 }
 
 // annotate applies the directives of a method's doc comment.
-func (l *loader) annotate(iface *Interface, method *Method, m *types.Func, sig *types.Signature, ds []*directive) {
+func (l *loader) annotate(iface *model.Interface, method *model.Method, m *types.Func, sig *types.Signature, ds []*directive) {
 	var md methodDirs
 	once := func(slot **directive, d *directive) {
 		if *slot != nil {
@@ -98,7 +99,7 @@ func (l *loader) annotate(iface *Interface, method *Method, m *types.Func, sig *
 
 // checkContext checks that a cached or invalidating method takes a context
 // first.
-func (l *loader) checkContext(cache *directive, invs []*directive, method *Method, sig *types.Signature) bool {
+func (l *loader) checkContext(cache *directive, invs []*directive, method *model.Method, sig *types.Signature) bool {
 	if sig.Params().Len() > 0 && isContext(sig.Params().At(0).Type()) {
 		return true
 	}
@@ -181,12 +182,12 @@ func (l *loader) keyType(d *directive, o map[string]option) (string, bool) {
 
 // cacheOf reads how a method is cached: its //gcache:cache and the
 // directives that go with it.
-func (l *loader) cacheOf(iface *Interface, method *Method, sc *keyScope, sig *types.Signature, md *methodDirs) *Cache {
+func (l *loader) cacheOf(iface *model.Interface, method *model.Method, sc *keyScope, sig *types.Signature, md *methodDirs) *model.Cache {
 	d := md.cache
 	o := l.opts(d, []string{"key_type", "id", "use_case"}, []string{"track", "batch"})
 	// The package's name keeps default names of interfaces that share a
 	// name (every package has a Store) apart in one binary.
-	c := &Cache{UseCase: l.pkg.Name + "." + iface.Name + "." + method.Name}
+	c := &model.Cache{UseCase: l.pkg.Name + "." + iface.Name + "." + method.Name}
 	_, c.Tracked = o["track"]
 	ok := true
 	if c.KeyType, ok = l.keyType(d, o); !ok {
@@ -283,7 +284,7 @@ func (l *loader) cacheOf(iface *Interface, method *Method, sc *keyScope, sig *ty
 			case !mentions(part, name):
 				l.errorf(a.valuePos, "//gcache:arg %s=%s does not use %s, so calls that differ in %s would share a key; render %s itself (%s=%s.Field), or //gcache:ignore %s", name, a.value, name, name, name, name, name, name)
 			default:
-				c.Args = append(c.Args, KeyArg{Name: name, Part: part})
+				c.Args = append(c.Args, model.KeyArg{Name: name, Part: part})
 			}
 			continue
 		}
@@ -299,7 +300,7 @@ func (l *loader) cacheOf(iface *Interface, method *Method, sc *keyScope, sig *ty
 			l.errorf(d.pos, "parameter %s of %s: %s; add //gcache:arg %s=EXPR or //gcache:ignore %s", name, method.Name, msg, name, name)
 			continue
 		}
-		c.Args = append(c.Args, KeyArg{Name: name, Part: KeyPart{Expr: ParamRef{Name: name}, Enc: enc}})
+		c.Args = append(c.Args, model.KeyArg{Name: name, Part: model.KeyPart{Expr: model.ParamRef{Name: name}, Enc: enc}})
 	}
 	sort.Slice(c.Args, func(i, j int) bool { return c.Args[i].Name < c.Args[j].Name })
 	return c
@@ -325,7 +326,7 @@ func (l *loader) concrete(sig *types.Signature, method string, d *directive) boo
 
 // defaults reads //gcache:ttl and //gcache:ramp into the use case's default
 // config. A layer with a TTL and no ramp is ramped to 100.
-func (l *loader) defaults(c *Cache, ttl, ramp *directive) bool {
+func (l *loader) defaults(c *model.Cache, ttl, ramp *directive) bool {
 	if ttl == nil {
 		if ramp != nil {
 			l.errorf(ramp.pos, "//gcache:ramp without //gcache:ttl has no effect; add //gcache:ttl")
@@ -354,7 +355,7 @@ func (l *loader) defaults(c *Cache, ttl, ramp *directive) bool {
 			l.errorf(o.valuePos, "ttl %s=%s is negative", layer, o.value)
 			ok = false
 		default:
-			c.Default[i] = LayerDefault{TTL: d, Ramp: 100}
+			c.Default[i] = model.LayerDefault{TTL: d, Ramp: 100}
 		}
 	}
 	if ramp == nil {
@@ -382,14 +383,14 @@ func (l *loader) defaults(c *Cache, ttl, ramp *directive) bool {
 	return ok
 }
 
-func (l *loader) invalidateOf(sc *keyScope, d *directive) *Invalidate {
+func (l *loader) invalidateOf(sc *keyScope, d *directive) *model.Invalidate {
 	o := l.opts(d, []string{"key_type", "id", "buffer"}, []string{"external"})
 	kt, ok := l.keyType(d, o)
 	if !ok {
 		return nil
 	}
 
-	inv := &Invalidate{KeyType: kt}
+	inv := &model.Invalidate{KeyType: kt}
 	if b, ok := o["buffer"]; ok {
 		d, err := time.ParseDuration(b.value)
 		if err != nil || d < 0 {
@@ -402,7 +403,7 @@ func (l *loader) invalidateOf(sc *keyScope, d *directive) *Invalidate {
 	if !ok {
 		return nil
 	}
-	if part.Enc.Kind == EncSlice {
+	if part.Enc.Kind == model.EncSlice {
 		// A slice of ids: each is invalidated.
 		part.Enc, inv.Each = part.Enc.Elem, true
 	}
@@ -415,11 +416,11 @@ func (l *loader) invalidateOf(sc *keyScope, d *directive) *Invalidate {
 
 // idOf reads and checks the id= option of a directive; param is set when
 // the id is a parameter alone.
-func (l *loader) idOf(d *directive, o map[string]option, sc *keyScope) (part KeyPart, param string, ok bool) {
+func (l *loader) idOf(d *directive, o map[string]option, sc *keyScope) (part model.KeyPart, param string, ok bool) {
 	id, ok := o["id"]
 	if !ok {
 		l.required(d, "id", "id=EXPR, the entity's id")
-		return KeyPart{}, "", false
+		return model.KeyPart{}, "", false
 	}
 	return sc.check(id.value, id.valuePos)
 }
@@ -444,7 +445,7 @@ type pendingInvalidation struct {
 
 // checkInvalidations reports the invalidations of the package that reach
 // no tracked use case of it, unless marked external.
-func (l *loader) checkInvalidations(files []*File) {
+func (l *loader) checkInvalidations(files []*model.File) {
 	tracked, untracked := map[string]bool{}, map[string]string{}
 	for _, f := range files {
 		for _, iface := range f.Interfaces {

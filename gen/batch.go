@@ -5,6 +5,8 @@ import (
 	"go/parser"
 	"go/types"
 	"slices"
+
+	"github.com/gcache-go/gcache/gen/internal/model"
 )
 
 // batchOf reads the ids and results of a method cached with the batch
@@ -12,7 +14,7 @@ import (
 // returns (map[K]V, error). Each id is cached under its own key, the one a
 // call with that id alone would have, so c.ID renders one id and c.Value
 // is V. It returns the ids' parameter.
-func (l *loader) batchOf(c *Cache, method *Method, sc *keyScope, sig *types.Signature, d *directive, o map[string]option, flag option) (string, bool) {
+func (l *loader) batchOf(c *model.Cache, method *model.Method, sc *keyScope, sig *types.Signature, d *directive, o map[string]option, flag option) (string, bool) {
 	id, ok := o["id"]
 	if !ok {
 		l.required(d, "id", "id=PARAM, the parameter that holds the ids")
@@ -57,30 +59,30 @@ func (l *loader) batchOf(c *Cache, method *Method, sc *keyScope, sig *types.Sign
 		l.errorf(flag.pos, "%s returns a map keyed by %s; a batch method's map is keyed by its ids' type, %s", method.Name, l.typeString(m.Key()), l.typeString(k))
 		return "", false
 	}
-	c.Batch = &Batch{Param: p.Name(), Elem: "id", ID: l.typeOf(k, d.pos)}
-	c.ID = KeyPart{Expr: ParamRef{Name: c.Batch.Elem}, Enc: enc}
+	c.Batch = &model.Batch{Param: p.Name(), Elem: "id", ID: l.typeOf(k, d.pos)}
+	c.ID = model.KeyPart{Expr: model.ParamRef{Name: c.Batch.Elem}, Enc: enc}
 	c.Value, c.ReturnsError = l.typeOf(m.Elem(), d.pos), true
 	c.Fingerprint = fingerprint(m.Elem())
 	return p.Name(), true
 }
 
 // mentions reports whether the key part uses the parameter name.
-func mentions(p KeyPart, name string) bool {
+func mentions(p model.KeyPart, name string) bool {
 	return slices.Contains(paramsOf(p.Expr), name)
 }
 
 // paramsOf returns the parameters expression x uses.
-func paramsOf(x Expr) []string {
+func paramsOf(x model.Expr) []string {
 	switch x := x.(type) {
-	case ParamRef:
+	case model.ParamRef:
 		return []string{x.Name}
-	case Selector:
+	case model.Selector:
 		return paramsOf(x.X)
-	case MethodCall:
+	case model.MethodCall:
 		return paramsOf(x.X)
-	case Conversion:
+	case model.Conversion:
 		return paramsOf(x.X)
-	case Deref:
+	case model.Deref:
 		return paramsOf(x.X)
 	}
 	return nil

@@ -9,6 +9,7 @@ import (
 	"unicode"
 
 	"github.com/dave/jennifer/jen"
+	"github.com/gcache-go/gcache/gen/internal/model"
 )
 
 // keyBufferSize is the stack buffer a decorator renders keys into; longer
@@ -16,7 +17,7 @@ import (
 const keyBufferSize = 128
 
 // emit renders the Go source of f.
-func emit(f *File) ([]byte, error) {
+func emit(f *model.File) ([]byte, error) {
 	aliases := name(f)
 	out := jen.NewFilePathName(f.Package.Path, f.Package.Name)
 	out.HeaderComment(header)
@@ -76,7 +77,7 @@ func groupImports(src []byte) ([]byte, error) {
 	return format.Source(out)
 }
 
-func packageName(f *File, path string) string {
+func packageName(f *model.File, path string) string {
 	switch path {
 	case runtimePath:
 		return "runtime"
@@ -90,15 +91,15 @@ func rt(name string) *jen.Statement { return jen.Qual(runtimePath, name) }
 
 // emitter writes the decorator of one interface.
 type emitter struct {
-	iface *Interface
+	iface *model.Interface
 	// reserved are the names the constructor's locals must not take: the
 	// package's declarations, the predeclared identifiers and the
 	// imports.
 	reserved map[string]bool
 	// Per method: the decorator's field and key helpers, in the order of
 	// the method's use case, then invalidations.
-	fields  map[*Method][]string
-	helpers map[*Method][]string
+	fields  map[*model.Method][]string
+	helpers map[*model.Method][]string
 	// The constructor's parameters and error variable: next, c and err,
 	// unless the package declares those names, which the specs the
 	// constructor builds may use (a negative sentinel).
@@ -110,7 +111,7 @@ type emitter struct {
 // constructor's variables, and from the names the constructor uses, since
 // its locals take the fields' names.
 func (e *emitter) names() {
-	e.fields, e.helpers = map[*Method][]string{}, map[*Method][]string{}
+	e.fields, e.helpers = map[*model.Method][]string{}, map[*model.Method][]string{}
 	taken := map[string]bool{}
 	for n := range e.reserved {
 		taken[n] = true
@@ -313,7 +314,7 @@ func (e *emitter) ifErrReturn() jen.Code {
 }
 
 // spec is the UseCaseSpec literal of a use case.
-func (e *emitter) spec(c *Cache) jen.Code {
+func (e *emitter) spec(c *model.Cache) jen.Code {
 	fields := []kv{{"Name", e.useCaseName(c)}, {"KeyType", jen.Lit(c.KeyType)}}
 	if c.Tracked {
 		fields = append(fields, kv{"Tracked", jen.True()})
@@ -350,7 +351,7 @@ func (e *emitter) spec(c *Cache) jen.Code {
 
 // useCaseName is the name a use case registers: a generic decorator's
 // carries its type arguments, so that its instantiations coexist.
-func (e *emitter) useCaseName(c *Cache) jen.Code {
+func (e *emitter) useCaseName(c *model.Cache) jen.Code {
 	if len(e.iface.TypeParams) == 0 {
 		return jen.Lit(c.UseCase)
 	}
@@ -379,11 +380,11 @@ func durationCode(d time.Duration) jen.Code {
 
 // signature returns the method's parameters and results as the decorator
 // declares them.
-func signature(m *Method) (params, results []jen.Code) {
+func signature(m *model.Method) (params, results []jen.Code) {
 	for i, p := range m.Params {
 		t := typeCode(p.Type)
 		if m.Variadic && i == len(m.Params)-1 {
-			t = jen.Op("...").Add(typeCode(p.Type.(Slice).Elem))
+			t = jen.Op("...").Add(typeCode(p.Type.(model.Slice).Elem))
 		}
 		params = append(params, jen.Id(p.Name).Add(t))
 	}
@@ -395,7 +396,7 @@ func signature(m *Method) (params, results []jen.Code) {
 
 // forward is the call of the wrapped method with the decorator's
 // arguments.
-func forward(m *Method) *jen.Statement {
+func forward(m *model.Method) *jen.Statement {
 	var args []jen.Code
 	for i, p := range m.Params {
 		a := jen.Id(p.Name)
@@ -407,13 +408,13 @@ func forward(m *Method) *jen.Statement {
 	return jen.Id("c").Dot("next").Dot(m.Name).Call(args...)
 }
 
-func (e *emitter) method(out *jen.File, m *Method, body ...jen.Code) {
+func (e *emitter) method(out *jen.File, m *model.Method, body ...jen.Code) {
 	params, results := signature(m)
 	out.Func().Params(jen.Id("c").Op("*").Add(e.self())).Id(m.Name).Params(params...).Params(results...).Block(body...)
 	out.Line()
 }
 
-func (e *emitter) passThrough(out *jen.File, m *Method) {
+func (e *emitter) passThrough(out *jen.File, m *model.Method) {
 	out.Commentf("%s calls the wrapped %s.", m.Name, m.Name)
 	call := forward(m)
 	if len(m.Results) > 0 {
@@ -423,7 +424,7 @@ func (e *emitter) passThrough(out *jen.File, m *Method) {
 	}
 }
 
-func (e *emitter) cachedMethod(out *jen.File, m *Method) {
+func (e *emitter) cachedMethod(out *jen.File, m *model.Method) {
 	c := m.Cache
 	uc := jen.Id("c").Dot(e.fields[m][0])
 	ctx := m.Params[0].Name
@@ -462,7 +463,7 @@ func (e *emitter) cachedMethod(out *jen.File, m *Method) {
 // batchMethod writes a batch method, which leaves the ids it gets to
 // GetBatch with two closures: one that renders the key of one id, and one
 // that calls the wrapped method with the ids the cache does not hold.
-func (e *emitter) batchMethod(out *jen.File, m *Method) {
+func (e *emitter) batchMethod(out *jen.File, m *model.Method) {
 	c, b := m.Cache, m.Cache.Batch
 	ctx := m.Params[0].Name
 	id := typeCode(b.ID)
@@ -477,7 +478,7 @@ func (e *emitter) batchMethod(out *jen.File, m *Method) {
 	e.keyHelper(out, m, e.helpers[m][0], c.ID, c.Args)
 }
 
-func (e *emitter) invalidatingMethod(out *jen.File, m *Method) {
+func (e *emitter) invalidatingMethod(out *jen.File, m *model.Method) {
 	ctx := m.Params[0].Name
 	taken := map[string]bool{}
 	for _, p := range m.Params {
@@ -509,9 +510,9 @@ func (e *emitter) invalidatingMethod(out *jen.File, m *Method) {
 	}
 	for i, inv := range m.Invalidations {
 		kinds = append(kinds, inv.KeyType)
-		helper := jen.Id("c").Dot(e.helpers[m][i]).Call(e.helperArgs(m, []KeyPart{inv.ID}, jen.Nil())...)
+		helper := jen.Id("c").Dot(e.helpers[m][i]).Call(e.helperArgs(m, []model.KeyPart{inv.ID}, jen.Nil())...)
 		if inv.Each {
-			helper = jen.Id("c").Dot(e.helpers[m][i]).Call(e.helperArgs(m, []KeyPart{inv.ID})...)
+			helper = jen.Id("c").Dot(e.helpers[m][i]).Call(e.helperArgs(m, []model.KeyPart{inv.ID})...)
 			invalidate = append(invalidate,
 				jen.List(jen.Id("keys"), jen.Id("keyErr")).Op(assign("keys", "keyErr")).Add(helper),
 				jen.Id("c").Dot(e.fields[m][i]).Dot("InvalidateEach").Call(jen.Id(ctx), jen.Id("keys"), jen.Id("keyErr")))
@@ -553,7 +554,7 @@ func (e *emitter) invalidatingMethod(out *jen.File, m *Method) {
 
 // helperArgs are the arguments of a key helper: buf, if given, then the
 // parameters its parts use.
-func (e *emitter) helperArgs(m *Method, parts []KeyPart, buf ...jen.Code) []jen.Code {
+func (e *emitter) helperArgs(m *model.Method, parts []model.KeyPart, buf ...jen.Code) []jen.Code {
 	args := buf
 	for _, p := range keyParams(m, parts) {
 		args = append(args, jen.Id(p.Name))
@@ -563,7 +564,7 @@ func (e *emitter) helperArgs(m *Method, parts []KeyPart, buf ...jen.Code) []jen.
 
 // keyParams are the parameters of a key helper after its buffer: those
 // its parts use, in order; for a batch, the one id first.
-func keyParams(m *Method, parts []KeyPart) []Param {
+func keyParams(m *model.Method, parts []model.KeyPart) []model.Param {
 	used := map[string]bool{}
 	for _, p := range parts {
 		for _, n := range paramsOf(p.Expr) {
@@ -575,9 +576,9 @@ func keyParams(m *Method, parts []KeyPart) []Param {
 			}
 		}
 	}
-	var params []Param
+	var params []model.Param
 	if c := m.Cache; c != nil && c.Batch != nil {
-		params = append(params, Param{Name: c.Batch.Elem, Type: c.Batch.ID})
+		params = append(params, model.Param{Name: c.Batch.Elem, Type: c.Batch.ID})
 	}
 	for _, p := range m.Params[1:] {
 		if used[p.Name] {
@@ -588,8 +589,8 @@ func keyParams(m *Method, parts []KeyPart) []Param {
 }
 
 // cacheParts are the key parts of a cached method.
-func cacheParts(c *Cache) []KeyPart {
-	parts := []KeyPart{c.ID}
+func cacheParts(c *model.Cache) []model.KeyPart {
+	parts := []model.KeyPart{c.ID}
 	for _, a := range c.Args {
 		parts = append(parts, a.Part)
 	}
@@ -598,9 +599,9 @@ func cacheParts(c *Cache) []KeyPart {
 
 // keyHelper writes the method that renders a call's id and arguments: the
 // layout UseCase.GetRendered and Invalidator.Invalidate take.
-func (e *emitter) keyHelper(out *jen.File, m *Method, name string, id KeyPart, args []KeyArg) {
+func (e *emitter) keyHelper(out *jen.File, m *model.Method, name string, id model.KeyPart, args []model.KeyArg) {
 	params := []jen.Code{jen.Id("b").Index().Byte()}
-	parts := []KeyPart{id}
+	parts := []model.KeyPart{id}
 	for _, a := range args {
 		parts = append(parts, a.Part)
 	}
@@ -637,9 +638,9 @@ func (e *emitter) keyHelper(out *jen.File, m *Method, name string, id KeyPart, a
 
 // eachKeyHelper writes the method that renders each id of a slice of
 // them, the layout Invalidator.InvalidateEach takes.
-func (e *emitter) eachKeyHelper(out *jen.File, m *Method, name string, id KeyPart) {
+func (e *emitter) eachKeyHelper(out *jen.File, m *model.Method, name string, id model.KeyPart) {
 	var params []jen.Code
-	for _, p := range keyParams(m, []KeyPart{id}) {
+	for _, p := range keyParams(m, []model.KeyPart{id}) {
 		params = append(params, jen.Id(p.Name).Add(typeCode(p.Type)))
 	}
 	outer := &renderer{fail: func(err jen.Code) jen.Code { return jen.Return(jen.Nil(), err) }}
@@ -673,7 +674,7 @@ type renderer struct {
 func (r *renderer) add(c jen.Code) { r.stmts = append(r.stmts, c) }
 
 // part appends a key part: its nil checks, then its value.
-func (r *renderer) part(p KeyPart) {
+func (r *renderer) part(p model.KeyPart) {
 	for _, n := range p.Nil {
 		r.add(jen.If(exprCode(n.Expr).Op("==").Nil()).Block(r.fail(rt("NilKeyError").Call(jen.Lit(n.Text)))))
 	}
@@ -682,22 +683,22 @@ func (r *renderer) part(p KeyPart) {
 
 // isSimple reports whether evaluating x twice is as cheap and safe as
 // once: no calls.
-func isSimple(x Expr) bool {
+func isSimple(x model.Expr) bool {
 	switch x := x.(type) {
-	case ParamRef:
+	case model.ParamRef:
 		return true
-	case Selector:
+	case model.Selector:
 		return isSimple(x.X)
-	case Deref:
+	case model.Deref:
 		return isSimple(x.X)
 	}
 	return false
 }
 
 // value appends the statements that render v with enc.
-func (r *renderer) value(enc *Encoder, v *jen.Statement, simple bool) {
+func (r *renderer) value(enc *model.Encoder, v *jen.Statement, simple bool) {
 	switch enc.Kind {
-	case EncNilable:
+	case model.EncNilable:
 		if !simple {
 			// Evaluate once: v is used twice.
 			inner := &renderer{fail: r.fail}
@@ -723,10 +724,10 @@ func (r *renderer) value(enc *Encoder, v *jen.Statement, simple bool) {
 		r.add(jen.If(v.Clone().Op("==").Nil()).Block(
 			jen.Id("b").Op("=").Add(rt("AppendNil")).Call(jen.Id("b")),
 		).Else().Block(inner.stmts...))
-	case EncText:
+	case model.EncText:
 		r.fallible = true
 		r.add(jen.If(jen.List(jen.Id("b"), jen.Err()).Op("=").Add(rt("AppendText")).Call(jen.Id("b"), v), jen.Err().Op("!=").Nil()).Block(r.fail(jen.Err())))
-	case EncSlice:
+	case model.EncSlice:
 		if enc.Elem.Fallible() {
 			r.fallible = true
 			r.add(jen.If(jen.List(jen.Id("b"), jen.Err()).Op("=").Add(rt("AppendSliceErr")).Call(jen.Id("b"), v, elemFunc(enc.Elem)), jen.Err().Op("!=").Nil()).Block(r.fail(jen.Err())))
@@ -740,18 +741,18 @@ func (r *renderer) value(enc *Encoder, v *jen.Statement, simple bool) {
 
 // callsMethod reports whether rendering a value with enc calls a method
 // on it, which a dereference needs parentheses for: (*p).CacheKey().
-func callsMethod(enc *Encoder) bool {
+func callsMethod(enc *model.Encoder) bool {
 	switch enc.Kind {
-	case EncCacheKey, EncStringer:
+	case model.EncCacheKey, model.EncStringer:
 		return true
-	case EncNilable:
+	case model.EncNilable:
 		return !enc.Deref && callsMethod(enc.Elem)
 	}
 	return false
 }
 
 // appendCall is the call of the Append function of an infallible scalar.
-func appendCall(enc *Encoder, v *jen.Statement) *jen.Statement {
+func appendCall(enc *model.Encoder, v *jen.Statement) *jen.Statement {
 	conv := func(t string) *jen.Statement {
 		if enc.Conv {
 			return jen.Id(t).Call(v)
@@ -760,30 +761,30 @@ func appendCall(enc *Encoder, v *jen.Statement) *jen.Statement {
 	}
 	b := jen.Id("b")
 	switch enc.Kind {
-	case EncString:
+	case model.EncString:
 		return rt("AppendString").Call(b, conv("string"))
-	case EncBytes:
+	case model.EncBytes:
 		if enc.Conv {
 			return rt("AppendBytes").Call(b, jen.Index().Byte().Call(v))
 		}
 		return rt("AppendBytes").Call(b, v)
-	case EncBool:
+	case model.EncBool:
 		return rt("AppendBool").Call(b, conv("bool"))
-	case EncInt:
+	case model.EncInt:
 		return rt("AppendInt").Call(b, conv("int64"))
-	case EncUint:
+	case model.EncUint:
 		return rt("AppendUint").Call(b, conv("uint64"))
-	case EncFloat32:
+	case model.EncFloat32:
 		return rt("AppendFloat").Call(b, jen.Float64().Call(v), jen.Lit(32))
-	case EncFloat64:
+	case model.EncFloat64:
 		return rt("AppendFloat").Call(b, conv("float64"), jen.Lit(64))
-	case EncTime:
+	case model.EncTime:
 		return rt("AppendTime").Call(b, v)
-	case EncDuration:
+	case model.EncDuration:
 		return rt("AppendDuration").Call(b, v)
-	case EncCacheKey:
+	case model.EncCacheKey:
 		return rt("AppendString").Call(b, v.Clone().Dot("CacheKey").Call())
-	case EncStringer:
+	case model.EncStringer:
 		return rt("AppendString").Call(b, v.Clone().Dot("String").Call())
 	}
 	panic(fmt.Sprintf("gen: no Append function for encoder kind %d", enc.Kind))
@@ -791,24 +792,24 @@ func appendCall(enc *Encoder, v *jen.Statement) *jen.Statement {
 
 // elemFunc is the function that renders one slice element: an Append
 // function itself when its signature fits, or a literal.
-func elemFunc(enc *Encoder) jen.Code {
+func elemFunc(enc *model.Encoder) jen.Code {
 	if !enc.Conv {
 		switch enc.Kind {
-		case EncString:
+		case model.EncString:
 			return rt("AppendString")
-		case EncBytes:
+		case model.EncBytes:
 			return rt("AppendBytes")
-		case EncBool:
+		case model.EncBool:
 			return rt("AppendBool")
-		case EncInt:
+		case model.EncInt:
 			return rt("AppendInt")
-		case EncUint:
+		case model.EncUint:
 			return rt("AppendUint")
-		case EncTime:
+		case model.EncTime:
 			return rt("AppendTime")
-		case EncDuration:
+		case model.EncDuration:
 			return rt("AppendDuration")
-		case EncText:
+		case model.EncText:
 			return rt("AppendText").Types(typeCode(enc.Type))
 		}
 	}
@@ -822,28 +823,28 @@ func elemFunc(enc *Encoder) jen.Code {
 	}
 	inner := &renderer{fail: func(err jen.Code) jen.Code { return jen.Return(jen.Id("b")) }}
 	inner.value(enc, jen.Id("v"), true)
-	if len(inner.stmts) == 1 && enc.Kind != EncNilable && enc.Kind != EncSlice {
+	if len(inner.stmts) == 1 && enc.Kind != model.EncNilable && enc.Kind != model.EncSlice {
 		return jen.Func().Add(params).Index().Byte().Block(jen.Return(appendCall(enc, jen.Id("v"))))
 	}
 	return jen.Func().Add(params).Index().Byte().Block(append(inner.stmts, jen.Return(jen.Id("b")))...)
 }
 
 // exprCode is the Go code of a key expression.
-func exprCode(x Expr) *jen.Statement {
+func exprCode(x model.Expr) *jen.Statement {
 	switch x := x.(type) {
-	case ParamRef:
+	case model.ParamRef:
 		return jen.Id(x.Name)
-	case Selector:
+	case model.Selector:
 		return operand(x.X).Dot(x.Name)
-	case MethodCall:
+	case model.MethodCall:
 		return operand(x.X).Dot(x.Name).Call()
-	case Conversion:
+	case model.Conversion:
 		switch x.To.(type) {
-		case Pointer, *Func, Chan:
+		case model.Pointer, *model.Func, model.Chan:
 			return jen.Parens(typeCode(x.To)).Call(exprCode(x.X))
 		}
 		return typeCode(x.To).Call(exprCode(x.X))
-	case Deref:
+	case model.Deref:
 		return jen.Op("*").Add(exprCode(x.X))
 	}
 	panic(fmt.Sprintf("gen: unknown expression %T", x))
@@ -851,17 +852,17 @@ func exprCode(x Expr) *jen.Statement {
 
 // operand is x as the operand of a selector: a dereference needs
 // parentheses there.
-func operand(x Expr) *jen.Statement {
-	if _, ok := x.(Deref); ok {
+func operand(x model.Expr) *jen.Statement {
+	if _, ok := x.(model.Deref); ok {
 		return jen.Parens(exprCode(x))
 	}
 	return exprCode(x)
 }
 
 // typeCode is the Go code of a type.
-func typeCode(t Type) *jen.Statement {
+func typeCode(t model.Type) *jen.Statement {
 	switch t := t.(type) {
-	case Named:
+	case model.Named:
 		var s *jen.Statement
 		if t.Path == "" {
 			s = jen.Id(t.Name)
@@ -876,17 +877,17 @@ func typeCode(t Type) *jen.Statement {
 			s = s.Types(args...)
 		}
 		return s
-	case TypeParamRef:
+	case model.TypeParamRef:
 		return jen.Id(t.Name)
-	case Pointer:
+	case model.Pointer:
 		return jen.Op("*").Add(typeCode(t.Elem))
-	case Slice:
+	case model.Slice:
 		return jen.Index().Add(typeCode(t.Elem))
-	case Array:
+	case model.Array:
 		return jen.Index(jen.Lit(int(t.Len))).Add(typeCode(t.Elem))
-	case Map:
+	case model.Map:
 		return jen.Map(typeCode(t.Key)).Add(typeCode(t.Elem))
-	case Chan:
+	case model.Chan:
 		switch t.Dir {
 		case "<-chan":
 			return jen.Op("<-").Chan().Add(typeCode(t.Elem))
@@ -894,9 +895,9 @@ func typeCode(t Type) *jen.Statement {
 			return jen.Chan().Op("<-").Add(typeCode(t.Elem))
 		}
 		return jen.Chan().Add(typeCode(t.Elem))
-	case *Func:
+	case *model.Func:
 		return jen.Func().Add(funcSig(t))
-	case Struct:
+	case model.Struct:
 		fields := make([]jen.Code, len(t.Fields))
 		for i, f := range t.Fields {
 			var s *jen.Statement
@@ -911,9 +912,9 @@ func typeCode(t Type) *jen.Statement {
 			fields[i] = s
 		}
 		return jen.Struct(fields...)
-	case InterfaceType:
+	case model.InterfaceType:
 		return jen.Interface(interfaceElems(t)...)
-	case Union:
+	case model.Union:
 		terms := make([]jen.Code, len(t.Terms))
 		for i, term := range t.Terms {
 			s := typeCode(term.Type)
@@ -927,7 +928,7 @@ func typeCode(t Type) *jen.Statement {
 	panic(fmt.Sprintf("gen: unknown type %T", t))
 }
 
-func interfaceElems(t InterfaceType) []jen.Code {
+func interfaceElems(t model.InterfaceType) []jen.Code {
 	var elems []jen.Code
 	for _, e := range t.Embedded {
 		elems = append(elems, typeCode(e))
@@ -940,18 +941,18 @@ func interfaceElems(t InterfaceType) []jen.Code {
 
 // constraintCode is a type parameter's constraint: an implicit interface
 // (~int | ~string) is written bare.
-func constraintCode(t Type) *jen.Statement {
-	if it, ok := t.(InterfaceType); ok && it.Implicit && len(it.Embedded) == 1 && len(it.Methods) == 0 {
+func constraintCode(t model.Type) *jen.Statement {
+	if it, ok := t.(model.InterfaceType); ok && it.Implicit && len(it.Embedded) == 1 && len(it.Methods) == 0 {
 		return typeCode(it.Embedded[0])
 	}
 	return typeCode(t)
 }
 
-func funcSig(f *Func) *jen.Statement {
+func funcSig(f *model.Func) *jen.Statement {
 	params := make([]jen.Code, len(f.Params))
 	for i, p := range f.Params {
 		if f.Variadic && i == len(f.Params)-1 {
-			params[i] = jen.Op("...").Add(typeCode(p.(Slice).Elem))
+			params[i] = jen.Op("...").Add(typeCode(p.(model.Slice).Elem))
 			continue
 		}
 		params[i] = typeCode(p)

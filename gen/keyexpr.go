@@ -9,6 +9,8 @@ import (
 	"go/token"
 	"go/types"
 	"strings"
+
+	"github.com/gcache-go/gcache/gen/internal/model"
 )
 
 // A keyScope checks the key expressions of one method.
@@ -72,16 +74,16 @@ func (sc *keyScope) notAParam(name string) string {
 
 // check parses and checks the key expression src, written at pos. It
 // returns the key part and, when src is a bare parameter, its name.
-func (sc *keyScope) check(src string, pos token.Position) (KeyPart, string, bool) {
+func (sc *keyScope) check(src string, pos token.Position) (model.KeyPart, string, bool) {
 	e, err := parser.ParseExpr(src)
 	if err != nil || src == "" {
 		sc.l.errorf(pos, "%q is not a Go expression", src)
-		return KeyPart{}, "", false
+		return model.KeyPart{}, "", false
 	}
-	var part KeyPart
+	var part model.KeyPart
 	x, t, ok := sc.expr(e, &part, pos)
 	if !ok {
-		return KeyPart{}, "", false
+		return model.KeyPart{}, "", false
 	}
 	part.Expr = x
 	bare := ""
@@ -96,7 +98,7 @@ func (sc *keyScope) check(src string, pos token.Position) (KeyPart, string, bool
 			hint = fmt.Sprintf("add //gcache:arg %s=EXPR or //gcache:ignore %s", bare, bare)
 		}
 		sc.l.errorf(pos, "%s: %s; %s", src, msg, hint)
-		return KeyPart{}, "", false
+		return model.KeyPart{}, "", false
 	}
 	return part, bare, true
 }
@@ -104,8 +106,8 @@ func (sc *keyScope) check(src string, pos token.Position) (KeyPart, string, bool
 // at returns the position of node n of an expression written at pos.
 func at(pos token.Position, n ast.Node) token.Position { return shift(pos, int(n.Pos())-1) }
 
-func (sc *keyScope) expr(e ast.Expr, part *KeyPart, pos token.Position) (Expr, types.Type, bool) {
-	fail := func(n ast.Node, format string, args ...any) (Expr, types.Type, bool) {
+func (sc *keyScope) expr(e ast.Expr, part *model.KeyPart, pos token.Position) (model.Expr, types.Type, bool) {
+	fail := func(n ast.Node, format string, args ...any) (model.Expr, types.Type, bool) {
 		sc.l.errorf(at(pos, n), format, args...)
 		return nil, nil, false
 	}
@@ -117,7 +119,7 @@ func (sc *keyScope) expr(e ast.Expr, part *KeyPart, pos token.Position) (Expr, t
 		if p == nil {
 			return fail(e, "%s", sc.notAParam(e.Name))
 		}
-		return ParamRef{Name: e.Name}, p.Type(), true
+		return model.ParamRef{Name: e.Name}, p.Type(), true
 	case *ast.StarExpr:
 		x, t, ok := sc.expr(e.X, part, pos)
 		if !ok {
@@ -127,8 +129,8 @@ func (sc *keyScope) expr(e ast.Expr, part *KeyPart, pos token.Position) (Expr, t
 		if !isPtr {
 			return fail(e, "cannot dereference %s of type %s", text(e.X), sc.l.typeString(t))
 		}
-		part.Nil = append(part.Nil, NilCheck{Expr: x, Text: text(e.X)})
-		return Deref{X: x}, p.Elem(), true
+		part.Nil = append(part.Nil, model.NilCheck{Expr: x, Text: text(e.X)})
+		return model.Deref{X: x}, p.Elem(), true
 	case *ast.SelectorExpr:
 		if id, ok := e.X.(*ast.Ident); ok && sc.param(id.Name) == nil {
 			return fail(e, "%s: %s", text(e), sc.notAParam(id.Name))
@@ -141,7 +143,7 @@ func (sc *keyScope) expr(e ast.Expr, part *KeyPart, pos token.Position) (Expr, t
 		switch obj := obj.(type) {
 		case *types.Var:
 			x = sc.walkEmbedded(x, t, index, part, text(e.X), true)
-			return Selector{X: x, Name: e.Sel.Name}, obj.Type(), true
+			return model.Selector{X: x, Name: e.Sel.Name}, obj.Type(), true
 		case *types.Func:
 			return fail(e.Sel, "%s is a method: call it, %s()", text(e), text(e))
 		}
@@ -162,22 +164,22 @@ func (sc *keyScope) expr(e ast.Expr, part *KeyPart, pos token.Position) (Expr, t
 // index path from x, of type t. Every pointer it dereferences on the way
 // gets a nil check; so does the final receiver when derefLast is set (a
 // field, or a method that a nil receiver would make panic).
-func (sc *keyScope) walkEmbedded(x Expr, t types.Type, index []int, part *KeyPart, src string, derefLast bool) Expr {
+func (sc *keyScope) walkEmbedded(x model.Expr, t types.Type, index []int, part *model.KeyPart, src string, derefLast bool) model.Expr {
 	for _, i := range index[:len(index)-1] {
 		if isPointer(t) {
-			part.Nil = append(part.Nil, NilCheck{Expr: x, Text: src})
+			part.Nil = append(part.Nil, model.NilCheck{Expr: x, Text: src})
 		}
 		st, ok := deref(t).Underlying().(*types.Struct)
 		if !ok {
 			break
 		}
 		f := st.Field(i)
-		x = Selector{X: x, Name: f.Name()}
+		x = model.Selector{X: x, Name: f.Name()}
 		src += "." + f.Name()
 		t = f.Type()
 	}
 	if derefLast && (isPointer(t) || types.IsInterface(t)) {
-		part.Nil = append(part.Nil, NilCheck{Expr: x, Text: src})
+		part.Nil = append(part.Nil, model.NilCheck{Expr: x, Text: src})
 	}
 	return x
 }
@@ -194,7 +196,7 @@ func deref(t types.Type) types.Type {
 	return t
 }
 
-func (sc *keyScope) methodCall(e *ast.CallExpr, part *KeyPart, pos token.Position) (Expr, types.Type, bool) {
+func (sc *keyScope) methodCall(e *ast.CallExpr, part *model.KeyPart, pos token.Position) (model.Expr, types.Type, bool) {
 	sel, ok := e.Fun.(*ast.SelectorExpr)
 	if !ok {
 		sc.l.errorf(at(pos, e), "%s: only methods are called in a key expression", text(e))
@@ -229,10 +231,10 @@ func (sc *keyScope) methodCall(e *ast.CallExpr, part *KeyPart, pos token.Positio
 	// through a nil pointer or interface panics.
 	_, ptrRecv := sig.Recv().Type().Underlying().(*types.Pointer)
 	x = sc.walkEmbedded(x, t, index, part, text(sel.X), !ptrRecv)
-	return MethodCall{X: x, Name: sel.Sel.Name}, sig.Results().At(0).Type(), true
+	return model.MethodCall{X: x, Name: sel.Sel.Name}, sig.Results().At(0).Type(), true
 }
 
-func (sc *keyScope) conversion(e *ast.CallExpr, part *KeyPart, pos token.Position) (Expr, types.Type, bool) {
+func (sc *keyScope) conversion(e *ast.CallExpr, part *model.KeyPart, pos token.Position) (model.Expr, types.Type, bool) {
 	tv, err := types.Eval(sc.l.fset, sc.pkg, sc.anchor, text(e.Fun))
 	if err != nil || !tv.IsType() {
 		sc.l.errorf(at(pos, e.Fun), "%s: a key expression calls methods without arguments, or converts to a type", text(e))
@@ -250,16 +252,16 @@ func (sc *keyScope) conversion(e *ast.CallExpr, part *KeyPart, pos token.Positio
 		sc.l.errorf(at(pos, e), "%s: converting %s to %s %s, so different values would share a key; convert to a type that holds every value of %s", text(e), sc.l.typeString(t), sc.l.typeString(tv.Type), why, sc.l.typeString(t))
 		return nil, nil, false
 	}
-	return Conversion{To: sc.l.typeOf(tv.Type, pos), X: x}, tv.Type, true
+	return model.Conversion{To: sc.l.typeOf(tv.Type, pos), X: x}, tv.Type, true
 }
 
 // addressable reports whether the value of x is addressable, so that a
 // method with a pointer receiver can be called on it.
-func addressable(x Expr) bool {
+func addressable(x model.Expr) bool {
 	switch x := x.(type) {
-	case ParamRef, Deref:
+	case model.ParamRef, model.Deref:
 		return true
-	case Selector:
+	case model.Selector:
 		return addressable(x.X)
 	}
 	return false
@@ -273,21 +275,21 @@ func text(n ast.Node) string {
 
 // encoder returns how a value of type t renders into a key, or nil and the
 // reason it cannot.
-func (sc *keyScope) encoder(t types.Type, addr bool, pos token.Position) (*Encoder, string) {
-	enc := func(kind EncKind, conv bool) (*Encoder, string) {
-		return &Encoder{Kind: kind, Conv: conv}, ""
+func (sc *keyScope) encoder(t types.Type, addr bool, pos token.Position) (*model.Encoder, string) {
+	enc := func(kind model.EncKind, conv bool) (*model.Encoder, string) {
+		return &model.Encoder{Kind: kind, Conv: conv}, ""
 	}
 	switch {
 	case isNamed(t, "time", "Time"):
-		return enc(EncTime, false)
+		return enc(model.EncTime, false)
 	case isNamed(t, "time", "Duration"):
-		return enc(EncDuration, false)
+		return enc(model.EncDuration, false)
 	}
 	if p, ok := t.Underlying().(*types.Pointer); ok && (isNamed(p.Elem(), "time", "Time") || isNamed(p.Elem(), "time", "Duration")) {
 		// Before the methods: *time.Time has MarshalText, which would keep
 		// the time's zone in the key.
 		elem, _ := sc.encoder(p.Elem(), true, pos)
-		return &Encoder{Kind: EncNilable, Elem: elem, Deref: true}, ""
+		return &model.Encoder{Kind: model.EncNilable, Elem: elem, Deref: true}, ""
 	}
 	_, isIface := t.Underlying().(*types.Interface)
 	_, isPtr := t.Underlying().(*types.Pointer)
@@ -296,11 +298,11 @@ func (sc *keyScope) encoder(t types.Type, addr bool, pos token.Position) (*Encod
 	}
 	for _, m := range []struct {
 		name string
-		kind EncKind
+		kind model.EncKind
 		ok   func(*types.Signature) bool
 	}{
-		{"CacheKey", EncCacheKey, returnsString},
-		{"MarshalText", EncText, returnsBytesError},
+		{"CacheKey", model.EncCacheKey, returnsString},
+		{"MarshalText", model.EncText, returnsBytesError},
 	} {
 		found, via := sc.lookupMethod(t, m.name, m.ok, addr)
 		if !found {
@@ -309,10 +311,10 @@ func (sc *keyScope) encoder(t types.Type, addr bool, pos token.Position) (*Encod
 		if via != "" {
 			return nil, fmt.Sprintf("type %s has %s only through its embedded field %s, so its keys would render %s alone and drop its other fields; declare %s on %s itself", sc.l.typeString(t), m.name, via, via, m.name, sc.l.typeString(deref(t)))
 		}
-		e := &Encoder{Kind: m.kind}
+		e := &model.Encoder{Kind: m.kind}
 		if isIface || isPtr {
 			// A nil interface or pointer renders "nil" rather than panic.
-			return &Encoder{Kind: EncNilable, Elem: e}, ""
+			return &model.Encoder{Kind: model.EncNilable, Elem: e}, ""
 		}
 		return e, ""
 	}
@@ -332,32 +334,32 @@ func (sc *keyScope) encoder(t types.Type, addr bool, pos token.Position) (*Encod
 		conv := func(target types.BasicKind) bool { return !types.Identical(t, types.Typ[target]) }
 		switch info := u.Info(); {
 		case u.Kind() == types.String:
-			return enc(EncString, conv(types.String))
+			return enc(model.EncString, conv(types.String))
 		case u.Kind() == types.Bool:
-			return enc(EncBool, conv(types.Bool))
+			return enc(model.EncBool, conv(types.Bool))
 		case info&types.IsInteger != 0 && isStringer(sc, t, addr):
 			// Keyed by name, so that renumbering the constants keeps
 			// what the keys mean.
-			return enc(EncStringer, false)
+			return enc(model.EncStringer, false)
 		case info&types.IsInteger != 0 && info&types.IsUnsigned == 0:
-			return enc(EncInt, conv(types.Int64))
+			return enc(model.EncInt, conv(types.Int64))
 		case info&types.IsInteger != 0 && u.Kind() != types.Uintptr:
-			return enc(EncUint, conv(types.Uint64))
+			return enc(model.EncUint, conv(types.Uint64))
 		case u.Kind() == types.Float32:
-			return enc(EncFloat32, true)
+			return enc(model.EncFloat32, true)
 		case u.Kind() == types.Float64:
-			return enc(EncFloat64, conv(types.Float64))
+			return enc(model.EncFloat64, conv(types.Float64))
 		}
 	case *types.Slice:
 		if types.Identical(u.Elem(), types.Typ[types.Uint8]) {
-			return enc(EncBytes, !types.Identical(t, types.NewSlice(types.Typ[types.Uint8])))
+			return enc(model.EncBytes, !types.Identical(t, types.NewSlice(types.Typ[types.Uint8])))
 		}
 		elem, msg := sc.encoder(u.Elem(), true, pos)
 		if elem == nil {
 			return nil, "its elements are not key-encodable: " + msg
 		}
 		elem.Type = sc.l.typeOf(u.Elem(), pos)
-		return &Encoder{Kind: EncSlice, Elem: elem}, ""
+		return &model.Encoder{Kind: model.EncSlice, Elem: elem}, ""
 	case *types.Pointer:
 		elem, msg := sc.encoder(u.Elem(), true, pos)
 		if elem == nil {
@@ -365,7 +367,7 @@ func (sc *keyScope) encoder(t types.Type, addr bool, pos token.Position) (*Encod
 		}
 		// A pointee that can itself be nil is marked, so that the nil
 		// pointer and the pointer to nil render apart.
-		return &Encoder{Kind: EncNilable, Elem: elem, Deref: true, Marked: elem.Kind == EncNilable}, ""
+		return &model.Encoder{Kind: model.EncNilable, Elem: elem, Deref: true, Marked: elem.Kind == model.EncNilable}, ""
 	}
 	return nil, fmt.Sprintf("type %s is not key-encodable (want a string, bool, number, []byte, time.Time, time.Duration, a pointer or slice of those, or a type with CacheKey() string or MarshalText)", sc.l.typeString(t))
 }

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/gcache-go/gcache/gen/internal/model"
 	"golang.org/x/tools/go/packages"
 )
 
@@ -21,7 +22,7 @@ const loadMode = packages.NeedName | packages.NeedFiles | packages.NeedSyntax | 
 
 // load loads the packages matching patterns and returns the model of every
 // file that declares a wrapped interface.
-func load(dir string, patterns []string) ([]*File, []string, error) {
+func load(dir string, patterns []string) ([]*model.File, []string, error) {
 	cfg := &packages.Config{Mode: loadMode, Dir: dir}
 	pkgs, err := packages.Load(cfg, patterns...)
 	if err != nil {
@@ -31,7 +32,7 @@ func load(dir string, patterns []string) ([]*File, []string, error) {
 		return nil, nil, fmt.Errorf("no packages match %v", patterns)
 	}
 	var (
-		files   []*File
+		files   []*model.File
 		orphans []string
 		errs    Errors
 	)
@@ -114,7 +115,7 @@ func (l *loader) errorf(pos token.Position, format string, args ...any) {
 
 // loadPackage returns the files of one package to generate, and the
 // generated files that no longer have a source.
-func (l *loader) loadPackage() (files []*File, orphans []string) {
+func (l *loader) loadPackage() (files []*model.File, orphans []string) {
 	wanted := map[string]bool{}
 	var generated []string
 	for _, f := range l.pkg.Syntax {
@@ -125,7 +126,7 @@ func (l *loader) loadPackage() (files []*File, orphans []string) {
 		}
 		l.checkPlacement(f)
 		l.imports = map[string]string{}
-		var ifaces []*Interface
+		var ifaces []*model.Interface
 		for _, spec := range wrapped(f) {
 			if iface := l.loadInterface(spec); iface != nil {
 				ifaces = append(ifaces, iface)
@@ -136,10 +137,10 @@ func (l *loader) loadPackage() (files []*File, orphans []string) {
 		}
 		out := strings.TrimSuffix(path, ".go") + generatedSuffix
 		wanted[out] = true
-		files = append(files, &File{
+		files = append(files, &model.File{
 			Source:     path,
 			Path:       out,
-			Package:    Package{Path: l.pkg.PkgPath, Name: l.pkg.Name},
+			Package:    model.Package{Path: l.pkg.PkgPath, Name: l.pkg.Name},
 			BuildLines: buildLines(f),
 			Interfaces: ifaces,
 			Imports:    l.imports,
@@ -290,7 +291,7 @@ func (l *loader) directives(fset *token.FileSet, doc *ast.CommentGroup) []*direc
 }
 
 // loadInterface loads a type spec annotated //gcache:wrap.
-func (l *loader) loadInterface(spec *ast.TypeSpec) *Interface {
+func (l *loader) loadInterface(spec *ast.TypeSpec) *model.Interface {
 	var decl *ast.GenDecl
 	for _, f := range l.pkg.Syntax {
 		for _, d := range f.Decls {
@@ -328,7 +329,7 @@ func (l *loader) loadInterface(spec *ast.TypeSpec) *Interface {
 		l.errorf(wrap.pos, "//gcache:wrap is for interfaces; %s is a %s", spec.Name.Name, kindOf(obj.Type()))
 		return nil
 	}
-	iface := &Interface{Name: spec.Name.Name, Decorator: spec.Name.Name + "Cache"}
+	iface := &model.Interface{Name: spec.Name.Name, Decorator: spec.Name.Name + "Cache"}
 	for _, o := range wrap.opts {
 		switch {
 		case o.key == "name" && o.hasValue:
@@ -350,7 +351,7 @@ func (l *loader) loadInterface(spec *ast.TypeSpec) *Interface {
 	if tps := typeParamsOf(obj.Type()); tps != nil {
 		for i := range tps.Len() {
 			tp := tps.At(i)
-			iface.TypeParams = append(iface.TypeParams, TypeParam{Name: tp.Obj().Name(), Constraint: l.typeOf(tp.Constraint(), wrap.pos)})
+			iface.TypeParams = append(iface.TypeParams, model.TypeParam{Name: tp.Obj().Name(), Constraint: l.typeOf(tp.Constraint(), wrap.pos)})
 		}
 	}
 	methods := make([]*types.Func, ifaceType.NumMethods())
@@ -502,12 +503,12 @@ func (l *loader) inPackage(filename string) bool {
 }
 
 // loadMethod loads one method of a wrapped interface.
-func (l *loader) loadMethod(iface *Interface, m *types.Func, wrapPos token.Position) *Method {
+func (l *loader) loadMethod(iface *model.Interface, m *types.Func, wrapPos token.Position) *model.Method {
 	sig := m.Type().(*types.Signature)
-	method := &Method{Name: m.Name(), Variadic: sig.Variadic()}
+	method := &model.Method{Name: m.Name(), Variadic: sig.Variadic()}
 	for i := range sig.Params().Len() {
 		p := sig.Params().At(i)
-		method.Params = append(method.Params, Param{Name: p.Name(), Type: l.typeOf(p.Type(), wrapPos)})
+		method.Params = append(method.Params, model.Param{Name: p.Name(), Type: l.typeOf(p.Type(), wrapPos)})
 	}
 	for i := range sig.Results().Len() {
 		method.Results = append(method.Results, l.typeOf(sig.Results().At(i).Type(), wrapPos))

@@ -4,6 +4,8 @@ import (
 	"go/token"
 	"sort"
 	"strconv"
+
+	"github.com/gcache-go/gcache/gen/internal/model"
 )
 
 // Identifiers of the generated code, which imports and parameters must not
@@ -20,7 +22,7 @@ const (
 // name gives every import of f an alias and every parameter a name that
 // collides with nothing the decorator declares or uses, rewriting the key
 // expressions to match. It returns the aliases by path.
-func name(f *File) map[string]string {
+func name(f *model.File) map[string]string {
 	taken := map[string]bool{}
 	for _, n := range generatedNames {
 		taken[n] = true
@@ -75,7 +77,7 @@ func name(f *File) map[string]string {
 }
 
 // hasCached reports whether f has a cached method.
-func hasCached(f *File) bool {
+func hasCached(f *model.File) bool {
 	for _, iface := range f.Interfaces {
 		for _, m := range iface.Methods {
 			if m.Cache != nil {
@@ -87,7 +89,7 @@ func hasCached(f *File) bool {
 }
 
 // usesTime reports whether the decorators of f spell durations.
-func usesTime(f *File) bool {
+func usesTime(f *model.File) bool {
 	for _, iface := range f.Interfaces {
 		for _, m := range iface.Methods {
 			if c := m.Cache; c != nil && (c.Default[0].TTL > 0 || c.Default[1].TTL > 0 || c.NegativeTTL > 0 || c.Lease > 0) {
@@ -117,7 +119,7 @@ func unique(base string, taken map[string]bool) string {
 // nameParams names the parameters of m: unnamed and blank ones after
 // their position, colliding ones with a number; and, for a batch, the
 // one id its key helper renders, after them.
-func nameParams(m *Method, reserved map[string]bool) {
+func nameParams(m *model.Method, reserved map[string]bool) {
 	taken := map[string]bool{}
 	for n := range reserved {
 		taken[n] = true
@@ -143,7 +145,7 @@ func nameParams(m *Method, reserved map[string]bool) {
 			c.Batch.Param = n
 		}
 		c.Batch.Elem = unique(c.Batch.Elem, taken)
-		c.ID.Expr = ParamRef{Name: c.Batch.Elem}
+		c.ID.Expr = model.ParamRef{Name: c.Batch.Elem}
 	}
 	if len(renames) == 0 {
 		return
@@ -161,28 +163,28 @@ func nameParams(m *Method, reserved map[string]bool) {
 	}
 }
 
-func renamePart(p *KeyPart, renames map[string]string) {
+func renamePart(p *model.KeyPart, renames map[string]string) {
 	p.Expr = renameExpr(p.Expr, renames)
 	for i := range p.Nil {
 		p.Nil[i].Expr = renameExpr(p.Nil[i].Expr, renames)
 	}
 }
 
-func renameExpr(e Expr, renames map[string]string) Expr {
+func renameExpr(e model.Expr, renames map[string]string) model.Expr {
 	switch e := e.(type) {
-	case ParamRef:
+	case model.ParamRef:
 		if n, ok := renames[e.Name]; ok {
-			return ParamRef{Name: n}
+			return model.ParamRef{Name: n}
 		}
 		return e
-	case Selector:
-		return Selector{X: renameExpr(e.X, renames), Name: e.Name}
-	case MethodCall:
-		return MethodCall{X: renameExpr(e.X, renames), Name: e.Name}
-	case Conversion:
-		return Conversion{To: e.To, X: renameExpr(e.X, renames)}
-	case Deref:
-		return Deref{X: renameExpr(e.X, renames)}
+	case model.Selector:
+		return model.Selector{X: renameExpr(e.X, renames), Name: e.Name}
+	case model.MethodCall:
+		return model.MethodCall{X: renameExpr(e.X, renames), Name: e.Name}
+	case model.Conversion:
+		return model.Conversion{To: e.To, X: renameExpr(e.X, renames)}
+	case model.Deref:
+		return model.Deref{X: renameExpr(e.X, renames)}
 	}
 	return e
 }

@@ -1,9 +1,9 @@
-package gen
+// Package model is what the generator's loader makes of the annotated
+// source and all its emitter sees: no go/types or go/ast value gets past
+// the loader.
+package model
 
 import "time"
-
-// The model is what the loader makes of the annotated source and all the
-// emitter sees: no go/types or go/ast value gets past the loader.
 
 // A File is one generated file: the decorators of the wrapped interfaces
 // declared in one source file.
