@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"go/token"
 	"go/types"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -125,7 +126,7 @@ func isError(t types.Type) bool { return types.Identical(t, types.Universe.Looku
 func (l *loader) opts(d *directive, keys, flags []string) map[string]option {
 	got := map[string]option{}
 	for _, o := range d.opts {
-		isKey, isFlag := contains(keys, o.key), contains(flags, o.key)
+		isKey, isFlag := slices.Contains(keys, o.key), slices.Contains(flags, o.key)
 		switch {
 		case !isKey && !isFlag:
 			l.errorf(o.pos, "unknown option %q of //gcache:%s (have %s)", o.key, d.name, strings.Join(append(keys, flags...), ", "))
@@ -144,15 +145,6 @@ func (l *loader) opts(d *directive, keys, flags []string) map[string]option {
 		got[o.key] = o
 	}
 	return got
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // required reports a missing option, unless opts has reported it given
@@ -424,17 +416,6 @@ func (l *loader) idOf(d *directive, o map[string]option, sc *keyScope) (part mod
 	}
 	return sc.check(id.value, id.valuePos)
 }
-
-func posLess(a, b token.Position) bool {
-	if a.Filename != b.Filename {
-		return a.Filename < b.Filename
-	}
-	if a.Line != b.Line {
-		return a.Line < b.Line
-	}
-	return a.Column < b.Column
-}
-
 // A pendingInvalidation is an //gcache:invalidate whose key type a tracked
 // use case of the package must have, which is known once the whole
 // package is loaded.

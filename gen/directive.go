@@ -2,6 +2,7 @@ package gen
 
 import (
 	"fmt"
+	"go/scanner"
 	"go/token"
 	"os"
 	"path/filepath"
@@ -131,13 +132,12 @@ func shift(pos token.Position, n int) token.Position {
 	return pos
 }
 
-// An Error is a mistake in the annotated source, at a position.
-type Error struct {
-	Pos token.Position
-	Msg string
-}
+// An Error is a mistake in the annotated source, at a position; its
+// message starts with "gcache: ".
+type Error = scanner.Error
 
-func (e *Error) Error() string { return fmt.Sprintf("%s: gcache: %s", e.Pos, e.Msg) }
+// Errors is every mistake found in one run, in source order.
+type Errors = scanner.ErrorList
 
 // relative returns pos with its file named as the compiler names it:
 // relative to the working directory when it is below it.
@@ -153,16 +153,5 @@ func relative(pos token.Position) token.Position {
 }
 
 func errorAt(pos token.Position, format string, args ...any) *Error {
-	return &Error{Pos: pos, Msg: fmt.Sprintf(format, args...)}
-}
-
-// Errors is every mistake found in one run, in source order.
-type Errors []*Error
-
-func (es Errors) Error() string {
-	lines := make([]string, len(es))
-	for i, e := range es {
-		lines[i] = e.Error()
-	}
-	return strings.Join(lines, "\n")
+	return &Error{Pos: pos, Msg: "gcache: " + fmt.Sprintf(format, args...)}
 }

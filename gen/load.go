@@ -56,7 +56,7 @@ func load(dir string, patterns []string) ([]*model.File, []string, error) {
 		for _, e := range errs {
 			e.Pos = relative(e.Pos)
 		}
-		sort.SliceStable(errs, func(i, j int) bool { return posLess(errs[i].Pos, errs[j].Pos) })
+		errs.Sort()
 		return nil, nil, errs
 	}
 	return files, orphans, nil
