@@ -25,12 +25,51 @@ type methodDirs struct {
 	invalidations            []*directive
 }
 
+// A methodCtx is what reading the directives of one method needs.
+type methodCtx struct {
+	*loader
+	iface  *model.Interface
+	method *model.Method
+	sig    *types.Signature
+	sc     *keyScope
+	dirs   methodDirs
+}
+
 // annotate applies the directives of a method's doc comment.
 func (l *loader) annotate(iface *model.Interface, method *model.Method, m *types.Func, sig *types.Signature, ds []*directive) {
+	mc := &methodCtx{loader: l, iface: iface, method: method, sig: sig, dirs: l.sortDirectives(method.Name, ds)}
+	md := &mc.dirs
+	if md.cache == nil {
+		mc.reportUncached()
+	}
+	if md.cache != nil && len(md.invalidations) > 0 {
+		l.errorf(md.invalidations[0].pos, "%s is both cached and invalidating; a method is one or the other", method.Name)
+		return
+	}
+	if md.cache == nil && len(md.invalidations) == 0 {
+		return
+	}
+	mc.sc = l.newKeyScope(method.Name, m, sig)
+	if !l.checkContext(md.cache, md.invalidations, method, sig) {
+		return
+	}
+	if md.cache != nil {
+		method.Cache = mc.cacheOf()
+	}
+	for _, d := range md.invalidations {
+		if inv := l.invalidateOf(mc.sc, d); inv != nil {
+			method.Invalidations = append(method.Invalidations, inv)
+		}
+	}
+}
+
+// sortDirectives sorts the directives of method by kind, reporting those
+// that a method does not take or takes once and has twice.
+func (l *loader) sortDirectives(method string, ds []*directive) methodDirs {
 	var md methodDirs
 	once := func(slot **directive, d *directive) {
 		if *slot != nil {
-			l.errorf(d.pos, "second //gcache:%s on %s (the first is at line %d)", d.name, method.Name, (*slot).pos.Line)
+			l.errorf(d.pos, "second //gcache:%s on %s (the first is at line %d)", d.name, method, (*slot).pos.Line)
 			return
 		}
 		*slot = d
@@ -67,34 +106,20 @@ func (l *loader) annotate(iface *model.Interface, method *model.Method, m *types
 			l.errorf(d.pos, "unknown directive //gcache:%s (a method takes %s)", d.name, methodDirectives)
 		}
 	}
-	if md.cache == nil {
-		for _, d := range []*directive{md.ttl, md.ramp, md.refresh, md.negative, md.lease} {
-			if d != nil {
-				l.errorf(d.pos, "//gcache:%s without //gcache:cache on %s", d.name, method.Name)
-			}
+	return md
+}
+
+// reportUncached reports the directives that go with //gcache:cache on a
+// method without it.
+func (mc *methodCtx) reportUncached() {
+	md := &mc.dirs
+	for _, d := range []*directive{md.ttl, md.ramp, md.refresh, md.negative, md.lease} {
+		if d != nil {
+			mc.errorf(d.pos, "//gcache:%s without //gcache:cache on %s", d.name, mc.method.Name)
 		}
-		for _, o := range append(md.adapters, md.ignores...) {
-			l.errorf(o.pos, "%s: //gcache:arg and //gcache:ignore need //gcache:cache on %s", o.key, method.Name)
-		}
 	}
-	if md.cache != nil && len(md.invalidations) > 0 {
-		l.errorf(md.invalidations[0].pos, "%s is both cached and invalidating; a method is one or the other", method.Name)
-		return
-	}
-	if md.cache == nil && len(md.invalidations) == 0 {
-		return
-	}
-	sc := l.newKeyScope(method.Name, m, sig)
-	if !l.checkContext(md.cache, md.invalidations, method, sig) {
-		return
-	}
-	if md.cache != nil {
-		method.Cache = l.cacheOf(iface, method, sc, sig, &md)
-	}
-	for _, d := range md.invalidations {
-		if inv := l.invalidateOf(sc, d); inv != nil {
-			method.Invalidations = append(method.Invalidations, inv)
-		}
+	for _, o := range append(md.adapters, md.ignores...) {
+		mc.errorf(o.pos, "%s: //gcache:arg and //gcache:ignore need //gcache:cache on %s", o.key, mc.method.Name)
 	}
 }
 
@@ -174,128 +199,177 @@ func (l *loader) keyType(d *directive, o map[string]option) (string, bool) {
 
 // cacheOf reads how a method is cached: its //gcache:cache and the
 // directives that go with it.
-func (l *loader) cacheOf(iface *model.Interface, method *model.Method, sc *keyScope, sig *types.Signature, md *methodDirs) *model.Cache {
-	d := md.cache
-	o := l.opts(d, []string{"key_type", "id", "use_case"}, []string{"track", "batch"})
-	// The package's name keeps default names of interfaces that share a
-	// name (every package has a Store) apart in one binary.
-	c := &model.Cache{UseCase: l.pkg.Name + "." + iface.Name + "." + method.Name}
+func (mc *methodCtx) cacheOf() *model.Cache {
+	d := mc.dirs.cache
+	o := mc.opts(d, []string{"key_type", "id", "use_case"}, []string{"track", "batch"})
+	c := &model.Cache{}
 	_, c.Tracked = o["track"]
-	ok := true
-	if c.KeyType, ok = l.keyType(d, o); !ok {
+	var ok bool
+	if c.KeyType, ok = mc.keyType(d, o); !ok {
 		return nil
 	}
-	if uc, ok := o["use_case"]; ok {
-		c.UseCase = uc.value
-		switch {
-		case uc.value == names.Reserved:
-			l.errorf(uc.valuePos, "use_case %q is reserved", uc.value)
-			return nil
-		case !names.Valid(uc.value):
-			l.errorf(uc.valuePos, "use_case %q: %s", uc.value, names.Want)
-			return nil
-		}
-	}
-	if prev, dup := l.useCases[c.UseCase]; dup {
-		l.errorf(d.pos, "use_case %q is already used at %s; use cases are unique per package and per Cache: give this method a use_case= of its own", c.UseCase, relative(prev))
+	if c.UseCase, ok = mc.useCase(d, o); !ok {
 		return nil
 	}
-	l.useCases[c.UseCase] = d.pos
-
-	var idParam string
-	if batch, isBatch := o["batch"]; isBatch {
-		// The ids and the results depend on each other: read them first.
-		if idParam, ok = l.batchOf(c, method, sc, sig, d, o, batch); !ok {
-			return nil
-		}
-	} else {
-		switch res := sig.Results(); {
-		case res.Len() == 1 && !isError(res.At(0).Type()):
-			c.Value = method.Results[0]
-		case res.Len() == 2 && isError(res.At(1).Type()):
-			c.Value, c.ReturnsError = method.Results[0], true
-		default:
-			l.errorf(d.pos, "%s returns %s; a cached method returns T or (T, error)", method.Name, l.typeString(sig.Results()))
-			return nil
-		}
-		c.Fingerprint = fingerprint(sig.Results().At(0).Type())
-	}
-	if !l.concrete(sig, method.Name, d) {
+	idParam, ok := mc.result(c, d, o)
+	if !ok || !mc.concrete(mc.sig, mc.method.Name, d) {
 		return nil
 	}
-	if !l.defaults(c, md.ttl, md.ramp) || !l.features(c, method, sc, md) {
+	if !mc.defaults(c, mc.dirs.ttl, mc.dirs.ramp) || !mc.features(c, mc.method, mc.sc, &mc.dirs) {
 		return nil
 	}
 	if c.Batch == nil {
-		if c.ID, idParam, ok = l.idOf(d, o, sc); !ok {
+		if c.ID, idParam, ok = mc.idOf(d, o, mc.sc); !ok {
 			return nil
 		}
 	}
+	c.Args = mc.keyArgs(c, idParam)
+	return c
+}
 
-	adapted := map[string]option{}
-	for _, a := range md.adapters {
+// useCase reads the use case's name, by default package.Interface.Method:
+// the package's name keeps interfaces that share a name (every package
+// has a Store) apart in one binary.
+func (mc *methodCtx) useCase(d *directive, o map[string]option) (string, bool) {
+	name := mc.pkg.Name + "." + mc.iface.Name + "." + mc.method.Name
+	if uc, ok := o["use_case"]; ok {
+		name = uc.value
 		switch {
-		case c.Batch != nil && a.key == idParam:
-			l.errorf(a.pos, "//gcache:arg %s: %s holds the ids of the batch, and each key renders one of them as its id", a.key, a.key)
+		case uc.value == names.Reserved:
+			mc.errorf(uc.valuePos, "use_case %q is reserved", uc.value)
+			return "", false
+		case !names.Valid(uc.value):
+			mc.errorf(uc.valuePos, "use_case %q: %s", uc.value, names.Want)
+			return "", false
+		}
+	}
+	if prev, dup := mc.useCases[name]; dup {
+		mc.errorf(d.pos, "use_case %q is already used at %s; use cases are unique per package and per Cache: give this method a use_case= of its own", name, relative(prev))
+		return "", false
+	}
+	mc.useCases[name] = d.pos
+	return name, true
+}
+
+// result reads what the method returns into c. For a batch, whose ids
+// and results depend on each other, it reads the ids too and returns the
+// parameter that holds them.
+func (mc *methodCtx) result(c *model.Cache, d *directive, o map[string]option) (idParam string, ok bool) {
+	if batch, isBatch := o["batch"]; isBatch {
+		return mc.batchOf(c, mc.method, mc.sc, mc.sig, d, o, batch)
+	}
+	switch res := mc.sig.Results(); {
+	case res.Len() == 1 && !isError(res.At(0).Type()):
+		c.Value = mc.method.Results[0]
+	case res.Len() == 2 && isError(res.At(1).Type()):
+		c.Value, c.ReturnsError = mc.method.Results[0], true
+	default:
+		mc.errorf(d.pos, "%s returns %s; a cached method returns T or (T, error)", mc.method.Name, mc.typeString(res))
+		return "", false
+	}
+	c.Fingerprint = fingerprint(mc.sig.Results().At(0).Type())
+	return "", true
+}
+
+// keyArgs returns the key arguments of a cached method whose id is the
+// parameter idParam, if it is one: every parameter after the context
+// that is not ignored, adapted by //gcache:arg or the id itself, sorted by
+// name.
+func (mc *methodCtx) keyArgs(c *model.Cache, idParam string) []model.KeyArg {
+	adapted := mc.adapted(c.Batch != nil, idParam)
+	ignored := mc.ignored(idParam, adapted)
+	var args []model.KeyArg
+	for _, p := range mc.sc.params {
+		name := p.Name()
+		var arg *model.KeyArg
+		switch a, isAdapted := adapted[name]; {
+		case ignored[name], !isAdapted && name == idParam:
+			continue
+		case isAdapted:
+			arg = mc.adaptedArg(a, c.Batch != nil, idParam)
+		default:
+			arg = mc.paramArg(p)
+		}
+		if arg != nil {
+			args = append(args, *arg)
+		}
+	}
+	sort.Slice(args, func(i, j int) bool { return args[i].Name < args[j].Name })
+	return args
+}
+
+// adapted returns the //gcache:arg adapters by parameter.
+func (mc *methodCtx) adapted(batch bool, idParam string) map[string]option {
+	adapted := map[string]option{}
+	for _, a := range mc.dirs.adapters {
+		switch {
+		case batch && a.key == idParam:
+			mc.errorf(a.pos, "//gcache:arg %s: %s holds the ids of the batch, and each key renders one of them as its id", a.key, a.key)
 		case !a.hasValue:
-			l.errorf(a.pos, "//gcache:arg %s needs an expression: %s=EXPR", a.key, a.key)
-		case sc.param(a.key) == nil:
-			l.errorf(a.pos, "//gcache:arg %s: %s", a.key, sc.notAParam(a.key))
+			mc.errorf(a.pos, "//gcache:arg %s needs an expression: %s=EXPR", a.key, a.key)
+		case mc.sc.param(a.key) == nil:
+			mc.errorf(a.pos, "//gcache:arg %s: %s", a.key, mc.sc.notAParam(a.key))
 		case adapted[a.key].key != "":
-			l.errorf(a.pos, "//gcache:arg %s given twice", a.key)
+			mc.errorf(a.pos, "//gcache:arg %s given twice", a.key)
 		default:
 			adapted[a.key] = a
 		}
 	}
+	return adapted
+}
+
+// ignored returns the parameters //gcache:ignore leaves out of the key.
+func (mc *methodCtx) ignored(idParam string, adapted map[string]option) map[string]bool {
 	ignored := map[string]bool{}
-	for _, ig := range md.ignores {
+	for _, ig := range mc.dirs.ignores {
 		switch {
 		case ig.hasValue:
-			l.errorf(ig.pos, "//gcache:ignore takes parameter names, not %s=...", ig.key)
-		case sc.param(ig.key) == nil:
-			l.errorf(ig.pos, "//gcache:ignore %s: %s", ig.key, sc.notAParam(ig.key))
+			mc.errorf(ig.pos, "//gcache:ignore takes parameter names, not %s=...", ig.key)
+		case mc.sc.param(ig.key) == nil:
+			mc.errorf(ig.pos, "//gcache:ignore %s: %s", ig.key, mc.sc.notAParam(ig.key))
 		case ig.key == idParam:
-			l.errorf(ig.pos, "//gcache:ignore %s: it is the id; the key cannot leave it out", ig.key)
+			mc.errorf(ig.pos, "//gcache:ignore %s: it is the id; the key cannot leave it out", ig.key)
 		case adapted[ig.key].key != "":
-			l.errorf(ig.pos, "%s is both adapted (//gcache:arg) and ignored", ig.key)
+			mc.errorf(ig.pos, "%s is both adapted (//gcache:arg) and ignored", ig.key)
 		default:
 			ignored[ig.key] = true
 		}
 	}
-	for _, p := range sc.params {
-		name := p.Name()
-		if ignored[name] {
-			continue
-		}
-		if a, ok := adapted[name]; ok {
-			part, _, ok := sc.check(a.value, a.valuePos)
-			switch {
-			case !ok:
-			case c.Batch != nil && mentions(part, idParam):
-				l.errorf(a.valuePos, "//gcache:arg %s=%s uses %s, the ids of the batch; each key holds one id, rendered as its id", name, a.value, idParam)
-			case !mentions(part, name):
-				l.errorf(a.valuePos, "//gcache:arg %s=%s does not use %s, so calls that differ in %s would share a key; render %s itself (%s=%s.Field), or //gcache:ignore %s", name, a.value, name, name, name, name, name, name)
-			default:
-				c.Args = append(c.Args, model.KeyArg{Name: name, Part: part})
-			}
-			continue
-		}
-		if name == idParam {
-			continue // the id alone
-		}
-		if name == "" || name == "_" {
-			l.errorf(d.pos, "%s has an unnamed parameter of type %s; a cached method names every parameter that is part of its key", method.Name, l.typeString(p.Type()))
-			continue
-		}
-		enc, msg := sc.encoder(p.Type(), true, d.pos)
-		if enc == nil {
-			l.errorf(d.pos, "parameter %s of %s: %s; add //gcache:arg %s=EXPR or //gcache:ignore %s", name, method.Name, msg, name, name)
-			continue
-		}
-		c.Args = append(c.Args, model.KeyArg{Name: name, Part: model.KeyPart{Expr: model.ParamRef{Name: name}, Enc: enc}})
+	return ignored
+}
+
+// adaptedArg is the key argument of a parameter rendered through the
+// expression of //gcache:arg a, or nil when it cannot be.
+func (mc *methodCtx) adaptedArg(a option, batch bool, idParam string) *model.KeyArg {
+	name := a.key
+	part, _, ok := mc.sc.check(a.value, a.valuePos)
+	switch {
+	case !ok:
+		return nil
+	case batch && mentions(part, idParam):
+		mc.errorf(a.valuePos, "//gcache:arg %s=%s uses %s, the ids of the batch; each key holds one id, rendered as its id", name, a.value, idParam)
+		return nil
+	case !mentions(part, name):
+		mc.errorf(a.valuePos, "//gcache:arg %s=%s does not use %s, so calls that differ in %s would share a key; render %s itself (%s=%s.Field), or //gcache:ignore %s", name, a.value, name, name, name, name, name, name)
+		return nil
 	}
-	sort.Slice(c.Args, func(i, j int) bool { return c.Args[i].Name < c.Args[j].Name })
-	return c
+	return &model.KeyArg{Name: name, Part: part}
+}
+
+// paramArg is the key argument of a parameter rendered as it is, or nil
+// when it cannot be.
+func (mc *methodCtx) paramArg(p *types.Var) *model.KeyArg {
+	name, d := p.Name(), mc.dirs.cache
+	if name == "" || name == "_" {
+		mc.errorf(d.pos, "%s has an unnamed parameter of type %s; a cached method names every parameter that is part of its key", mc.method.Name, mc.typeString(p.Type()))
+		return nil
+	}
+	enc, msg := mc.sc.encoder(p.Type(), true, d.pos)
+	if enc == nil {
+		mc.errorf(d.pos, "parameter %s of %s: %s; add //gcache:arg %s=EXPR or //gcache:ignore %s", name, mc.method.Name, msg, name, name)
+		return nil
+	}
+	return &model.KeyArg{Name: name, Part: model.KeyPart{Expr: model.ParamRef{Name: name}, Enc: enc}}
 }
 
 // concrete reports whether the value a cached method returns (for a
@@ -416,6 +490,7 @@ func (l *loader) idOf(d *directive, o map[string]option, sc *keyScope) (part mod
 	}
 	return sc.check(id.value, id.valuePos)
 }
+
 // A pendingInvalidation is an //gcache:invalidate whose key type a tracked
 // use case of the package must have, which is known once the whole
 // package is loaded.
