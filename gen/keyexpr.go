@@ -276,47 +276,16 @@ func text(n ast.Node) string {
 // encoder returns how a value of type t renders into a key, or nil and the
 // reason it cannot.
 func (sc *keyScope) encoder(t types.Type, addr bool, pos token.Position) (*model.Encoder, string) {
-	enc := func(kind model.EncKind, conv bool) (*model.Encoder, string) {
-		return &model.Encoder{Kind: kind, Conv: conv}, ""
+	if e := timeEncoder(t); e != nil {
+		return e, ""
 	}
-	switch {
-	case isNamed(t, "time", "Time"):
-		return enc(model.EncTime, false)
-	case isNamed(t, "time", "Duration"):
-		return enc(model.EncDuration, false)
-	}
-	if p, ok := t.Underlying().(*types.Pointer); ok && (isNamed(p.Elem(), "time", "Time") || isNamed(p.Elem(), "time", "Duration")) {
+	if p, ok := t.Underlying().(*types.Pointer); ok && timeEncoder(p.Elem()) != nil {
 		// Before the methods: *time.Time has MarshalText, which would keep
 		// the time's zone in the key.
-		elem, _ := sc.encoder(p.Elem(), true, pos)
-		return &model.Encoder{Kind: model.EncNilable, Elem: elem, Deref: true}, ""
+		return &model.Encoder{Kind: model.EncNilable, Elem: timeEncoder(p.Elem()), Deref: true}, ""
 	}
-	_, isIface := t.Underlying().(*types.Interface)
-	_, isPtr := t.Underlying().(*types.Pointer)
-	if _, isTP := t.(*types.TypeParam); isTP {
-		isIface = false
-	}
-	for _, m := range []struct {
-		name string
-		kind model.EncKind
-		ok   func(*types.Signature) bool
-	}{
-		{"CacheKey", model.EncCacheKey, returnsString},
-		{"MarshalText", model.EncText, returnsBytesError},
-	} {
-		found, via := sc.lookupMethod(t, m.name, m.ok, addr)
-		if !found {
-			continue
-		}
-		if via != "" {
-			return nil, fmt.Sprintf("type %s has %s only through its embedded field %s, so its keys would render %s alone and drop its other fields; declare %s on %s itself", sc.l.typeString(t), m.name, via, via, m.name, sc.l.typeString(deref(t)))
-		}
-		e := &model.Encoder{Kind: m.kind}
-		if isIface || isPtr {
-			// A nil interface or pointer renders "nil" rather than panic.
-			return &model.Encoder{Kind: model.EncNilable, Elem: e}, ""
-		}
-		return e, ""
+	if e, msg, found := sc.methodEncoder(t, addr); found {
+		return e, msg
 	}
 	if tp, ok := t.(*types.TypeParam); ok {
 		core := coreType(tp)
@@ -331,35 +300,11 @@ func (sc *keyScope) encoder(t types.Type, addr bool, pos token.Position) (*model
 	}
 	switch u := t.Underlying().(type) {
 	case *types.Basic:
-		conv := func(target types.BasicKind) bool { return !types.Identical(t, types.Typ[target]) }
-		switch info := u.Info(); {
-		case u.Kind() == types.String:
-			return enc(model.EncString, conv(types.String))
-		case u.Kind() == types.Bool:
-			return enc(model.EncBool, conv(types.Bool))
-		case info&types.IsInteger != 0 && isStringer(sc, t, addr):
-			// Keyed by name, so that renumbering the constants keeps
-			// what the keys mean.
-			return enc(model.EncStringer, false)
-		case info&types.IsInteger != 0 && info&types.IsUnsigned == 0:
-			return enc(model.EncInt, conv(types.Int64))
-		case info&types.IsInteger != 0 && u.Kind() != types.Uintptr:
-			return enc(model.EncUint, conv(types.Uint64))
-		case u.Kind() == types.Float32:
-			return enc(model.EncFloat32, true)
-		case u.Kind() == types.Float64:
-			return enc(model.EncFloat64, conv(types.Float64))
+		if e := sc.basicEncoder(t, u, addr); e != nil {
+			return e, ""
 		}
 	case *types.Slice:
-		if types.Identical(u.Elem(), types.Typ[types.Uint8]) {
-			return enc(model.EncBytes, !types.Identical(t, types.NewSlice(types.Typ[types.Uint8])))
-		}
-		elem, msg := sc.encoder(u.Elem(), true, pos)
-		if elem == nil {
-			return nil, "its elements are not key-encodable: " + msg
-		}
-		elem.Type = sc.l.typeOf(u.Elem(), pos)
-		return &model.Encoder{Kind: model.EncSlice, Elem: elem}, ""
+		return sc.sliceEncoder(t, u, pos)
 	case *types.Pointer:
 		elem, msg := sc.encoder(u.Elem(), true, pos)
 		if elem == nil {
@@ -370,6 +315,91 @@ func (sc *keyScope) encoder(t types.Type, addr bool, pos token.Position) (*model
 		return &model.Encoder{Kind: model.EncNilable, Elem: elem, Deref: true, Marked: elem.Kind == model.EncNilable}, ""
 	}
 	return nil, fmt.Sprintf("type %s is not key-encodable (want a string, bool, number, []byte, time.Time, time.Duration, a pointer or slice of those, or a type with CacheKey() string or MarshalText)", sc.l.typeString(t))
+}
+
+// timeEncoder returns the encoder of time.Time or time.Duration, or nil
+// when t is neither.
+func timeEncoder(t types.Type) *model.Encoder {
+	switch {
+	case isNamed(t, "time", "Time"):
+		return &model.Encoder{Kind: model.EncTime}
+	case isNamed(t, "time", "Duration"):
+		return &model.Encoder{Kind: model.EncDuration}
+	}
+	return nil
+}
+
+// methodEncoder returns the encoder of a type that renders itself, with
+// CacheKey or MarshalText; found is false when t has neither.
+func (sc *keyScope) methodEncoder(t types.Type, addr bool) (e *model.Encoder, msg string, found bool) {
+	_, isIface := t.Underlying().(*types.Interface)
+	_, isPtr := t.Underlying().(*types.Pointer)
+	if _, isTP := t.(*types.TypeParam); isTP {
+		isIface = false
+	}
+	for _, m := range []struct {
+		name string
+		kind model.EncKind
+		ok   func(*types.Signature) bool
+	}{
+		{"CacheKey", model.EncCacheKey, returnsString},
+		{"MarshalText", model.EncText, returnsBytesError},
+	} {
+		has, via := sc.lookupMethod(t, m.name, m.ok, addr)
+		switch {
+		case !has:
+			continue
+		case via != "":
+			return nil, fmt.Sprintf("type %s has %s only through its embedded field %s, so its keys would render %s alone and drop its other fields; declare %s on %s itself", sc.l.typeString(t), m.name, via, via, m.name, sc.l.typeString(deref(t))), true
+		case isIface || isPtr:
+			// A nil interface or pointer renders "nil" rather than panic.
+			return &model.Encoder{Kind: model.EncNilable, Elem: &model.Encoder{Kind: m.kind}}, "", true
+		}
+		return &model.Encoder{Kind: m.kind}, "", true
+	}
+	return nil, "", false
+}
+
+// basicEncoder returns the encoder of t, whose underlying type is u, or
+// nil when it has none (complex numbers, uintptr).
+func (sc *keyScope) basicEncoder(t types.Type, u *types.Basic, addr bool) *model.Encoder {
+	enc := func(kind model.EncKind, target types.BasicKind) *model.Encoder {
+		return &model.Encoder{Kind: kind, Conv: !types.Identical(t, types.Typ[target])}
+	}
+	switch info := u.Info(); {
+	case u.Kind() == types.String:
+		return enc(model.EncString, types.String)
+	case u.Kind() == types.Bool:
+		return enc(model.EncBool, types.Bool)
+	case info&types.IsInteger != 0 && isStringer(sc, t, addr):
+		// Keyed by name, so that renumbering the constants keeps what
+		// the keys mean.
+		return &model.Encoder{Kind: model.EncStringer}
+	case info&types.IsInteger != 0 && info&types.IsUnsigned == 0:
+		return enc(model.EncInt, types.Int64)
+	case info&types.IsInteger != 0 && u.Kind() != types.Uintptr:
+		return enc(model.EncUint, types.Uint64)
+	case u.Kind() == types.Float32:
+		return &model.Encoder{Kind: model.EncFloat32, Conv: true}
+	case u.Kind() == types.Float64:
+		return enc(model.EncFloat64, types.Float64)
+	}
+	return nil
+}
+
+// sliceEncoder returns the encoder of t, a slice type whose underlying
+// type is u: []byte renders as its text, any other slice element by
+// element.
+func (sc *keyScope) sliceEncoder(t types.Type, u *types.Slice, pos token.Position) (*model.Encoder, string) {
+	if types.Identical(u.Elem(), types.Typ[types.Uint8]) {
+		return &model.Encoder{Kind: model.EncBytes, Conv: !types.Identical(t, types.NewSlice(types.Typ[types.Uint8]))}, ""
+	}
+	elem, msg := sc.encoder(u.Elem(), true, pos)
+	if elem == nil {
+		return nil, "its elements are not key-encodable: " + msg
+	}
+	elem.Type = sc.l.typeOf(u.Elem(), pos)
+	return &model.Encoder{Kind: model.EncSlice, Elem: elem}, ""
 }
 
 // isStringer reports whether t is a defined type with a String() string
@@ -455,28 +485,32 @@ func lossy(from, to types.Type) string {
 	switch {
 	case fi&types.IsInteger != 0 && ti&types.IsString != 0:
 		return "keeps one code point and turns invalid ones into U+FFFD"
-	case fi&types.IsInteger != 0 && ti&types.IsInteger != 0:
-		if intBits(t, 32) < intBits(f, 64) {
-			return "drops high bits"
-		}
-	case fi&types.IsInteger != 0 && ti&types.IsFloat != 0:
-		mantissa := 53
-		if t.Kind() == types.Float32 {
-			mantissa = 24
-		}
-		magnitude := intBits(f, 64)
-		if fi&types.IsUnsigned == 0 {
-			magnitude--
-		}
-		if magnitude > mantissa {
-			return "rounds large integers"
-		}
+	case fi&types.IsInteger != 0 && ti&types.IsInteger != 0 && intBits(t, 32) < intBits(f, 64):
+		return "drops high bits"
+	case fi&types.IsInteger != 0 && ti&types.IsFloat != 0 && magnitude(f) > mantissa(t):
+		return "rounds large integers"
 	case fi&types.IsFloat != 0 && ti&types.IsInteger != 0:
 		return "drops the fraction"
 	case f.Kind() == types.Float64 && t.Kind() == types.Float32:
 		return "rounds to 32 bits"
 	}
 	return ""
+}
+
+// magnitude is the number of bits of an integer kind's absolute value.
+func magnitude(b *types.Basic) int {
+	if b.Info()&types.IsUnsigned != 0 {
+		return intBits(b, 64)
+	}
+	return intBits(b, 64) - 1
+}
+
+// mantissa is the number of bits a float kind holds integers in exactly.
+func mantissa(b *types.Basic) int {
+	if b.Kind() == types.Float32 {
+		return 24
+	}
+	return 53
 }
 
 // intBits is the size of an integer kind; platform is the size taken for
