@@ -1,0 +1,270 @@
+package gen
+
+import (
+	"fmt"
+
+	"github.com/dave/jennifer/jen"
+	"github.com/gcache-go/gcache/gen/internal/model"
+)
+
+// keyHelper writes the method that renders a call's id and arguments: the
+// layout UseCase.GetRendered and Invalidator.Invalidate take.
+func (e *emitter) keyHelper(out *jen.File, m *model.Method, name string, id model.KeyPart, args []model.KeyArg) {
+	params := []jen.Code{jen.Id("b").Index().Byte()}
+	parts := []model.KeyPart{id}
+	for _, a := range args {
+		parts = append(parts, a.Part)
+	}
+	for _, p := range keyParams(m, parts) {
+		params = append(params, jen.Id(p.Name).Add(typeCode(p.Type)))
+	}
+	fail := func(err jen.Code) jen.Code { return jen.Return(jen.Id("b"), jen.Lit(0), err) }
+	r := &renderer{fail: fail}
+	r.part(id)
+	if len(args) > 0 {
+		r.add(jen.Id("idLen").Op(":=").Len(jen.Id("b")))
+		for i, a := range args {
+			sep := "&"
+			if i == 0 {
+				sep = "?"
+			}
+			r.add(jen.Id("b").Op("=").Append(jen.Id("b"), jen.Lit(sep+a.Name+"=").Op("...")))
+			r.part(a.Part)
+		}
+	}
+	idLen := jen.Id("idLen")
+	if len(args) == 0 {
+		idLen = jen.Len(jen.Id("b"))
+	}
+	body := r.stmts
+	if r.fallible {
+		body = append([]jen.Code{jen.Var().Err().Error()}, body...)
+	}
+	body = append(body, jen.Return(jen.Id("b"), idLen, jen.Nil()))
+	out.Commentf("%s renders the id and arguments of %s calls after b.", name, m.Name)
+	out.Func().Params(jen.Op("*").Add(e.self())).Id(name).Params(params...).Params(jen.Index().Byte(), jen.Int(), jen.Error()).Block(body...)
+	out.Line()
+}
+
+// eachKeyHelper writes the method that renders each id of a slice of
+// them, the layout Invalidator.InvalidateEach takes.
+func (e *emitter) eachKeyHelper(out *jen.File, m *model.Method, name string, id model.KeyPart) {
+	var params []jen.Code
+	for _, p := range keyParams(m, []model.KeyPart{id}) {
+		params = append(params, jen.Id(p.Name).Add(typeCode(p.Type)))
+	}
+	outer := &renderer{fail: func(err jen.Code) jen.Code { return jen.Return(jen.Nil(), err) }}
+	for _, n := range id.Nil {
+		outer.add(jen.If(exprCode(n.Expr).Op("==").Nil()).Block(outer.fail(rt("NilKeyError").Call(jen.Lit(n.Text)))))
+	}
+	inner := &renderer{fail: outer.fail}
+	inner.add(jen.Var().Id("b").Index().Byte())
+	inner.value(id.Enc, jen.Id("v"), true)
+	inner.add(jen.Id("keys").Op("=").Append(jen.Id("keys"), jen.Id("b")))
+	body := outer.stmts
+	if inner.fallible {
+		body = append(body, jen.Var().Err().Error())
+	}
+	body = append(body,
+		jen.Id("keys").Op(":=").Make(jen.Index().Index().Byte(), jen.Lit(0), jen.Len(exprCode(id.Expr))),
+		jen.For(jen.List(jen.Id("_"), jen.Id("v")).Op(":=").Range().Add(exprCode(id.Expr))).Block(inner.stmts...),
+		jen.Return(jen.Id("keys"), jen.Nil()))
+	out.Commentf("%s renders each id of %s calls.", name, m.Name)
+	out.Func().Params(jen.Op("*").Add(e.self())).Id(name).Params(params...).Params(jen.Index().Index().Byte(), jen.Error()).Block(body...)
+	out.Line()
+}
+
+// A renderer accumulates the statements that append key parts to b.
+type renderer struct {
+	stmts    []jen.Code
+	fail     func(err jen.Code) jen.Code // the return of a failed rendering
+	fallible bool                        // an err variable is needed
+}
+
+func (r *renderer) add(c jen.Code) { r.stmts = append(r.stmts, c) }
+
+// part appends a key part: its nil checks, then its value.
+func (r *renderer) part(p model.KeyPart) {
+	for _, n := range p.Nil {
+		r.add(jen.If(exprCode(n.Expr).Op("==").Nil()).Block(r.fail(rt("NilKeyError").Call(jen.Lit(n.Text)))))
+	}
+	r.value(p.Enc, exprCode(p.Expr), isSimple(p.Expr))
+}
+
+// isSimple reports whether evaluating x twice is as cheap and safe as
+// once: no calls.
+func isSimple(x model.Expr) bool {
+	switch x := x.(type) {
+	case model.ParamRef:
+		return true
+	case model.Selector:
+		return isSimple(x.X)
+	case model.Deref:
+		return isSimple(x.X)
+	}
+	return false
+}
+
+// value appends the statements that render v with enc.
+func (r *renderer) value(enc *model.Encoder, v *jen.Statement, simple bool) {
+	switch enc.Kind {
+	case model.EncNilable:
+		if !simple {
+			// Evaluate once: v is used twice.
+			inner := &renderer{fail: r.fail}
+			inner.add(jen.Id("v").Op(":=").Add(v))
+			inner.value(enc, jen.Id("v"), true)
+			r.fallible = r.fallible || inner.fallible
+			r.add(jen.Block(inner.stmts...))
+			return
+		}
+		elem := v.Clone()
+		if enc.Deref {
+			elem = jen.Op("*").Add(v.Clone())
+			if callsMethod(enc.Elem) {
+				elem = jen.Parens(elem)
+			}
+		}
+		inner := &renderer{fail: r.fail}
+		if enc.Marked {
+			inner.add(jen.Id("b").Op("=").Append(jen.Id("b"), jen.LitRune('*')))
+		}
+		inner.value(enc.Elem, elem, true)
+		r.fallible = r.fallible || inner.fallible
+		r.add(jen.If(v.Clone().Op("==").Nil()).Block(
+			jen.Id("b").Op("=").Add(rt("AppendNil")).Call(jen.Id("b")),
+		).Else().Block(inner.stmts...))
+	case model.EncText:
+		r.fallible = true
+		r.add(jen.If(jen.List(jen.Id("b"), jen.Err()).Op("=").Add(rt("AppendText")).Call(jen.Id("b"), v), jen.Err().Op("!=").Nil()).Block(r.fail(jen.Err())))
+	case model.EncSlice:
+		if enc.Elem.Fallible() {
+			r.fallible = true
+			r.add(jen.If(jen.List(jen.Id("b"), jen.Err()).Op("=").Add(rt("AppendSliceErr")).Call(jen.Id("b"), v, elemFunc(enc.Elem)), jen.Err().Op("!=").Nil()).Block(r.fail(jen.Err())))
+			return
+		}
+		r.add(jen.Id("b").Op("=").Add(rt("AppendSlice")).Call(jen.Id("b"), v, elemFunc(enc.Elem)))
+	default:
+		r.add(jen.Id("b").Op("=").Add(appendCall(enc, v)))
+	}
+}
+
+// callsMethod reports whether rendering a value with enc calls a method
+// on it, which a dereference needs parentheses for: (*p).CacheKey().
+func callsMethod(enc *model.Encoder) bool {
+	switch enc.Kind {
+	case model.EncCacheKey, model.EncStringer:
+		return true
+	case model.EncNilable:
+		return !enc.Deref && callsMethod(enc.Elem)
+	}
+	return false
+}
+
+// appendCall is the call of the Append function of an infallible scalar.
+func appendCall(enc *model.Encoder, v *jen.Statement) *jen.Statement {
+	conv := func(t string) *jen.Statement {
+		if enc.Conv {
+			return jen.Id(t).Call(v)
+		}
+		return v
+	}
+	b := jen.Id("b")
+	switch enc.Kind {
+	case model.EncString:
+		return rt("AppendString").Call(b, conv("string"))
+	case model.EncBytes:
+		if enc.Conv {
+			return rt("AppendBytes").Call(b, jen.Index().Byte().Call(v))
+		}
+		return rt("AppendBytes").Call(b, v)
+	case model.EncBool:
+		return rt("AppendBool").Call(b, conv("bool"))
+	case model.EncInt:
+		return rt("AppendInt").Call(b, conv("int64"))
+	case model.EncUint:
+		return rt("AppendUint").Call(b, conv("uint64"))
+	case model.EncFloat32:
+		return rt("AppendFloat").Call(b, jen.Float64().Call(v), jen.Lit(32))
+	case model.EncFloat64:
+		return rt("AppendFloat").Call(b, conv("float64"), jen.Lit(64))
+	case model.EncTime:
+		return rt("AppendTime").Call(b, v)
+	case model.EncDuration:
+		return rt("AppendDuration").Call(b, v)
+	case model.EncCacheKey:
+		return rt("AppendString").Call(b, v.Clone().Dot("CacheKey").Call())
+	case model.EncStringer:
+		return rt("AppendString").Call(b, v.Clone().Dot("String").Call())
+	}
+	panic(fmt.Sprintf("gen: no Append function for encoder kind %d", enc.Kind))
+}
+
+// elemFunc is the function that renders one slice element: an Append
+// function itself when its signature fits, or a literal.
+func elemFunc(enc *model.Encoder) jen.Code {
+	if !enc.Conv {
+		switch enc.Kind {
+		case model.EncString:
+			return rt("AppendString")
+		case model.EncBytes:
+			return rt("AppendBytes")
+		case model.EncBool:
+			return rt("AppendBool")
+		case model.EncInt:
+			return rt("AppendInt")
+		case model.EncUint:
+			return rt("AppendUint")
+		case model.EncTime:
+			return rt("AppendTime")
+		case model.EncDuration:
+			return rt("AppendDuration")
+		case model.EncText:
+			return rt("AppendText").Types(typeCode(enc.Type))
+		}
+	}
+	params := jen.Params(jen.Id("b").Index().Byte(), jen.Id("v").Add(typeCode(enc.Type)))
+	if enc.Fallible() {
+		inner := &renderer{fail: func(err jen.Code) jen.Code { return jen.Return(jen.Id("b"), err) }}
+		inner.value(enc, jen.Id("v"), true)
+		body := append([]jen.Code{jen.Var().Err().Error()}, inner.stmts...)
+		body = append(body, jen.Return(jen.Id("b"), jen.Nil()))
+		return jen.Func().Add(params).Params(jen.Index().Byte(), jen.Error()).Block(body...)
+	}
+	inner := &renderer{fail: func(err jen.Code) jen.Code { return jen.Return(jen.Id("b")) }}
+	inner.value(enc, jen.Id("v"), true)
+	if len(inner.stmts) == 1 && enc.Kind != model.EncNilable && enc.Kind != model.EncSlice {
+		return jen.Func().Add(params).Index().Byte().Block(jen.Return(appendCall(enc, jen.Id("v"))))
+	}
+	return jen.Func().Add(params).Index().Byte().Block(append(inner.stmts, jen.Return(jen.Id("b")))...)
+}
+
+// exprCode is the Go code of a key expression.
+func exprCode(x model.Expr) *jen.Statement {
+	switch x := x.(type) {
+	case model.ParamRef:
+		return jen.Id(x.Name)
+	case model.Selector:
+		return operand(x.X).Dot(x.Name)
+	case model.MethodCall:
+		return operand(x.X).Dot(x.Name).Call()
+	case model.Conversion:
+		switch x.To.(type) {
+		case model.Pointer, *model.Func, model.Chan:
+			return jen.Parens(typeCode(x.To)).Call(exprCode(x.X))
+		}
+		return typeCode(x.To).Call(exprCode(x.X))
+	case model.Deref:
+		return jen.Op("*").Add(exprCode(x.X))
+	}
+	panic(fmt.Sprintf("gen: unknown expression %T", x))
+}
+
+// operand is x as the operand of a selector: a dereference needs
+// parentheses there.
+func operand(x model.Expr) *jen.Statement {
+	if _, ok := x.(model.Deref); ok {
+		return jen.Parens(exprCode(x))
+	}
+	return exprCode(x)
+}
