@@ -4,7 +4,6 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/types"
-	"slices"
 
 	"github.com/gcache-go/gcache/gen/internal/model"
 )
@@ -64,26 +63,4 @@ func (l *loader) batchOf(c *model.Cache, method *model.Method, sc *keyScope, sig
 	c.Value, c.ReturnsError = l.typeOf(m.Elem(), d.pos), true
 	c.Fingerprint = fingerprint(m.Elem())
 	return p.Name(), true
-}
-
-// mentions reports whether the key part uses the parameter name.
-func mentions(p model.KeyPart, name string) bool {
-	return slices.Contains(paramsOf(p.Expr), name)
-}
-
-// paramsOf returns the parameters expression x uses.
-func paramsOf(x model.Expr) []string {
-	switch x := x.(type) {
-	case model.ParamRef:
-		return []string{x.Name}
-	case model.Selector:
-		return paramsOf(x.X)
-	case model.MethodCall:
-		return paramsOf(x.X)
-	case model.Conversion:
-		return paramsOf(x.X)
-	case model.Deref:
-		return paramsOf(x.X)
-	}
-	return nil
 }

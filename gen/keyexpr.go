@@ -255,18 +255,6 @@ func (sc *keyScope) conversion(e *ast.CallExpr, part *model.KeyPart, pos token.P
 	return model.Conversion{To: sc.l.typeOf(tv.Type, pos), X: x}, tv.Type, true
 }
 
-// addressable reports whether the value of x is addressable, so that a
-// method with a pointer receiver can be called on it.
-func addressable(x model.Expr) bool {
-	switch x := x.(type) {
-	case model.ParamRef, model.Deref:
-		return true
-	case model.Selector:
-		return addressable(x.X)
-	}
-	return false
-}
-
 func text(n ast.Node) string {
 	var b bytes.Buffer
 	_ = printer.Fprint(&b, token.NewFileSet(), n)

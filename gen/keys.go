@@ -91,20 +91,6 @@ func (r *renderer) part(p model.KeyPart) {
 	r.value(p.Enc, exprCode(p.Expr), isSimple(p.Expr))
 }
 
-// isSimple reports whether evaluating x twice is as cheap and safe as
-// once: no calls.
-func isSimple(x model.Expr) bool {
-	switch x := x.(type) {
-	case model.ParamRef:
-		return true
-	case model.Selector:
-		return isSimple(x.X)
-	case model.Deref:
-		return isSimple(x.X)
-	}
-	return false
-}
-
 // value appends the statements that render v with enc.
 func (r *renderer) value(enc *model.Encoder, v *jen.Statement, simple bool) {
 	switch enc.Kind {
@@ -161,67 +147,61 @@ func callsMethod(enc *model.Encoder) bool {
 	return false
 }
 
+// An appendFunc is the runtime's Append function of an encoder kind.
+type appendFunc struct {
+	name    string // AppendString
+	conv    string // the type a value converts to, when the encoder says so
+	method  string // the method whose result it renders: CacheKey, String
+	bits    int    // a float's size, its last argument
+	generic bool   // instantiated with the value's type
+}
+
+// appendFuncs are the Append functions by encoder kind.
+var appendFuncs = map[model.EncKind]appendFunc{
+	model.EncString:   {name: "AppendString", conv: "string"},
+	model.EncBytes:    {name: "AppendBytes", conv: "[]byte"},
+	model.EncBool:     {name: "AppendBool", conv: "bool"},
+	model.EncInt:      {name: "AppendInt", conv: "int64"},
+	model.EncUint:     {name: "AppendUint", conv: "uint64"},
+	model.EncFloat32:  {name: "AppendFloat", conv: "float64", bits: 32},
+	model.EncFloat64:  {name: "AppendFloat", conv: "float64", bits: 64},
+	model.EncTime:     {name: "AppendTime"},
+	model.EncDuration: {name: "AppendDuration"},
+	model.EncText:     {name: "AppendText", generic: true},
+	model.EncCacheKey: {name: "AppendString", method: "CacheKey"},
+	model.EncStringer: {name: "AppendString", method: "String"},
+}
+
 // appendCall is the call of the Append function of an infallible scalar.
 func appendCall(enc *model.Encoder, v *jen.Statement) *jen.Statement {
-	conv := func(t string) *jen.Statement {
-		if enc.Conv {
-			return jen.Id(t).Call(v)
-		}
-		return v
+	f, ok := appendFuncs[enc.Kind]
+	if !ok {
+		panic(fmt.Sprintf("gen: no Append function for encoder kind %d", enc.Kind))
 	}
-	b := jen.Id("b")
-	switch enc.Kind {
-	case model.EncString:
-		return rt("AppendString").Call(b, conv("string"))
-	case model.EncBytes:
-		if enc.Conv {
-			return rt("AppendBytes").Call(b, jen.Index().Byte().Call(v))
-		}
-		return rt("AppendBytes").Call(b, v)
-	case model.EncBool:
-		return rt("AppendBool").Call(b, conv("bool"))
-	case model.EncInt:
-		return rt("AppendInt").Call(b, conv("int64"))
-	case model.EncUint:
-		return rt("AppendUint").Call(b, conv("uint64"))
-	case model.EncFloat32:
-		return rt("AppendFloat").Call(b, jen.Float64().Call(v), jen.Lit(32))
-	case model.EncFloat64:
-		return rt("AppendFloat").Call(b, conv("float64"), jen.Lit(64))
-	case model.EncTime:
-		return rt("AppendTime").Call(b, v)
-	case model.EncDuration:
-		return rt("AppendDuration").Call(b, v)
-	case model.EncCacheKey:
-		return rt("AppendString").Call(b, v.Clone().Dot("CacheKey").Call())
-	case model.EncStringer:
-		return rt("AppendString").Call(b, v.Clone().Dot("String").Call())
+	arg := v
+	switch {
+	case f.method != "":
+		arg = v.Clone().Dot(f.method).Call()
+	case enc.Conv && f.conv == "[]byte":
+		arg = jen.Index().Byte().Call(v)
+	case enc.Conv:
+		arg = jen.Id(f.conv).Call(v)
 	}
-	panic(fmt.Sprintf("gen: no Append function for encoder kind %d", enc.Kind))
+	args := []jen.Code{jen.Id("b"), arg}
+	if f.bits != 0 {
+		args = append(args, jen.Lit(f.bits))
+	}
+	return rt(f.name).Call(args...)
 }
 
 // elemFunc is the function that renders one slice element: an Append
 // function itself when its signature fits, or a literal.
 func elemFunc(enc *model.Encoder) jen.Code {
-	if !enc.Conv {
-		switch enc.Kind {
-		case model.EncString:
-			return rt("AppendString")
-		case model.EncBytes:
-			return rt("AppendBytes")
-		case model.EncBool:
-			return rt("AppendBool")
-		case model.EncInt:
-			return rt("AppendInt")
-		case model.EncUint:
-			return rt("AppendUint")
-		case model.EncTime:
-			return rt("AppendTime")
-		case model.EncDuration:
-			return rt("AppendDuration")
-		case model.EncText:
-			return rt("AppendText").Types(typeCode(enc.Type))
+	if f, ok := appendFuncs[enc.Kind]; ok && !enc.Conv && f.method == "" && f.bits == 0 {
+		if f.generic {
+			return rt(f.name).Types(typeCode(enc.Type))
 		}
+		return rt(f.name)
 	}
 	params := jen.Params(jen.Id("b").Index().Byte(), jen.Id("v").Add(typeCode(enc.Type)))
 	if enc.Fallible() {

@@ -169,22 +169,3 @@ func renamePart(p *model.KeyPart, renames map[string]string) {
 		p.Nil[i].Expr = renameExpr(p.Nil[i].Expr, renames)
 	}
 }
-
-func renameExpr(e model.Expr, renames map[string]string) model.Expr {
-	switch e := e.(type) {
-	case model.ParamRef:
-		if n, ok := renames[e.Name]; ok {
-			return model.ParamRef{Name: n}
-		}
-		return e
-	case model.Selector:
-		return model.Selector{X: renameExpr(e.X, renames), Name: e.Name}
-	case model.MethodCall:
-		return model.MethodCall{X: renameExpr(e.X, renames), Name: e.Name}
-	case model.Conversion:
-		return model.Conversion{To: e.To, X: renameExpr(e.X, renames)}
-	case model.Deref:
-		return model.Deref{X: renameExpr(e.X, renames)}
-	}
-	return e
-}
