@@ -95,7 +95,7 @@ type emitter struct {
 	// reserved are the names the constructor's locals must not take: the
 	// package's declarations, the predeclared identifiers and the
 	// imports.
-	reserved map[string]bool
+	reserved scope
 	// Per method: the decorator's field and key helpers, in the order of
 	// the method's use case, then invalidations.
 	fields  map[*model.Method][]string
@@ -112,25 +112,22 @@ type emitter struct {
 // its locals take the fields' names.
 func (e *emitter) names() {
 	e.fields, e.helpers = map[*model.Method][]string{}, map[*model.Method][]string{}
-	taken := map[string]bool{}
-	for n := range e.reserved {
-		taken[n] = true
-	}
+	taken := newScope(e.reserved)
 	for _, tp := range e.iface.TypeParams {
-		taken[tp.Name] = true
+		taken.take(tp.Name)
 	}
-	e.next, e.cache, e.err = unique("next", taken), unique("c", taken), unique("err", taken)
+	e.next, e.cache, e.err = taken.name("next"), taken.name("c"), taken.name("err")
 	// The field next and the methods' receiver c are not locals of the
 	// constructor; they keep their names.
-	taken["next"], taken["c"] = true, true
+	taken.take(idNext, idRecv)
 	for _, m := range e.iface.Methods {
-		taken[m.Name] = true
+		taken.take(m.Name)
 	}
 	for _, m := range e.iface.Methods {
 		base := lowerFirst(m.Name)
 		if m.Cache != nil {
-			e.fields[m] = append(e.fields[m], unique(base, taken))
-			e.helpers[m] = append(e.helpers[m], unique(base+"Key", taken))
+			e.fields[m] = append(e.fields[m], taken.name(base))
+			e.helpers[m] = append(e.helpers[m], taken.name(base+"Key"))
 		}
 		for _, inv := range m.Invalidations {
 			name := base
@@ -141,8 +138,8 @@ func (e *emitter) names() {
 			if inv.Each {
 				helper += "s"
 			}
-			e.fields[m] = append(e.fields[m], unique(name, taken))
-			e.helpers[m] = append(e.helpers[m], unique(helper, taken))
+			e.fields[m] = append(e.fields[m], taken.name(name))
+			e.helpers[m] = append(e.helpers[m], taken.name(helper))
 		}
 	}
 }
@@ -207,7 +204,7 @@ func (e *emitter) decorator(out *jen.File) {
 	tparams, _ := e.typeParams()
 
 	var cached, fields []jen.Code
-	fields = append(fields, jen.Id("next").Add(e.wrappedType()))
+	fields = append(fields, jen.Id(idNext).Add(e.wrappedType()))
 	for _, m := range e.iface.Methods {
 		names := e.fields[m]
 		if m.Cache != nil {

@@ -10,7 +10,7 @@ import (
 // keyHelper writes the method that renders a call's id and arguments: the
 // layout UseCase.GetRendered and Invalidator.Invalidate take.
 func (e *emitter) keyHelper(out *jen.File, m *model.Method, name string, id model.KeyPart, args []model.KeyArg) {
-	params := []jen.Code{jen.Id("b").Index().Byte()}
+	params := []jen.Code{jen.Id(idBuf).Index().Byte()}
 	parts := []model.KeyPart{id}
 	for _, a := range args {
 		parts = append(parts, a.Part)
@@ -18,29 +18,29 @@ func (e *emitter) keyHelper(out *jen.File, m *model.Method, name string, id mode
 	for _, p := range keyParams(m, parts) {
 		params = append(params, jen.Id(p.Name).Add(typeCode(p.Type)))
 	}
-	fail := func(err jen.Code) jen.Code { return jen.Return(jen.Id("b"), jen.Lit(0), err) }
+	fail := func(err jen.Code) jen.Code { return jen.Return(jen.Id(idBuf), jen.Lit(0), err) }
 	r := &renderer{fail: fail}
 	r.part(id)
 	if len(args) > 0 {
-		r.add(jen.Id("idLen").Op(":=").Len(jen.Id("b")))
+		r.add(jen.Id(idIDLen).Op(":=").Len(jen.Id(idBuf)))
 		for i, a := range args {
 			sep := "&"
 			if i == 0 {
 				sep = "?"
 			}
-			r.add(jen.Id("b").Op("=").Append(jen.Id("b"), jen.Lit(sep+a.Name+"=").Op("...")))
+			r.add(jen.Id(idBuf).Op("=").Append(jen.Id(idBuf), jen.Lit(sep+a.Name+"=").Op("...")))
 			r.part(a.Part)
 		}
 	}
-	idLen := jen.Id("idLen")
+	idLen := jen.Id(idIDLen)
 	if len(args) == 0 {
-		idLen = jen.Len(jen.Id("b"))
+		idLen = jen.Len(jen.Id(idBuf))
 	}
 	body := r.stmts
 	if r.fallible {
 		body = append([]jen.Code{jen.Var().Err().Error()}, body...)
 	}
-	body = append(body, jen.Return(jen.Id("b"), idLen, jen.Nil()))
+	body = append(body, jen.Return(jen.Id(idBuf), idLen, jen.Nil()))
 	out.Commentf("%s renders the id and arguments of %s calls after b.", name, m.Name)
 	out.Func().Params(jen.Op("*").Add(e.self())).Id(name).Params(params...).Params(jen.Index().Byte(), jen.Int(), jen.Error()).Block(body...)
 	out.Line()
@@ -59,16 +59,16 @@ func (e *emitter) eachKeyHelper(out *jen.File, m *model.Method, name string, id 
 	}
 	inner := &renderer{fail: outer.fail}
 	inner.add(jen.Var().Id("b").Index().Byte())
-	inner.value(id.Enc, jen.Id("v"), true)
-	inner.add(jen.Id("keys").Op("=").Append(jen.Id("keys"), jen.Id("b")))
+	inner.value(id.Enc, jen.Id(idElem), true)
+	inner.add(jen.Id(idKeys).Op("=").Append(jen.Id(idKeys), jen.Id(idBuf)))
 	body := outer.stmts
 	if inner.fallible {
 		body = append(body, jen.Var().Err().Error())
 	}
 	body = append(body,
-		jen.Id("keys").Op(":=").Make(jen.Index().Index().Byte(), jen.Lit(0), jen.Len(exprCode(id.Expr))),
-		jen.For(jen.List(jen.Id("_"), jen.Id("v")).Op(":=").Range().Add(exprCode(id.Expr))).Block(inner.stmts...),
-		jen.Return(jen.Id("keys"), jen.Nil()))
+		jen.Id(idKeys).Op(":=").Make(jen.Index().Index().Byte(), jen.Lit(0), jen.Len(exprCode(id.Expr))),
+		jen.For(jen.List(jen.Id("_"), jen.Id(idElem)).Op(":=").Range().Add(exprCode(id.Expr))).Block(inner.stmts...),
+		jen.Return(jen.Id(idKeys), jen.Nil()))
 	out.Commentf("%s renders each id of %s calls.", name, m.Name)
 	out.Func().Params(jen.Op("*").Add(e.self())).Id(name).Params(params...).Params(jen.Index().Index().Byte(), jen.Error()).Block(body...)
 	out.Line()
@@ -98,8 +98,8 @@ func (r *renderer) value(enc *model.Encoder, v *jen.Statement, simple bool) {
 		if !simple {
 			// Evaluate once: v is used twice.
 			inner := &renderer{fail: r.fail}
-			inner.add(jen.Id("v").Op(":=").Add(v))
-			inner.value(enc, jen.Id("v"), true)
+			inner.add(jen.Id(idElem).Op(":=").Add(v))
+			inner.value(enc, jen.Id(idElem), true)
 			r.fallible = r.fallible || inner.fallible
 			r.add(jen.Block(inner.stmts...))
 			return
@@ -113,25 +113,25 @@ func (r *renderer) value(enc *model.Encoder, v *jen.Statement, simple bool) {
 		}
 		inner := &renderer{fail: r.fail}
 		if enc.Marked {
-			inner.add(jen.Id("b").Op("=").Append(jen.Id("b"), jen.LitRune('*')))
+			inner.add(jen.Id(idBuf).Op("=").Append(jen.Id(idBuf), jen.LitRune('*')))
 		}
 		inner.value(enc.Elem, elem, true)
 		r.fallible = r.fallible || inner.fallible
 		r.add(jen.If(v.Clone().Op("==").Nil()).Block(
-			jen.Id("b").Op("=").Add(rt("AppendNil")).Call(jen.Id("b")),
+			jen.Id(idBuf).Op("=").Add(rt("AppendNil")).Call(jen.Id(idBuf)),
 		).Else().Block(inner.stmts...))
 	case model.EncText:
 		r.fallible = true
-		r.add(jen.If(jen.List(jen.Id("b"), jen.Err()).Op("=").Add(rt("AppendText")).Call(jen.Id("b"), v), jen.Err().Op("!=").Nil()).Block(r.fail(jen.Err())))
+		r.add(jen.If(jen.List(jen.Id(idBuf), jen.Id(idErr)).Op("=").Add(rt("AppendText")).Call(jen.Id(idBuf), v), jen.Id(idErr).Op("!=").Nil()).Block(r.fail(jen.Id(idErr))))
 	case model.EncSlice:
 		if enc.Elem.Fallible() {
 			r.fallible = true
-			r.add(jen.If(jen.List(jen.Id("b"), jen.Err()).Op("=").Add(rt("AppendSliceErr")).Call(jen.Id("b"), v, elemFunc(enc.Elem)), jen.Err().Op("!=").Nil()).Block(r.fail(jen.Err())))
+			r.add(jen.If(jen.List(jen.Id(idBuf), jen.Id(idErr)).Op("=").Add(rt("AppendSliceErr")).Call(jen.Id(idBuf), v, elemFunc(enc.Elem)), jen.Id(idErr).Op("!=").Nil()).Block(r.fail(jen.Id(idErr))))
 			return
 		}
-		r.add(jen.Id("b").Op("=").Add(rt("AppendSlice")).Call(jen.Id("b"), v, elemFunc(enc.Elem)))
+		r.add(jen.Id(idBuf).Op("=").Add(rt("AppendSlice")).Call(jen.Id(idBuf), v, elemFunc(enc.Elem)))
 	default:
-		r.add(jen.Id("b").Op("=").Add(appendCall(enc, v)))
+		r.add(jen.Id(idBuf).Op("=").Add(appendCall(enc, v)))
 	}
 }
 
@@ -187,7 +187,7 @@ func appendCall(enc *model.Encoder, v *jen.Statement) *jen.Statement {
 	case enc.Conv:
 		arg = jen.Id(f.conv).Call(v)
 	}
-	args := []jen.Code{jen.Id("b"), arg}
+	args := []jen.Code{jen.Id(idBuf), arg}
 	if f.bits != 0 {
 		args = append(args, jen.Lit(f.bits))
 	}
@@ -203,20 +203,20 @@ func elemFunc(enc *model.Encoder) jen.Code {
 		}
 		return rt(f.name)
 	}
-	params := jen.Params(jen.Id("b").Index().Byte(), jen.Id("v").Add(typeCode(enc.Type)))
+	params := jen.Params(jen.Id(idBuf).Index().Byte(), jen.Id(idElem).Add(typeCode(enc.Type)))
 	if enc.Fallible() {
-		inner := &renderer{fail: func(err jen.Code) jen.Code { return jen.Return(jen.Id("b"), err) }}
-		inner.value(enc, jen.Id("v"), true)
+		inner := &renderer{fail: func(err jen.Code) jen.Code { return jen.Return(jen.Id(idBuf), err) }}
+		inner.value(enc, jen.Id(idElem), true)
 		body := append([]jen.Code{jen.Var().Err().Error()}, inner.stmts...)
-		body = append(body, jen.Return(jen.Id("b"), jen.Nil()))
+		body = append(body, jen.Return(jen.Id(idBuf), jen.Nil()))
 		return jen.Func().Add(params).Params(jen.Index().Byte(), jen.Error()).Block(body...)
 	}
-	inner := &renderer{fail: func(err jen.Code) jen.Code { return jen.Return(jen.Id("b")) }}
-	inner.value(enc, jen.Id("v"), true)
+	inner := &renderer{fail: func(err jen.Code) jen.Code { return jen.Return(jen.Id(idBuf)) }}
+	inner.value(enc, jen.Id(idElem), true)
 	if len(inner.stmts) == 1 && enc.Kind != model.EncNilable && enc.Kind != model.EncSlice {
-		return jen.Func().Add(params).Index().Byte().Block(jen.Return(appendCall(enc, jen.Id("v"))))
+		return jen.Func().Add(params).Index().Byte().Block(jen.Return(appendCall(enc, jen.Id(idElem))))
 	}
-	return jen.Func().Add(params).Index().Byte().Block(append(inner.stmts, jen.Return(jen.Id("b")))...)
+	return jen.Func().Add(params).Index().Byte().Block(append(inner.stmts, jen.Return(jen.Id(idBuf)))...)
 }
 
 // exprCode is the Go code of a key expression.

@@ -34,12 +34,12 @@ func forward(m *model.Method) *jen.Statement {
 		}
 		args = append(args, a)
 	}
-	return jen.Id("c").Dot("next").Dot(m.Name).Call(args...)
+	return jen.Id(idRecv).Dot(idNext).Dot(m.Name).Call(args...)
 }
 
 func (e *emitter) method(out *jen.File, m *model.Method, body ...jen.Code) {
 	params, results := signature(m)
-	out.Func().Params(jen.Id("c").Op("*").Add(e.self())).Id(m.Name).Params(params...).Params(results...).Block(body...)
+	out.Func().Params(jen.Id(idRecv).Op("*").Add(e.self())).Id(m.Name).Params(params...).Params(results...).Block(body...)
 	out.Line()
 }
 
@@ -55,7 +55,7 @@ func (e *emitter) passThrough(out *jen.File, m *model.Method) {
 
 func (e *emitter) cachedMethod(out *jen.File, m *model.Method) {
 	c := m.Cache
-	uc := jen.Id("c").Dot(e.fields[m][0])
+	uc := jen.Id(idRecv).Dot(e.fields[m][0])
 	ctx := m.Params[0].Name
 	call := forward(m)
 	// fallback serves the call uncached.
@@ -69,22 +69,22 @@ func (e *emitter) cachedMethod(out *jen.File, m *model.Method) {
 	}
 	var get []jen.Code
 	if c.ReturnsError {
-		get = []jen.Code{jen.Return(uc.Clone().Dot("GetRendered").Call(jen.Id(ctx), jen.Id("key"), jen.Id("idLen"), newFn(jen.Return(call))))}
+		get = []jen.Code{jen.Return(uc.Clone().Dot("GetRendered").Call(jen.Id(ctx), jen.Id(idKey), jen.Id(idIDLen), newFn(jen.Return(call))))}
 	} else {
 		// A value-only method cannot return the error a cancelled wait
 		// ends with; it calls the wrapped method instead.
 		get = []jen.Code{
-			jen.List(jen.Id("val"), jen.Err()).Op(":=").Add(uc.Clone().Dot("GetRendered").Call(jen.Id(ctx), jen.Id("key"), jen.Id("idLen"),
+			jen.List(jen.Id(idVal), jen.Id(idErr)).Op(":=").Add(uc.Clone().Dot("GetRendered").Call(jen.Id(ctx), jen.Id(idKey), jen.Id(idIDLen),
 				newFn(jen.Return(call, jen.Nil())))),
-			jen.If(jen.Err().Op("!=").Nil()).Block(fallback),
-			jen.Return(jen.Id("val")),
+			jen.If(jen.Id(idErr).Op("!=").Nil()).Block(fallback),
+			jen.Return(jen.Id(idVal)),
 		}
 	}
 	out.Commentf("%s serves the wrapped %s through the cache: use case %s, key type %s.", m.Name, m.Name, c.UseCase, c.KeyType)
 	e.method(out, m, append([]jen.Code{
 		jen.If(jen.Op("!").Add(uc.Clone().Dot("Enabled").Call(jen.Id(ctx)))).Block(fallback),
-		jen.List(jen.Id("key"), jen.Id("idLen"), jen.Err()).Op(":=").Add(jen.Id("c").Dot(e.helpers[m][0]).Call(e.helperArgs(m, cacheParts(c), jen.Make(jen.Index().Byte(), jen.Lit(0), jen.Lit(keyBufferSize)))...)),
-		jen.If(jen.Err().Op("!=").Nil()).Block(uc.Clone().Dot("KeyError").Call(jen.Err()), fallback),
+		jen.List(jen.Id(idKey), jen.Id(idIDLen), jen.Id(idErr)).Op(":=").Add(jen.Id(idRecv).Dot(e.helpers[m][0]).Call(e.helperArgs(m, cacheParts(c), jen.Make(jen.Index().Byte(), jen.Lit(0), jen.Lit(keyBufferSize)))...)),
+		jen.If(jen.Id(idErr).Op("!=").Nil()).Block(uc.Clone().Dot("KeyError").Call(jen.Id(idErr)), fallback),
 	}, get...)...)
 	e.keyHelper(out, m, e.helpers[m][0], c.ID, c.Args)
 }
@@ -96,36 +96,72 @@ func (e *emitter) batchMethod(out *jen.File, m *model.Method) {
 	c, b := m.Cache, m.Cache.Batch
 	ctx := m.Params[0].Name
 	id := typeCode(b.ID)
-	key := jen.Func().Params(jen.Id("b").Index().Byte(), jen.Id(b.Elem).Add(id.Clone())).Params(jen.Index().Byte(), jen.Int(), jen.Error()).Block(
-		jen.Return(jen.Id("c").Dot(e.helpers[m][0]).Call(e.helperArgs(m, cacheParts(c), jen.Id("b"))...)),
+	key := jen.Func().Params(jen.Id(idBuf).Index().Byte(), jen.Id(b.Elem).Add(id.Clone())).Params(jen.Index().Byte(), jen.Int(), jen.Error()).Block(
+		jen.Return(jen.Id(idRecv).Dot(e.helpers[m][0]).Call(e.helperArgs(m, cacheParts(c), jen.Id(idBuf))...)),
 	)
 	load := jen.Func().Params(jen.Id(ctx).Qual("context", "Context"), jen.Id(b.Param).Index().Add(id.Clone())).
 		Params(jen.Map(id.Clone()).Add(typeCode(c.Value)), jen.Error()).
 		Block(jen.Return(forward(m)))
 	out.Commentf("%s serves the wrapped %s through the cache, id by id: use case %s, key type %s.", m.Name, m.Name, c.UseCase, c.KeyType)
-	e.method(out, m, jen.Return(rt("GetBatch").Call(jen.Id(ctx), jen.Id("c").Dot(e.fields[m][0]), jen.Id(b.Param), key, load)))
+	e.method(out, m, jen.Return(rt("GetBatch").Call(jen.Id(ctx), jen.Id(idRecv).Dot(e.fields[m][0]), jen.Id(b.Param), key, load)))
 	e.keyHelper(out, m, e.helpers[m][0], c.ID, c.Args)
 }
 
 func (e *emitter) invalidatingMethod(out *jen.File, m *model.Method) {
-	ctx := m.Params[0].Name
-	taken := map[string]bool{}
-	for _, p := range m.Params {
-		taken[p.Name] = true
+	results := invalidatingResults(m)
+	var body []jen.Code
+	if len(results) > 0 {
+		body = append(body, jen.List(results...).Op(":=").Add(forward(m)))
+	} else {
+		body = append(body, forward(m))
 	}
-	for _, n := range generatedNames {
-		taken[n] = true
+	when := "after it returns"
+	if m.ErrorResult {
+		body = append(body, jen.If(jen.Id(idErr).Op("==").Nil()).Block(e.invalidations(m)...))
+		when = "when it succeeds"
+	} else {
+		body = append(body, e.invalidations(m)...)
+	}
+	if len(results) > 0 {
+		body = append(body, jen.Return(results...))
+	}
+	var kinds []string
+	for _, inv := range m.Invalidations {
+		kinds = append(kinds, inv.KeyType)
+	}
+	out.Commentf("%s calls the wrapped %s and, %s, invalidates the %s it names.", m.Name, m.Name, when, strings.Join(kinds, " and "))
+	e.method(out, m, body...)
+	for i, inv := range m.Invalidations {
+		if inv.Each {
+			e.eachKeyHelper(out, m, e.helpers[m][i], inv.ID)
+		} else {
+			e.keyHelper(out, m, e.helpers[m][i], inv.ID, nil)
+		}
+	}
+}
+
+// invalidatingResults names the results of an invalidating method: err
+// for its error, res, res2... for the others.
+func invalidatingResults(m *model.Method) []jen.Code {
+	taken := newScope(nil, generatedNames...)
+	for _, p := range m.Params {
+		taken.take(p.Name)
 	}
 	var results []jen.Code
 	for i := range m.Results {
 		if m.ErrorResult && i == len(m.Results)-1 {
-			results = append(results, jen.Err())
+			results = append(results, jen.Id(idErr))
 			continue
 		}
-		results = append(results, jen.Id(unique("res", taken)))
+		results = append(results, jen.Id(taken.name("res")))
 	}
-	var invalidate []jen.Code
-	var kinds []string
+	return results
+}
+
+// invalidations are the statements that render the ids of an
+// invalidating method's call and invalidate them.
+func (e *emitter) invalidations(m *model.Method) []jen.Code {
+	ctx := m.Params[0].Name
 	declared := map[string]bool{}
 	// assign declares the names on its left that are new.
 	assign := func(names ...string) string {
@@ -137,48 +173,23 @@ func (e *emitter) invalidatingMethod(out *jen.File, m *model.Method) {
 		}
 		return op
 	}
+	var stmts []jen.Code
 	for i, inv := range m.Invalidations {
-		kinds = append(kinds, inv.KeyType)
-		helper := jen.Id("c").Dot(e.helpers[m][i]).Call(e.helperArgs(m, []model.KeyPart{inv.ID}, jen.Nil())...)
+		field, helper := jen.Id(idRecv).Dot(e.fields[m][i]), jen.Id(idRecv).Dot(e.helpers[m][i])
 		if inv.Each {
-			helper = jen.Id("c").Dot(e.helpers[m][i]).Call(e.helperArgs(m, []model.KeyPart{inv.ID})...)
-			invalidate = append(invalidate,
-				jen.List(jen.Id("keys"), jen.Id("keyErr")).Op(assign("keys", "keyErr")).Add(helper),
-				jen.Id("c").Dot(e.fields[m][i]).Dot("InvalidateEach").Call(jen.Id(ctx), jen.Id("keys"), jen.Id("keyErr")))
+			stmts = append(stmts,
+				jen.List(jen.Id(idKeys), jen.Id(idKeyErr)).Op(assign(idKeys, idKeyErr)).Add(helper.Call(e.helperArgs(m, []model.KeyPart{inv.ID})...)),
+				field.Dot("InvalidateEach").Call(jen.Id(ctx), jen.Id(idKeys), jen.Id(idKeyErr)))
 		} else {
-			invalidate = append(invalidate,
-				jen.List(jen.Id("key"), jen.Id("_"), jen.Id("keyErr")).Op(assign("key", "keyErr")).Add(helper),
-				jen.Id("c").Dot(e.fields[m][i]).Dot("Invalidate").Call(jen.Id(ctx), jen.Id("key"), jen.Id("keyErr")))
+			stmts = append(stmts,
+				jen.List(jen.Id(idKey), jen.Id("_"), jen.Id(idKeyErr)).Op(assign(idKey, idKeyErr)).Add(helper.Call(e.helperArgs(m, []model.KeyPart{inv.ID}, jen.Nil())...)),
+				field.Dot("Invalidate").Call(jen.Id(ctx), jen.Id(idKey), jen.Id(idKeyErr)))
 		}
 		if i < len(m.Invalidations)-1 {
-			invalidate = append(invalidate, jen.Line())
+			stmts = append(stmts, jen.Line())
 		}
 	}
-	var body []jen.Code
-	if len(results) > 0 {
-		body = append(body, jen.List(results...).Op(":=").Add(forward(m)))
-	} else {
-		body = append(body, forward(m))
-	}
-	when := "after it returns"
-	if m.ErrorResult {
-		body = append(body, jen.If(jen.Err().Op("==").Nil()).Block(invalidate...))
-		when = "when it succeeds"
-	} else {
-		body = append(body, invalidate...)
-	}
-	if len(results) > 0 {
-		body = append(body, jen.Return(results...))
-	}
-	out.Commentf("%s calls the wrapped %s and, %s, invalidates the %s it names.", m.Name, m.Name, when, strings.Join(kinds, " and "))
-	e.method(out, m, body...)
-	for i, inv := range m.Invalidations {
-		if inv.Each {
-			e.eachKeyHelper(out, m, e.helpers[m][i], inv.ID)
-		} else {
-			e.keyHelper(out, m, e.helpers[m][i], inv.ID, nil)
-		}
-	}
+	return stmts
 }
 
 // helperArgs are the arguments of a key helper: buf, if given, then the

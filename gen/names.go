@@ -2,16 +2,30 @@ package gen
 
 import (
 	"go/token"
+	"maps"
 	"sort"
 	"strconv"
 
 	"github.com/gcache-go/gcache/gen/internal/model"
 )
 
-// Identifiers of the generated code, which imports and parameters must not
-// shadow: the receiver and constructor parameters, and the key helpers'
-// locals.
-var generatedNames = []string{"c", "next", "b", "idLen", "err", "key", "keys", "keyErr", "v", "val"}
+// The identifiers generated code declares itself: the methods' receiver,
+// the decorator's field of the wrapped value, and the locals of methods and
+// key helpers. Imports and parameters never take them.
+const (
+	idRecv   = "c"      // the receiver
+	idNext   = "next"   // the wrapped value
+	idBuf    = "b"      // the buffer a key renders into
+	idIDLen  = "idLen"  // the length of its id
+	idErr    = "err"    // an error
+	idKey    = "key"    // a rendered key
+	idKeys   = "keys"   // rendered ids
+	idKeyErr = "keyErr" // the error of rendering them
+	idElem   = "v"      // a slice element
+	idVal    = "val"    // a cached value
+)
+
+var generatedNames = []string{idRecv, idNext, idBuf, idIDLen, idErr, idKey, idKeys, idKeyErr, idElem, idVal}
 
 // Packages every generated file may import.
 const (
@@ -23,16 +37,11 @@ const (
 // collides with nothing the decorator declares or uses, rewriting the key
 // expressions to match. It returns the aliases by path.
 func name(f *model.File) map[string]string {
-	taken := map[string]bool{}
-	for _, n := range generatedNames {
-		taken[n] = true
-	}
-	for _, n := range f.Scope {
-		taken[n] = true
-	}
+	taken := newScope(nil, generatedNames...)
+	taken.take(f.Scope...)
 	for _, iface := range f.Interfaces {
 		for _, tp := range iface.TypeParams {
-			taken[tp.Name] = true
+			taken.take(tp.Name)
 		}
 	}
 	// The emitter itself uses the runtime, and time for durations; the
@@ -66,7 +75,7 @@ func name(f *model.File) map[string]string {
 	})
 	aliases := map[string]string{}
 	for _, p := range paths {
-		aliases[p] = unique(all[p], taken)
+		aliases[p] = taken.name(all[p])
 	}
 	for _, iface := range f.Interfaces {
 		for _, m := range iface.Methods {
@@ -105,25 +114,42 @@ func usesTime(f *model.File) bool {
 	return false
 }
 
-// unique returns base, or base with the smallest number appended that is
+// A scope allocates identifiers: each distinct from those it has given
+// and those it was told are taken. Every generated name comes from one.
+type scope map[string]bool
+
+// newScope returns a scope in which the names of parent and names are
+// taken.
+func newScope(parent scope, names ...string) scope {
+	s := scope{}
+	maps.Copy(s, parent)
+	s.take(names...)
+	return s
+}
+
+// take marks names as taken.
+func (s scope) take(names ...string) {
+	for _, n := range names {
+		s[n] = true
+	}
+}
+
+// name returns base, or base with the smallest number appended that is
 // not taken, and takes it.
-func unique(base string, taken map[string]bool) string {
+func (s scope) name(base string) string {
 	n := base
-	for i := 2; taken[n] || token.IsKeyword(n); i++ {
+	for i := 2; s[n] || token.IsKeyword(n); i++ {
 		n = base + strconv.Itoa(i)
 	}
-	taken[n] = true
+	s[n] = true
 	return n
 }
 
 // nameParams names the parameters of m: unnamed and blank ones after
 // their position, colliding ones with a number; and, for a batch, the
 // one id its key helper renders, after them.
-func nameParams(m *model.Method, reserved map[string]bool) {
-	taken := map[string]bool{}
-	for n := range reserved {
-		taken[n] = true
-	}
+func nameParams(m *model.Method, reserved scope) {
+	taken := newScope(reserved)
 	renames := map[string]string{}
 	for i := range m.Params {
 		p := &m.Params[i]
@@ -134,7 +160,7 @@ func nameParams(m *model.Method, reserved map[string]bool) {
 				base = "ctx"
 			}
 		}
-		n := unique(base, taken)
+		n := taken.name(base)
 		if p.Name != "" && p.Name != "_" && n != p.Name {
 			renames[p.Name] = n
 		}
@@ -144,7 +170,7 @@ func nameParams(m *model.Method, reserved map[string]bool) {
 		if n, ok := renames[c.Batch.Param]; ok {
 			c.Batch.Param = n
 		}
-		c.Batch.Elem = unique(c.Batch.Elem, taken)
+		c.Batch.Elem = taken.name(c.Batch.Elem)
 		c.ID.Expr = model.ParamRef{Name: c.Batch.Elem}
 	}
 	if len(renames) == 0 {
