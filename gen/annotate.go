@@ -15,7 +15,7 @@ import (
 )
 
 // methodDirectives are the directives a method takes.
-const methodDirectives = "cache, ttl, ramp, refresh, negative, lease, arg, ignore, invalidate"
+var methodDirectives = strings.Join(slices.DeleteFunc(slices.Clone(directiveNames), func(n string) bool { return n == "wrap" }), ", ")
 
 // methodDirs are the directives of one method, by kind.
 type methodDirs struct {
@@ -215,7 +215,7 @@ func (mc *methodCtx) cacheOf() *model.Cache {
 	if !ok || !mc.concrete(mc.sig, mc.method.Name, d) {
 		return nil
 	}
-	if !mc.defaults(c, mc.dirs.ttl, mc.dirs.ramp) || !mc.features(c, mc.method, mc.sc, &mc.dirs) {
+	if !mc.defaults(c, mc.dirs.ttl, mc.dirs.ramp) || !mc.features(c) {
 		return nil
 	}
 	if c.Batch == nil {
@@ -256,7 +256,7 @@ func (mc *methodCtx) useCase(d *directive, o map[string]option) (string, bool) {
 // parameter that holds them.
 func (mc *methodCtx) result(c *model.Cache, d *directive, o map[string]option) (idParam string, ok bool) {
 	if batch, isBatch := o["batch"]; isBatch {
-		return mc.batchOf(c, mc.method, mc.sc, mc.sig, d, o, batch)
+		return mc.batchOf(c, d, o, batch)
 	}
 	switch res := mc.sig.Results(); {
 	case res.Len() == 1 && !isError(res.At(0).Type()):

@@ -13,7 +13,8 @@ import (
 // returns (map[K]V, error). Each id is cached under its own key, the one a
 // call with that id alone would have, so c.ID renders one id and c.Value
 // is V. It returns the ids' parameter.
-func (l *loader) batchOf(c *model.Cache, method *model.Method, sc *keyScope, sig *types.Signature, d *directive, o map[string]option, flag option) (string, bool) {
+func (mc *methodCtx) batchOf(c *model.Cache, d *directive, o map[string]option, flag option) (string, bool) {
+	l, method, sc, sig := mc.loader, mc.method, mc.sc, mc.sig
 	id, ok := o["id"]
 	if !ok {
 		l.required(d, "id", "id=PARAM, the parameter that holds the ids")

@@ -16,7 +16,8 @@ import (
 // into the use case's default config. Each tunes how the layers of that
 // config cache, so each needs a TTL; none applies to a batch, whose ids
 // the runtime loads together.
-func (l *loader) features(c *model.Cache, method *model.Method, sc *keyScope, md *methodDirs) bool {
+func (mc *methodCtx) features(c *model.Cache) bool {
+	l, md := mc.loader, &mc.dirs
 	ok := true
 	for _, d := range []*directive{md.refresh, md.negative, md.lease} {
 		switch {
@@ -35,7 +36,7 @@ func (l *loader) features(c *model.Cache, method *model.Method, sc *keyScope, md
 		case "refresh":
 			ok = l.refresh(c, d) && ok
 		case "negative":
-			ok = l.negative(c, method, sc, d) && ok
+			ok = mc.negative(c, d) && ok
 		case "lease":
 			ok = l.lease(c, d) && ok
 		}
@@ -85,7 +86,8 @@ func (l *loader) lease(c *model.Cache, d *directive) bool {
 }
 
 // negative reads //gcache:negative err=EXPR ttl=DUR.
-func (l *loader) negative(c *model.Cache, method *model.Method, sc *keyScope, d *directive) bool {
+func (mc *methodCtx) negative(c *model.Cache, d *directive) bool {
+	l, method, sc := mc.loader, mc.method, mc.sc
 	if !c.ReturnsError {
 		l.errorf(d.pos, "//gcache:negative needs %s to return (T, error), the error saying \"not found\"; it returns a value alone", method.Name)
 		return false
