@@ -127,9 +127,13 @@ func (e *emitter) invalidatingMethod(out *jen.File, m *model.Method) {
 	}
 	var kinds []string
 	for _, inv := range m.Invalidations {
-		kinds = append(kinds, inv.KeyType)
+		if inv.Each {
+			kinds = append(kinds, "each "+inv.KeyType)
+		} else {
+			kinds = append(kinds, "the "+inv.KeyType)
+		}
 	}
-	out.Commentf("%s calls the wrapped %s and, %s, invalidates the %s it names.", m.Name, m.Name, when, strings.Join(kinds, " and "))
+	out.Commentf("%s calls the wrapped %s and, %s, invalidates %s it names.", m.Name, m.Name, when, strings.Join(kinds, " and "))
 	e.method(out, m, body...)
 	for i, inv := range m.Invalidations {
 		if inv.Each {

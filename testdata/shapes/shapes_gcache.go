@@ -294,7 +294,7 @@ func (*ShapesCache) treeKey(b []byte, q string) ([]byte, int, error) {
 	return b, len(b), nil
 }
 
-// Update calls the wrapped Update and, when it succeeds, invalidates the q and r it names.
+// Update calls the wrapped Update and, when it succeeds, invalidates the q and the r it names.
 func (c *ShapesCache) Update(ctx context.Context, q string) (int, error) {
 	res, err := c.next.Update(ctx, q)
 	if err == nil {

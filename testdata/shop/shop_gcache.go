@@ -73,7 +73,7 @@ func NewCatalogCache(next Catalog, c *gcache.Cache) (*CatalogCache, error) {
 
 var _ Catalog = (*CatalogCache)(nil)
 
-// DeleteProducts calls the wrapped DeleteProducts and, when it succeeds, invalidates the product it names.
+// DeleteProducts calls the wrapped DeleteProducts and, when it succeeds, invalidates each product it names.
 func (c *CatalogCache) DeleteProducts(ctx context.Context, ids []ProductID) error {
 	err := c.next.DeleteProducts(ctx, ids)
 	if err == nil {
@@ -159,7 +159,7 @@ func (*CatalogCache) setPriceKey(b []byte, id ProductID) ([]byte, int, error) {
 	return b, len(b), nil
 }
 
-// Touch calls the wrapped Touch and, when it succeeds, invalidates the product it names.
+// Touch calls the wrapped Touch and, when it succeeds, invalidates each product it names.
 func (c *CatalogCache) Touch(ctx context.Context, ids ...ProductID) error {
 	err := c.next.Touch(ctx, ids...)
 	if err == nil {
