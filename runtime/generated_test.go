@@ -1,6 +1,8 @@
 package runtime
 
 import (
+	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/gcache-go/gcache/internal/names"
@@ -32,5 +34,16 @@ func TestInstanceName(t *testing.T) {
 			t.Errorf("%q and %q both give %q", prev, args, n)
 		}
 		seen[n] = args
+	}
+}
+
+func TestRegisterError(t *testing.T) {
+	taken := RegisterError("NewStoreCache", fmt.Errorf("%w: %q", ErrUseCaseExists, "orders.Store.Get"))
+	if !errors.Is(taken, ErrUseCaseExists) || taken.Error() != `gcache: use case is already registered: "orders.Store.Get", by NewStoreCache: a Cache takes one decorator of an interface (make one and share it), and one use case of a name (give one of the methods a use_case= of its own)` {
+		t.Errorf("RegisterError = %v", taken)
+	}
+	other := errors.New("gcache: key type \"a b\": want letters")
+	if got := RegisterError("NewStoreCache", other); got != other {
+		t.Errorf("RegisterError of another error = %v", got)
 	}
 }

@@ -1,9 +1,23 @@
 package runtime
 
 import (
+	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 )
+
+// The functions here serve generated decorators.
+
+// RegisterError returns err, the error of a generated constructor's
+// registration of a use case on a Cache; when the use case's name is
+// taken, it says what to do about it.
+func RegisterError(constructor string, err error) error {
+	if !errors.Is(err, ErrUseCaseExists) {
+		return err
+	}
+	return fmt.Errorf("%w, by %s: a Cache takes one decorator of an interface (make one and share it), and one use case of a name (give one of the methods a use_case= of its own)", err, constructor)
+}
 
 // TypeName returns the name of T as Go spells it, with the package's name
 // before a defined type: "int", "shop.UserID", "*shop.User", "[]string".
