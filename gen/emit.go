@@ -307,7 +307,7 @@ func literal(typ *jen.Statement, fields ...kv) *jen.Statement {
 
 // ifErrReturn is the constructor's return of a failed registration.
 func (e *emitter) ifErrReturn() jen.Code {
-	return jen.If(jen.Id(e.err).Op("!=").Nil()).Block(jen.Return(jen.Nil(), jen.Id(e.err)))
+	return jen.If(jen.Id(e.err).Op("!=").Nil()).Block(jen.Return(jen.Nil(), rt("RegisterError").Call(jen.Lit("New"+e.iface.Decorator), jen.Id(e.err))))
 }
 
 // spec is the UseCaseSpec literal of a use case.

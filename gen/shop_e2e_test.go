@@ -2,6 +2,7 @@ package gen_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"strings"
@@ -222,4 +223,17 @@ func newCacheOn(t *testing.T, e *env) *gcache.Cache {
 	}
 	t.Cleanup(func() { c.Close() })
 	return c
+}
+
+// TestSecondDecoratorOnOneCacheSaysWhatToDo: a decorator made twice on one
+// Cache fails at start-up with an error that says what to do.
+func TestSecondDecoratorOnOneCacheSaysWhatToDo(t *testing.T) {
+	e := newEnv(t)
+	if _, err := orders.NewStoreCache(&productReader{}, e.c); err != nil {
+		t.Fatal(err)
+	}
+	_, err := orders.NewStoreCache(&productReader{}, e.c)
+	if !errors.Is(err, gcache.ErrUseCaseExists) || !strings.Contains(err.Error(), `"orders.Store.GetProduct", by NewStoreCache: a Cache takes one decorator of an interface (make one and share it)`) {
+		t.Errorf("second decorator: %v", err)
+	}
 }

@@ -33,7 +33,7 @@ func NewReaderCache(next Reader, c *gcache.Cache) (*ReaderCache, error) {
 		Negative:    fs.ErrNotExist,
 	})
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewReaderCache", err)
 	}
 	read, err := gcache.NewUseCase[string](c, gcache.UseCaseSpec{
 		Name:    "aliases.Reader.Read",
@@ -48,7 +48,7 @@ func NewReaderCache(next Reader, c *gcache.Cache) (*ReaderCache, error) {
 		Negative:    base.ErrGone,
 	})
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewReaderCache", err)
 	}
 	return &ReaderCache{
 		next: next,
@@ -124,7 +124,7 @@ func NewUsersCache(next Users, c *gcache.Cache) (*UsersCache, error) {
 		Fingerprint: 0x8f5cb0060fdb88a3,
 	})
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewUsersCache", err)
 	}
 	return &UsersCache{
 		next:     next,

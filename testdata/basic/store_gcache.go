@@ -32,7 +32,7 @@ func NewUserStoreCache(next UserStore, c *gcache.Cache) (*UserStoreCache, error)
 		Fingerprint: 0xdbe3d2bb7c88ca4a,
 	})
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewUserStoreCache", err)
 	}
 	searchUserPosts, err := gcache.NewUseCase[[]Post](c, gcache.UseCaseSpec{
 		Name:    "SearchUserPosts",
@@ -44,11 +44,11 @@ func NewUserStoreCache(next UserStore, c *gcache.Cache) (*UserStoreCache, error)
 		Fingerprint: 0x2cbe744ca0b534b2,
 	})
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewUserStoreCache", err)
 	}
 	updateUser, err := gcache.NewInvalidator(c, "user_id")
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewUserStoreCache", err)
 	}
 	return &UserStoreCache{
 		next:            next,

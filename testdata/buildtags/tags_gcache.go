@@ -29,7 +29,7 @@ func NewHostCache(next Host, c *gcache.Cache) (*HostCache, error) {
 		Fingerprint: 0xb5ddc58628999ad8,
 	})
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewHostCache", err)
 	}
 	return &HostCache{
 		next:   next,

@@ -28,7 +28,7 @@ func NewClockCache(next Clock, c *gcache.Cache) (*ClockCache, error) {
 		Fingerprint: 0xf9d0c88f42834344,
 	})
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewClockCache", err)
 	}
 	return &ClockCache{
 		next: next,

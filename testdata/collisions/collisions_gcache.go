@@ -37,7 +37,7 @@ func NewRenderCache(next Render, c *gcache.Cache) (*RenderCache, error) {
 		Fingerprint: 0x704be0d8faaffc58,
 	})
 	if err2 != nil {
-		return nil, err2
+		return nil, gcache.RegisterError("NewRenderCache", err2)
 	}
 	c2, err2 := gcache.NewUseCase[int](c, gcache.UseCaseSpec{
 		Name:    "collisions.Render.C",
@@ -50,7 +50,7 @@ func NewRenderCache(next Render, c *gcache.Cache) (*RenderCache, error) {
 		Negative:    err,
 	})
 	if err2 != nil {
-		return nil, err2
+		return nil, gcache.RegisterError("NewRenderCache", err2)
 	}
 	gone, err2 := gcache.NewUseCase[string](c, gcache.UseCaseSpec{
 		Name:    "collisions.Render.Gone",
@@ -63,7 +63,7 @@ func NewRenderCache(next Render, c *gcache.Cache) (*RenderCache, error) {
 		Negative:    context.Canceled,
 	})
 	if err2 != nil {
-		return nil, err2
+		return nil, gcache.RegisterError("NewRenderCache", err2)
 	}
 	page, err2 := gcache.NewUseCase[string](c, gcache.UseCaseSpec{
 		Name:    "collisions.Render.Page",
@@ -75,7 +75,7 @@ func NewRenderCache(next Render, c *gcache.Cache) (*RenderCache, error) {
 		Fingerprint: 0x704be0d8faaffc58,
 	})
 	if err2 != nil {
-		return nil, err2
+		return nil, gcache.RegisterError("NewRenderCache", err2)
 	}
 	pages, err2 := gcache.NewUseCase[string](c, gcache.UseCaseSpec{
 		Name:    "collisions.Render.Pages",
@@ -86,11 +86,11 @@ func NewRenderCache(next Render, c *gcache.Cache) (*RenderCache, error) {
 		Fingerprint: 0x704be0d8faaffc58,
 	})
 	if err2 != nil {
-		return nil, err2
+		return nil, gcache.RegisterError("NewRenderCache", err2)
 	}
 	save, err2 := gcache.NewInvalidator(c, "page")
 	if err2 != nil {
-		return nil, err2
+		return nil, gcache.RegisterError("NewRenderCache", err2)
 	}
 	string2, err2 := gcache.NewUseCase[string](c, gcache.UseCaseSpec{
 		Name:    "collisions.Render.String",
@@ -101,7 +101,7 @@ func NewRenderCache(next Render, c *gcache.Cache) (*RenderCache, error) {
 		Fingerprint: 0x704be0d8faaffc58,
 	})
 	if err2 != nil {
-		return nil, err2
+		return nil, gcache.RegisterError("NewRenderCache", err2)
 	}
 	templates, err2 := gcache.NewUseCase[string](c, gcache.UseCaseSpec{
 		Name:    "collisions.Render.Templates",
@@ -112,7 +112,7 @@ func NewRenderCache(next Render, c *gcache.Cache) (*RenderCache, error) {
 		Fingerprint: 0x704be0d8faaffc58,
 	})
 	if err2 != nil {
-		return nil, err2
+		return nil, gcache.RegisterError("NewRenderCache", err2)
 	}
 	return &RenderCache{
 		next:      next,
@@ -355,7 +355,7 @@ func NewlowerCache(next lower, c *gcache.Cache) (*lowerCache, error) {
 		Fingerprint: 0x048998fe6e0d7e74,
 	})
 	if err2 != nil {
-		return nil, err2
+		return nil, gcache.RegisterError("NewlowerCache", err2)
 	}
 	getUser2, err2 := gcache.NewUseCase[string](c, gcache.UseCaseSpec{
 		Name:    "collisions.lower.getUser",
@@ -366,7 +366,7 @@ func NewlowerCache(next lower, c *gcache.Cache) (*lowerCache, error) {
 		Fingerprint: 0x704be0d8faaffc58,
 	})
 	if err2 != nil {
-		return nil, err2
+		return nil, gcache.RegisterError("NewlowerCache", err2)
 	}
 	return &lowerCache{
 		next:     next,

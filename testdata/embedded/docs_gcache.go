@@ -35,7 +35,7 @@ func NewDocsCache(next Docs, c *gcache.Cache) (*DocsCache, error) {
 		Negative:    fs.ErrNotExist,
 	})
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewDocsCache", err)
 	}
 	read, err := gcache.NewUseCase[string](c, gcache.UseCaseSpec{
 		Name:    "embedded.Docs.Read",
@@ -50,7 +50,7 @@ func NewDocsCache(next Docs, c *gcache.Cache) (*DocsCache, error) {
 		Negative:    base.ErrGone,
 	})
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewDocsCache", err)
 	}
 	size, err := gcache.NewUseCase[int64](c, gcache.UseCaseSpec{
 		Name:    "DocsSize",
@@ -61,11 +61,11 @@ func NewDocsCache(next Docs, c *gcache.Cache) (*DocsCache, error) {
 		Fingerprint: 0xf9d0c88f42834344,
 	})
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewDocsCache", err)
 	}
 	write, err := gcache.NewInvalidator(c, "doc")
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewDocsCache", err)
 	}
 	return &DocsCache{
 		next:  next,

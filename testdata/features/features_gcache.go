@@ -36,7 +36,7 @@ func NewUserStoreCache(next UserStore, c *gcache.Cache) (*UserStoreCache, error)
 		Fingerprint: 0xaef8b4b601113604,
 	})
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewUserStoreCache", err)
 	}
 	deleted, err := gcache.NewUseCase[*User](c, gcache.UseCaseSpec{
 		Name:    "features.UserStore.Deleted",
@@ -49,7 +49,7 @@ func NewUserStoreCache(next UserStore, c *gcache.Cache) (*UserStoreCache, error)
 		Negative:    sql2.ErrDeleted,
 	})
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewUserStoreCache", err)
 	}
 	getUser, err := gcache.NewUseCase[*User](c, gcache.UseCaseSpec{
 		Name:    "GetUser",
@@ -66,7 +66,7 @@ func NewUserStoreCache(next UserStore, c *gcache.Cache) (*UserStoreCache, error)
 		Negative:    ErrNotFound,
 	})
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewUserStoreCache", err)
 	}
 	getUsers, err := gcache.NewUseCase[*User](c, gcache.UseCaseSpec{
 		Name:    "GetUsers",
@@ -79,7 +79,7 @@ func NewUserStoreCache(next UserStore, c *gcache.Cache) (*UserStoreCache, error)
 		Fingerprint: 0x111c19be52efcb6e,
 	})
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewUserStoreCache", err)
 	}
 	names, err := gcache.NewUseCase[string](c, gcache.UseCaseSpec{
 		Name:    "Names",
@@ -90,7 +90,7 @@ func NewUserStoreCache(next UserStore, c *gcache.Cache) (*UserStoreCache, error)
 		Fingerprint: 0x704be0d8faaffc58,
 	})
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewUserStoreCache", err)
 	}
 	profiles, err := gcache.NewUseCase[*User](c, gcache.UseCaseSpec{
 		Name:    "Profiles",
@@ -101,7 +101,7 @@ func NewUserStoreCache(next UserStore, c *gcache.Cache) (*UserStoreCache, error)
 		Fingerprint: 0x111c19be52efcb6e,
 	})
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewUserStoreCache", err)
 	}
 	row, err := gcache.NewUseCase[[]byte](c, gcache.UseCaseSpec{
 		Name:    "features.UserStore.Row",
@@ -115,7 +115,7 @@ func NewUserStoreCache(next UserStore, c *gcache.Cache) (*UserStoreCache, error)
 		Negative:    sql.ErrNoRows,
 	})
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewUserStoreCache", err)
 	}
 	return &UserStoreCache{
 		next:     next,

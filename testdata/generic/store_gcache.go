@@ -31,7 +31,7 @@ func NewStoreCache[K ~string, V any](next Store[K, V], c *gcache.Cache) (*StoreC
 		},
 	})
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewStoreCache", err)
 	}
 	get, err := gcache.NewUseCase[V](c, gcache.UseCaseSpec{
 		Name:    gcache.InstanceName("GenericGet", gcache.TypeName[K](), gcache.TypeName[V]()),
@@ -41,7 +41,7 @@ func NewStoreCache[K ~string, V any](next Store[K, V], c *gcache.Cache) (*StoreC
 		},
 	})
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewStoreCache", err)
 	}
 	getMany, err := gcache.NewUseCase[V](c, gcache.UseCaseSpec{
 		Name:    gcache.InstanceName("GenericGetMany", gcache.TypeName[K](), gcache.TypeName[V]()),
@@ -51,11 +51,11 @@ func NewStoreCache[K ~string, V any](next Store[K, V], c *gcache.Cache) (*StoreC
 		},
 	})
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewStoreCache", err)
 	}
 	put, err := gcache.NewInvalidator(c, "item")
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewStoreCache", err)
 	}
 	return &StoreCache[K, V]{
 		next:    next,
@@ -169,7 +169,7 @@ func NewIndexCache[K Keyer, V interface {
 		},
 	})
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewIndexCache", err)
 	}
 	return &IndexCache[K, V]{
 		next:   next,

@@ -33,7 +33,7 @@ func NewKeysCache(next Keys, c *gcache.Cache) (*KeysCache, error) {
 		Fingerprint: 0x704be0d8faaffc58,
 	})
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewKeysCache", err)
 	}
 	methods, err := gcache.NewUseCase[string](c, gcache.UseCaseSpec{
 		Name:    "Methods",
@@ -44,7 +44,7 @@ func NewKeysCache(next Keys, c *gcache.Cache) (*KeysCache, error) {
 		Fingerprint: 0x704be0d8faaffc58,
 	})
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewKeysCache", err)
 	}
 	pointers, err := gcache.NewUseCase[string](c, gcache.UseCaseSpec{
 		Name:    "Pointers",
@@ -55,7 +55,7 @@ func NewKeysCache(next Keys, c *gcache.Cache) (*KeysCache, error) {
 		Fingerprint: 0x704be0d8faaffc58,
 	})
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewKeysCache", err)
 	}
 	scalars, err := gcache.NewUseCase[string](c, gcache.UseCaseSpec{
 		Name:    "Scalars",
@@ -66,7 +66,7 @@ func NewKeysCache(next Keys, c *gcache.Cache) (*KeysCache, error) {
 		Fingerprint: 0x704be0d8faaffc58,
 	})
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewKeysCache", err)
 	}
 	slices, err := gcache.NewUseCase[string](c, gcache.UseCaseSpec{
 		Name:    "Slices",
@@ -77,7 +77,7 @@ func NewKeysCache(next Keys, c *gcache.Cache) (*KeysCache, error) {
 		Fingerprint: 0x704be0d8faaffc58,
 	})
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewKeysCache", err)
 	}
 	return &KeysCache{
 		next:     next,
@@ -412,7 +412,7 @@ func NewTrackedCache(next Tracked, c *gcache.Cache) (*TrackedCache, error) {
 		Fingerprint: 0x704be0d8faaffc58,
 	})
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewTrackedCache", err)
 	}
 	methods, err := gcache.NewUseCase[string](c, gcache.UseCaseSpec{
 		Name:    "TMethods",
@@ -424,7 +424,7 @@ func NewTrackedCache(next Tracked, c *gcache.Cache) (*TrackedCache, error) {
 		Fingerprint: 0x704be0d8faaffc58,
 	})
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewTrackedCache", err)
 	}
 	pointers, err := gcache.NewUseCase[string](c, gcache.UseCaseSpec{
 		Name:    "TPointers",
@@ -436,7 +436,7 @@ func NewTrackedCache(next Tracked, c *gcache.Cache) (*TrackedCache, error) {
 		Fingerprint: 0x704be0d8faaffc58,
 	})
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewTrackedCache", err)
 	}
 	scalars, err := gcache.NewUseCase[string](c, gcache.UseCaseSpec{
 		Name:    "TScalars",
@@ -448,7 +448,7 @@ func NewTrackedCache(next Tracked, c *gcache.Cache) (*TrackedCache, error) {
 		Fingerprint: 0x704be0d8faaffc58,
 	})
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewTrackedCache", err)
 	}
 	slices, err := gcache.NewUseCase[string](c, gcache.UseCaseSpec{
 		Name:    "TSlices",
@@ -460,7 +460,7 @@ func NewTrackedCache(next Tracked, c *gcache.Cache) (*TrackedCache, error) {
 		Fingerprint: 0x704be0d8faaffc58,
 	})
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewTrackedCache", err)
 	}
 	return &TrackedCache{
 		next:     next,
@@ -795,7 +795,7 @@ func NewGenericCache[P interface {
 		Fingerprint: 0x704be0d8faaffc58,
 	})
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewGenericCache", err)
 	}
 	return &GenericCache[P]{
 		next:     next,

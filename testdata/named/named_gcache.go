@@ -29,7 +29,7 @@ func NewCachedCatalog(next Catalog, c *gcache.Cache) (*CachedCatalog, error) {
 		Fingerprint: 0x8cf8aea3885527a7,
 	})
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewCachedCatalog", err)
 	}
 	return &CachedCatalog{
 		next:  next,
@@ -78,7 +78,7 @@ func NewStockCache(next Stock, c *gcache.Cache) (*StockCache, error) {
 		Fingerprint: 0x2b9fff192bd4c83e,
 	})
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewStockCache", err)
 	}
 	return &StockCache{
 		next:  next,

@@ -45,7 +45,7 @@ func NewShapesCache(next Shapes, c *gcache.Cache) (*ShapesCache, error) {
 		Fingerprint: 0x452915734ef1b2ff,
 	})
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewShapesCache", err)
 	}
 	map2, err := gcache.NewUseCase[map[string]*big.Int](c, gcache.UseCaseSpec{
 		Name:    "shapes.Shapes.Map",
@@ -56,7 +56,7 @@ func NewShapesCache(next Shapes, c *gcache.Cache) (*ShapesCache, error) {
 		Fingerprint: 0xbeda8340c6b52d35,
 	})
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewShapesCache", err)
 	}
 	pointer, err := gcache.NewUseCase[*url.URL](c, gcache.UseCaseSpec{
 		Name:    "shapes.Shapes.Pointer",
@@ -67,7 +67,7 @@ func NewShapesCache(next Shapes, c *gcache.Cache) (*ShapesCache, error) {
 		Fingerprint: 0xf59ede6b591757ae,
 	})
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewShapesCache", err)
 	}
 	struct2, err := gcache.NewUseCase[Result](c, gcache.UseCaseSpec{
 		Name:    "shapes.Shapes.Struct",
@@ -78,11 +78,11 @@ func NewShapesCache(next Shapes, c *gcache.Cache) (*ShapesCache, error) {
 		Fingerprint: 0x2e3bdd2fe7bfaed9,
 	})
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewShapesCache", err)
 	}
 	touch, err := gcache.NewInvalidator(c, "q")
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewShapesCache", err)
 	}
 	tree, err := gcache.NewUseCase[*Tree](c, gcache.UseCaseSpec{
 		Name:    "shapes.Shapes.Tree",
@@ -93,15 +93,15 @@ func NewShapesCache(next Shapes, c *gcache.Cache) (*ShapesCache, error) {
 		Fingerprint: 0x9cd2ab83dc289011,
 	})
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewShapesCache", err)
 	}
 	updateQ, err := gcache.NewInvalidator(c, "q")
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewShapesCache", err)
 	}
 	updateR, err := gcache.NewInvalidator(c, "r", gcache.WithFutureBuffer(5*time.Second))
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewShapesCache", err)
 	}
 	valueOnly, err := gcache.NewUseCase[int](c, gcache.UseCaseSpec{
 		Name:    "shapes.Shapes.ValueOnly",
@@ -112,7 +112,7 @@ func NewShapesCache(next Shapes, c *gcache.Cache) (*ShapesCache, error) {
 		Fingerprint: 0x2b9fff192bd4c83e,
 	})
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewShapesCache", err)
 	}
 	variadic, err := gcache.NewUseCase[[]string](c, gcache.UseCaseSpec{
 		Name:    "shapes.Shapes.Variadic",
@@ -123,7 +123,7 @@ func NewShapesCache(next Shapes, c *gcache.Cache) (*ShapesCache, error) {
 		Fingerprint: 0xb5ddc58628999ad8,
 	})
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewShapesCache", err)
 	}
 	return &ShapesCache{
 		next:      next,

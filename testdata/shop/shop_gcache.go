@@ -25,7 +25,7 @@ type CatalogCache struct {
 func NewCatalogCache(next Catalog, c *gcache.Cache) (*CatalogCache, error) {
 	deleteProducts, err := gcache.NewInvalidator(c, "product")
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewCatalogCache", err)
 	}
 	getProduct, err := gcache.NewUseCase[Product](c, gcache.UseCaseSpec{
 		Name:    "shop.Catalog.GetProduct",
@@ -38,7 +38,7 @@ func NewCatalogCache(next Catalog, c *gcache.Cache) (*CatalogCache, error) {
 		Fingerprint: 0x7aa2ff53def9388f,
 	})
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewCatalogCache", err)
 	}
 	price, err := gcache.NewUseCase[int](c, gcache.UseCaseSpec{
 		Name:    "shop.Catalog.Price",
@@ -51,15 +51,15 @@ func NewCatalogCache(next Catalog, c *gcache.Cache) (*CatalogCache, error) {
 		Fingerprint: 0x2b9fff192bd4c83e,
 	})
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewCatalogCache", err)
 	}
 	setPrice, err := gcache.NewInvalidator(c, "product")
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewCatalogCache", err)
 	}
 	touch, err := gcache.NewInvalidator(c, "product")
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewCatalogCache", err)
 	}
 	return &CatalogCache{
 		next:           next,
@@ -200,7 +200,7 @@ func NewRepoCache[K ~string, V any](next Repo[K, V], c *gcache.Cache) (*RepoCach
 		},
 	})
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewRepoCache", err)
 	}
 	return &RepoCache[K, V]{
 		next: next,

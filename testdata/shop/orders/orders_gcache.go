@@ -22,7 +22,7 @@ type StoreCache struct {
 func NewStoreCache(next Store, c *gcache.Cache) (*StoreCache, error) {
 	forget, err := gcache.NewInvalidator(c, "product")
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewStoreCache", err)
 	}
 	getProduct, err := gcache.NewUseCase[string](c, gcache.UseCaseSpec{
 		Name:    "orders.Store.GetProduct",
@@ -35,7 +35,7 @@ func NewStoreCache(next Store, c *gcache.Cache) (*StoreCache, error) {
 		Fingerprint: 0x704be0d8faaffc58,
 	})
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewStoreCache", err)
 	}
 	return &StoreCache{
 		next:       next,
