@@ -25,7 +25,7 @@ type RepositoryCache struct {
 func NewRepositoryCache(next Repository, c *gcache.Cache) (*RepositoryCache, error) {
 	addPost, err := gcache.NewInvalidator(c, "user_id")
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewRepositoryCache", err)
 	}
 	getUser, err := gcache.NewUseCase[*User](c, gcache.UseCaseSpec{
 		Name:    "GetUser",
@@ -42,7 +42,7 @@ func NewRepositoryCache(next Repository, c *gcache.Cache) (*RepositoryCache, err
 		Negative:    ErrNotFound,
 	})
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewRepositoryCache", err)
 	}
 	getUsers, err := gcache.NewUseCase[*User](c, gcache.UseCaseSpec{
 		Name:    "GetUsers",
@@ -55,7 +55,7 @@ func NewRepositoryCache(next Repository, c *gcache.Cache) (*RepositoryCache, err
 		Fingerprint: 0xa80bb431d9ee68e0,
 	})
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewRepositoryCache", err)
 	}
 	listPosts, err := gcache.NewUseCase[[]Post](c, gcache.UseCaseSpec{
 		Name:    "ListPosts",
@@ -68,11 +68,11 @@ func NewRepositoryCache(next Repository, c *gcache.Cache) (*RepositoryCache, err
 		Fingerprint: 0x05d2d94b76b26f44,
 	})
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewRepositoryCache", err)
 	}
 	updateUser, err := gcache.NewInvalidator(c, "user_id")
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewRepositoryCache", err)
 	}
 	return &RepositoryCache{
 		next:       next,
