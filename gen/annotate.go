@@ -1,18 +1,21 @@
 package gen
 
 import (
+	"fmt"
 	"go/token"
 	"go/types"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/gcache-go/gcache/gen/internal/model"
 	"github.com/gcache-go/gcache/internal/names"
 )
 
 // methodDirectives are the directives a method takes.
-const methodDirectives = "cache, ttl, ramp, refresh, negative, lease, arg, ignore, invalidate"
+var methodDirectives = strings.Join(slices.DeleteFunc(slices.Clone(directiveNames), func(n string) bool { return n == "wrap" }), ", ")
 
 // methodDirs are the directives of one method, by kind.
 type methodDirs struct {
@@ -22,12 +25,51 @@ type methodDirs struct {
 	invalidations            []*directive
 }
 
+// A methodCtx is what reading the directives of one method needs.
+type methodCtx struct {
+	*loader
+	iface  *model.Interface
+	method *model.Method
+	sig    *types.Signature
+	sc     *keyScope
+	dirs   methodDirs
+}
+
 // annotate applies the directives of a method's doc comment.
-func (l *loader) annotate(iface *Interface, method *Method, m *types.Func, sig *types.Signature, ds []*directive) {
+func (l *loader) annotate(iface *model.Interface, method *model.Method, m *types.Func, sig *types.Signature, ds []*directive) {
+	mc := &methodCtx{loader: l, iface: iface, method: method, sig: sig, dirs: l.sortDirectives(method.Name, ds)}
+	md := &mc.dirs
+	if md.cache == nil {
+		mc.reportUncached()
+	}
+	if md.cache != nil && len(md.invalidations) > 0 {
+		l.errorf(md.invalidations[0].pos, "%s is both cached and invalidating; a method is one or the other", method.Name)
+		return
+	}
+	if md.cache == nil && len(md.invalidations) == 0 {
+		return
+	}
+	mc.sc = l.newKeyScope(method.Name, m, sig)
+	if !l.checkContext(md.cache, md.invalidations, method, sig) {
+		return
+	}
+	if md.cache != nil {
+		method.Cache = mc.cacheOf()
+	}
+	for _, d := range md.invalidations {
+		if inv := l.invalidateOf(mc.sc, d); inv != nil {
+			method.Invalidations = append(method.Invalidations, inv)
+		}
+	}
+}
+
+// sortDirectives sorts the directives of method by kind, reporting those
+// that a method does not take or takes once and has twice.
+func (l *loader) sortDirectives(method string, ds []*directive) methodDirs {
 	var md methodDirs
 	once := func(slot **directive, d *directive) {
 		if *slot != nil {
-			l.errorf(d.pos, "second //gcache:%s on %s (the first is at line %d)", d.name, method.Name, (*slot).pos.Line)
+			l.errorf(d.pos, "second //gcache:%s on %s (the first is at line %d)", d.name, method, (*slot).pos.Line)
 			return
 		}
 		*slot = d
@@ -64,40 +106,26 @@ func (l *loader) annotate(iface *Interface, method *Method, m *types.Func, sig *
 			l.errorf(d.pos, "unknown directive //gcache:%s (a method takes %s)", d.name, methodDirectives)
 		}
 	}
-	if md.cache == nil {
-		for _, d := range []*directive{md.ttl, md.ramp, md.refresh, md.negative, md.lease} {
-			if d != nil {
-				l.errorf(d.pos, "//gcache:%s without //gcache:cache on %s", d.name, method.Name)
-			}
+	return md
+}
+
+// reportUncached reports the directives that go with //gcache:cache on a
+// method without it.
+func (mc *methodCtx) reportUncached() {
+	md := &mc.dirs
+	for _, d := range []*directive{md.ttl, md.ramp, md.refresh, md.negative, md.lease} {
+		if d != nil {
+			mc.errorf(d.pos, "//gcache:%s without //gcache:cache on %s", d.name, mc.method.Name)
 		}
-		for _, o := range append(md.adapters, md.ignores...) {
-			l.errorf(o.pos, "%s: //gcache:arg and //gcache:ignore need //gcache:cache on %s", o.key, method.Name)
-		}
 	}
-	if md.cache != nil && len(md.invalidations) > 0 {
-		l.errorf(md.invalidations[0].pos, "%s is both cached and invalidating; a method is one or the other", method.Name)
-		return
-	}
-	if md.cache == nil && len(md.invalidations) == 0 {
-		return
-	}
-	sc := l.newKeyScope(method.Name, m, sig)
-	if !l.checkContext(md.cache, md.invalidations, method, sig) {
-		return
-	}
-	if md.cache != nil {
-		method.Cache = l.cacheOf(iface, method, sc, sig, &md)
-	}
-	for _, d := range md.invalidations {
-		if inv := l.invalidateOf(sc, d); inv != nil {
-			method.Invalidations = append(method.Invalidations, inv)
-		}
+	for _, o := range append(md.adapters, md.ignores...) {
+		mc.errorf(o.pos, "%s: //gcache:arg and //gcache:ignore need //gcache:cache on %s", o.key, mc.method.Name)
 	}
 }
 
 // checkContext checks that a cached or invalidating method takes a context
 // first.
-func (l *loader) checkContext(cache *directive, invs []*directive, method *Method, sig *types.Signature) bool {
+func (l *loader) checkContext(cache *directive, invs []*directive, method *model.Method, sig *types.Signature) bool {
 	if sig.Params().Len() > 0 && isContext(sig.Params().At(0).Type()) {
 		return true
 	}
@@ -123,7 +151,7 @@ func isError(t types.Type) bool { return types.Identical(t, types.Universe.Looku
 func (l *loader) opts(d *directive, keys, flags []string) map[string]option {
 	got := map[string]option{}
 	for _, o := range d.opts {
-		isKey, isFlag := contains(keys, o.key), contains(flags, o.key)
+		isKey, isFlag := slices.Contains(keys, o.key), slices.Contains(flags, o.key)
 		switch {
 		case !isKey && !isFlag:
 			l.errorf(o.pos, "unknown option %q of //gcache:%s (have %s)", o.key, d.name, strings.Join(append(keys, flags...), ", "))
@@ -142,15 +170,6 @@ func (l *loader) opts(d *directive, keys, flags []string) map[string]option {
 		got[o.key] = o
 	}
 	return got
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // required reports a missing option, unless opts has reported it given
@@ -180,126 +199,200 @@ func (l *loader) keyType(d *directive, o map[string]option) (string, bool) {
 
 // cacheOf reads how a method is cached: its //gcache:cache and the
 // directives that go with it.
-func (l *loader) cacheOf(iface *Interface, method *Method, sc *keyScope, sig *types.Signature, md *methodDirs) *Cache {
-	d := md.cache
-	o := l.opts(d, []string{"key_type", "id", "use_case"}, []string{"track", "batch"})
-	c := &Cache{UseCase: iface.Name + "." + method.Name}
+func (mc *methodCtx) cacheOf() *model.Cache {
+	d := mc.dirs.cache
+	o := mc.opts(d, []string{"key_type", "id", "use_case"}, []string{"track", "batch"})
+	c := &model.Cache{}
 	_, c.Tracked = o["track"]
-	ok := true
-	if c.KeyType, ok = l.keyType(d, o); !ok {
+	var ok bool
+	if c.KeyType, ok = mc.keyType(d, o); !ok {
 		return nil
 	}
-	if uc, ok := o["use_case"]; ok {
-		c.UseCase = uc.value
-		switch {
-		case uc.value == names.Reserved:
-			l.errorf(uc.valuePos, "use_case %q is reserved", uc.value)
-			return nil
-		case !names.Valid(uc.value):
-			l.errorf(uc.valuePos, "use_case %q: %s", uc.value, names.Want)
-			return nil
-		}
-	}
-	if prev, dup := l.useCases[c.UseCase]; dup {
-		l.errorf(d.pos, "use_case %q is already used at %s; use cases are unique per package", c.UseCase, prev)
+	if c.UseCase, ok = mc.useCase(d, o); !ok {
 		return nil
 	}
-	l.useCases[c.UseCase] = d.pos
-
-	var idParam string
-	if batch, isBatch := o["batch"]; isBatch {
-		// The ids and the results depend on each other: read them first.
-		if idParam, ok = l.batchOf(c, method, sc, sig, d, o, batch); !ok {
-			return nil
-		}
-	} else {
-		switch res := sig.Results(); {
-		case res.Len() == 1 && !isError(res.At(0).Type()):
-			c.Value = method.Results[0]
-		case res.Len() == 2 && isError(res.At(1).Type()):
-			c.Value, c.ReturnsError = method.Results[0], true
-		default:
-			l.errorf(d.pos, "%s returns %s; a cached method returns T or (T, error)", method.Name, l.typeString(sig.Results()))
-			return nil
-		}
-		c.Fingerprint = fingerprint(sig.Results().At(0).Type())
+	idParam, ok := mc.result(c, d, o)
+	if !ok || !mc.concrete(mc.sig, mc.method.Name, d) {
+		return nil
 	}
-	if !l.defaults(c, md.ttl, md.ramp) || !l.features(c, method, sc, md) {
+	if !mc.defaults(c, mc.dirs.ttl, mc.dirs.ramp) || !mc.features(c) {
 		return nil
 	}
 	if c.Batch == nil {
-		if c.ID, idParam, ok = l.idOf(d, o, sc); !ok {
+		if c.ID, idParam, ok = mc.idOf(d, o, mc.sc); !ok {
 			return nil
 		}
 	}
+	c.Args = mc.keyArgs(c, idParam)
+	return c
+}
 
-	adapted := map[string]option{}
-	for _, a := range md.adapters {
+// useCase reads the use case's name, by default package.Interface.Method:
+// the package's name keeps interfaces that share a name (every package
+// has a Store) apart in one binary.
+func (mc *methodCtx) useCase(d *directive, o map[string]option) (string, bool) {
+	name := mc.pkg.Name + "." + mc.iface.Name + "." + mc.method.Name
+	if uc, ok := o["use_case"]; ok {
+		name = uc.value
 		switch {
-		case c.Batch != nil && a.key == idParam:
-			l.errorf(a.pos, "//gcache:arg %s: %s holds the ids of the batch, and each key renders one of them as its id", a.key, a.key)
+		case uc.value == names.Reserved:
+			mc.errorf(uc.valuePos, "use_case %q is reserved", uc.value)
+			return "", false
+		case !names.Valid(uc.value):
+			mc.errorf(uc.valuePos, "use_case %q: %s", uc.value, names.Want)
+			return "", false
+		}
+	}
+	if prev, dup := mc.useCases[name]; dup {
+		mc.errorf(d.pos, "use_case %q is already used at %s; use cases are unique per package and per Cache: give this method a use_case= of its own", name, relative(prev))
+		return "", false
+	}
+	mc.useCases[name] = d.pos
+	return name, true
+}
+
+// result reads what the method returns into c. For a batch, whose ids
+// and results depend on each other, it reads the ids too and returns the
+// parameter that holds them.
+func (mc *methodCtx) result(c *model.Cache, d *directive, o map[string]option) (idParam string, ok bool) {
+	if batch, isBatch := o["batch"]; isBatch {
+		return mc.batchOf(c, d, o, batch)
+	}
+	switch res := mc.sig.Results(); {
+	case res.Len() == 1 && !isError(res.At(0).Type()):
+		c.Value = mc.method.Results[0]
+	case res.Len() == 2 && isError(res.At(1).Type()):
+		c.Value, c.ReturnsError = mc.method.Results[0], true
+	default:
+		mc.errorf(d.pos, "%s returns %s; a cached method returns T or (T, error)", mc.method.Name, mc.typeString(res))
+		return "", false
+	}
+	c.Fingerprint = fingerprint(mc.sig.Results().At(0).Type())
+	return "", true
+}
+
+// keyArgs returns the key arguments of a cached method whose id is the
+// parameter idParam, if it is one: every parameter after the context
+// that is not ignored, adapted by //gcache:arg or the id itself, sorted by
+// name.
+func (mc *methodCtx) keyArgs(c *model.Cache, idParam string) []model.KeyArg {
+	adapted := mc.adapted(c.Batch != nil, idParam)
+	ignored := mc.ignored(idParam, adapted)
+	var args []model.KeyArg
+	for _, p := range mc.sc.params {
+		name := p.Name()
+		var arg *model.KeyArg
+		switch a, isAdapted := adapted[name]; {
+		case ignored[name], !isAdapted && name == idParam:
+			continue
+		case isAdapted:
+			arg = mc.adaptedArg(a, c.Batch != nil, idParam)
+		default:
+			arg = mc.paramArg(p)
+		}
+		if arg != nil {
+			args = append(args, *arg)
+		}
+	}
+	sort.Slice(args, func(i, j int) bool { return args[i].Name < args[j].Name })
+	return args
+}
+
+// adapted returns the //gcache:arg adapters by parameter.
+func (mc *methodCtx) adapted(batch bool, idParam string) map[string]option {
+	adapted := map[string]option{}
+	for _, a := range mc.dirs.adapters {
+		switch {
+		case batch && a.key == idParam:
+			mc.errorf(a.pos, "//gcache:arg %s: %s holds the ids of the batch, and each key renders one of them as its id", a.key, a.key)
 		case !a.hasValue:
-			l.errorf(a.pos, "//gcache:arg %s needs an expression: %s=EXPR", a.key, a.key)
-		case sc.param(a.key) == nil:
-			l.errorf(a.pos, "//gcache:arg %s: %s", a.key, sc.notAParam(a.key))
+			mc.errorf(a.pos, "//gcache:arg %s needs an expression: %s=EXPR", a.key, a.key)
+		case mc.sc.param(a.key) == nil:
+			mc.errorf(a.pos, "//gcache:arg %s: %s", a.key, mc.sc.notAParam(a.key))
 		case adapted[a.key].key != "":
-			l.errorf(a.pos, "//gcache:arg %s given twice", a.key)
+			mc.errorf(a.pos, "//gcache:arg %s given twice", a.key)
 		default:
 			adapted[a.key] = a
 		}
 	}
+	return adapted
+}
+
+// ignored returns the parameters //gcache:ignore leaves out of the key.
+func (mc *methodCtx) ignored(idParam string, adapted map[string]option) map[string]bool {
 	ignored := map[string]bool{}
-	for _, ig := range md.ignores {
+	for _, ig := range mc.dirs.ignores {
 		switch {
 		case ig.hasValue:
-			l.errorf(ig.pos, "//gcache:ignore takes parameter names, not %s=...", ig.key)
-		case sc.param(ig.key) == nil:
-			l.errorf(ig.pos, "//gcache:ignore %s: %s", ig.key, sc.notAParam(ig.key))
+			mc.errorf(ig.pos, "//gcache:ignore takes parameter names, not %s=...", ig.key)
+		case mc.sc.param(ig.key) == nil:
+			mc.errorf(ig.pos, "//gcache:ignore %s: %s", ig.key, mc.sc.notAParam(ig.key))
 		case ig.key == idParam:
-			l.errorf(ig.pos, "//gcache:ignore %s: it is the id; the key cannot leave it out", ig.key)
+			mc.errorf(ig.pos, "//gcache:ignore %s: it is the id; the key cannot leave it out", ig.key)
 		case adapted[ig.key].key != "":
-			l.errorf(ig.pos, "%s is both adapted (//gcache:arg) and ignored", ig.key)
+			mc.errorf(ig.pos, "%s is both adapted (//gcache:arg) and ignored", ig.key)
 		default:
 			ignored[ig.key] = true
 		}
 	}
-	for _, p := range sc.params {
-		name := p.Name()
-		if ignored[name] {
-			continue
-		}
-		if a, ok := adapted[name]; ok {
-			part, _, ok := sc.check(a.value, a.valuePos)
-			switch {
-			case !ok:
-			case c.Batch != nil && mentions(part, idParam):
-				l.errorf(a.valuePos, "//gcache:arg %s=%s uses %s, the ids of the batch; each key holds one id, rendered as its id", name, a.value, idParam)
-			default:
-				c.Args = append(c.Args, KeyArg{Name: name, Part: part})
-			}
-			continue
-		}
-		if name == idParam {
-			continue // the id alone
-		}
-		if name == "" || name == "_" {
-			l.errorf(d.pos, "%s has an unnamed parameter of type %s; a cached method names every parameter that is part of its key", method.Name, l.typeString(p.Type()))
-			continue
-		}
-		enc, msg := sc.encoder(p.Type(), true, d.pos)
-		if enc == nil {
-			l.errorf(d.pos, "parameter %s of %s: %s; add //gcache:arg %s=EXPR or //gcache:ignore %s", name, method.Name, msg, name, name)
-			continue
-		}
-		c.Args = append(c.Args, KeyArg{Name: name, Part: KeyPart{Expr: ParamRef{Name: name}, Enc: enc}})
+	return ignored
+}
+
+// adaptedArg is the key argument of a parameter rendered through the
+// expression of //gcache:arg a, or nil when it cannot be.
+func (mc *methodCtx) adaptedArg(a option, batch bool, idParam string) *model.KeyArg {
+	name := a.key
+	part, _, ok := mc.sc.check(a.value, a.valuePos)
+	switch {
+	case !ok:
+		return nil
+	case batch && mentions(part, idParam):
+		mc.errorf(a.valuePos, "//gcache:arg %s=%s uses %s, the ids of the batch; each key holds one id, rendered as its id", name, a.value, idParam)
+		return nil
+	case !mentions(part, name):
+		mc.errorf(a.valuePos, "//gcache:arg %s=%s does not use %s, so calls that differ in %s would share a key; render %s itself (%s=%s.Field), or //gcache:ignore %s", name, a.value, name, name, name, name, name, name)
+		return nil
 	}
-	sort.Slice(c.Args, func(i, j int) bool { return c.Args[i].Name < c.Args[j].Name })
-	return c
+	return &model.KeyArg{Name: name, Part: part}
+}
+
+// paramArg is the key argument of a parameter rendered as it is, or nil
+// when it cannot be.
+func (mc *methodCtx) paramArg(p *types.Var) *model.KeyArg {
+	name, d := p.Name(), mc.dirs.cache
+	if name == "" || name == "_" {
+		mc.errorf(d.pos, "%s has an unnamed parameter of type %s; a cached method names every parameter that is part of its key", mc.method.Name, mc.typeString(p.Type()))
+		return nil
+	}
+	enc, msg := mc.sc.encoder(p.Type(), true, d.pos)
+	if enc == nil {
+		mc.errorf(d.pos, "parameter %s of %s: %s; add //gcache:arg %s=EXPR or //gcache:ignore %s", name, mc.method.Name, msg, name, name)
+		return nil
+	}
+	return &model.KeyArg{Name: name, Part: model.KeyPart{Expr: model.ParamRef{Name: name}, Enc: enc}}
+}
+
+// concrete reports whether the value a cached method returns (for a
+// batch, its map's values) has a concrete type: a value of an interface
+// type comes back from Redis as whatever the codec makes of it, not as
+// the type it had.
+func (l *loader) concrete(sig *types.Signature, method string, d *directive) bool {
+	t := sig.Results().At(0).Type()
+	if _, isBatch := d.opt("batch"); isBatch {
+		if m, ok := t.Underlying().(*types.Map); ok {
+			t = m.Elem()
+		}
+	}
+	if _, isTP := types.Unalias(t).(*types.TypeParam); isTP || !types.IsInterface(t) {
+		return true
+	}
+	l.errorf(d.pos, "%s returns values of %s, an interface type, which would not come back from Redis as the type they had; return a concrete type, or cache it by hand with gcache.NewUseCase and a UseCaseSpec.Codec that restores the type", method, l.typeString(t))
+	return false
 }
 
 // defaults reads //gcache:ttl and //gcache:ramp into the use case's default
 // config. A layer with a TTL and no ramp is ramped to 100.
-func (l *loader) defaults(c *Cache, ttl, ramp *directive) bool {
+func (l *loader) defaults(c *model.Cache, ttl, ramp *directive) bool {
 	if ttl == nil {
 		if ramp != nil {
 			l.errorf(ramp.pos, "//gcache:ramp without //gcache:ttl has no effect; add //gcache:ttl")
@@ -328,7 +421,7 @@ func (l *loader) defaults(c *Cache, ttl, ramp *directive) bool {
 			l.errorf(o.valuePos, "ttl %s=%s is negative", layer, o.value)
 			ok = false
 		default:
-			c.Default[i] = LayerDefault{TTL: d, Ramp: 100}
+			c.Default[i] = model.LayerDefault{TTL: d, Ramp: 100}
 		}
 	}
 	if ramp == nil {
@@ -356,13 +449,14 @@ func (l *loader) defaults(c *Cache, ttl, ramp *directive) bool {
 	return ok
 }
 
-func (l *loader) invalidateOf(sc *keyScope, d *directive) *Invalidate {
-	o := l.opts(d, []string{"key_type", "id", "buffer"}, nil)
+func (l *loader) invalidateOf(sc *keyScope, d *directive) *model.Invalidate {
+	o := l.opts(d, []string{"key_type", "id", "buffer"}, []string{"external"})
 	kt, ok := l.keyType(d, o)
 	if !ok {
 		return nil
 	}
-	inv := &Invalidate{KeyType: kt}
+
+	inv := &model.Invalidate{KeyType: kt}
 	if b, ok := o["buffer"]; ok {
 		d, err := time.ParseDuration(b.value)
 		if err != nil || d < 0 {
@@ -375,27 +469,61 @@ func (l *loader) invalidateOf(sc *keyScope, d *directive) *Invalidate {
 	if !ok {
 		return nil
 	}
+	if part.Enc.Kind == model.EncSlice {
+		// A slice of ids: each is invalidated.
+		part.Enc, inv.Each = part.Enc.Elem, true
+	}
 	inv.ID = part
+	if _, external := o["external"]; !external {
+		l.invalidations = append(l.invalidations, pendingInvalidation{keyType: kt, pos: d.pos})
+	}
 	return inv
 }
 
 // idOf reads and checks the id= option of a directive; param is set when
 // the id is a parameter alone.
-func (l *loader) idOf(d *directive, o map[string]option, sc *keyScope) (part KeyPart, param string, ok bool) {
+func (l *loader) idOf(d *directive, o map[string]option, sc *keyScope) (part model.KeyPart, param string, ok bool) {
 	id, ok := o["id"]
 	if !ok {
 		l.required(d, "id", "id=EXPR, the entity's id")
-		return KeyPart{}, "", false
+		return model.KeyPart{}, "", false
 	}
 	return sc.check(id.value, id.valuePos)
 }
 
-func posLess(a, b token.Position) bool {
-	if a.Filename != b.Filename {
-		return a.Filename < b.Filename
+// A pendingInvalidation is an //gcache:invalidate whose key type a tracked
+// use case of the package must have, which is known once the whole
+// package is loaded.
+type pendingInvalidation struct {
+	keyType string
+	pos     token.Position
+}
+
+// checkInvalidations reports the invalidations of the package that reach
+// no tracked use case of it, unless marked external.
+func (l *loader) checkInvalidations(files []*model.File) {
+	tracked, untracked := map[string]bool{}, map[string]string{}
+	for _, f := range files {
+		for _, iface := range f.Interfaces {
+			for _, m := range iface.Methods {
+				switch c := m.Cache; {
+				case c == nil:
+				case c.Tracked:
+					tracked[c.KeyType] = true
+				default:
+					untracked[c.KeyType] = iface.Name + "." + m.Name
+				}
+			}
+		}
 	}
-	if a.Line != b.Line {
-		return a.Line < b.Line
+	for _, inv := range l.invalidations {
+		if tracked[inv.keyType] {
+			continue
+		}
+		why := "no tracked use case of this package has it"
+		if m, ok := untracked[inv.keyType]; ok {
+			why = fmt.Sprintf("%s caches it but is not tracked (add track to its //gcache:cache)", m)
+		}
+		l.errorf(inv.pos, "//gcache:invalidate key_type=%s reaches nothing: %s; if the use cases it invalidates live in another package or service, say so with external", inv.keyType, why)
 	}
-	return a.Column < b.Column
 }

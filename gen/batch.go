@@ -4,6 +4,8 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/types"
+
+	"github.com/gcache-go/gcache/gen/internal/model"
 )
 
 // batchOf reads the ids and results of a method cached with the batch
@@ -11,7 +13,8 @@ import (
 // returns (map[K]V, error). Each id is cached under its own key, the one a
 // call with that id alone would have, so c.ID renders one id and c.Value
 // is V. It returns the ids' parameter.
-func (l *loader) batchOf(c *Cache, method *Method, sc *keyScope, sig *types.Signature, d *directive, o map[string]option, flag option) (string, bool) {
+func (mc *methodCtx) batchOf(c *model.Cache, d *directive, o map[string]option, flag option) (string, bool) {
+	l, method, sc, sig := mc.loader, mc.method, mc.sc, mc.sig
 	id, ok := o["id"]
 	if !ok {
 		l.required(d, "id", "id=PARAM, the parameter that holds the ids")
@@ -56,30 +59,9 @@ func (l *loader) batchOf(c *Cache, method *Method, sc *keyScope, sig *types.Sign
 		l.errorf(flag.pos, "%s returns a map keyed by %s; a batch method's map is keyed by its ids' type, %s", method.Name, l.typeString(m.Key()), l.typeString(k))
 		return "", false
 	}
-	c.Batch = &Batch{Param: p.Name(), Elem: "id", ID: l.typeOf(k, d.pos)}
-	c.ID = KeyPart{Expr: ParamRef{Name: c.Batch.Elem}, Enc: enc}
+	c.Batch = &model.Batch{Param: p.Name(), Elem: "id", ID: l.typeOf(k, d.pos)}
+	c.ID = model.KeyPart{Expr: model.ParamRef{Name: c.Batch.Elem}, Enc: enc}
 	c.Value, c.ReturnsError = l.typeOf(m.Elem(), d.pos), true
 	c.Fingerprint = fingerprint(m.Elem())
 	return p.Name(), true
-}
-
-// mentions reports whether the key part uses the parameter name.
-func mentions(p KeyPart, name string) bool {
-	var uses func(Expr) bool
-	uses = func(x Expr) bool {
-		switch x := x.(type) {
-		case ParamRef:
-			return x.Name == name
-		case Selector:
-			return uses(x.X)
-		case MethodCall:
-			return uses(x.X)
-		case Conversion:
-			return uses(x.X)
-		case Deref:
-			return uses(x.X)
-		}
-		return false
-	}
-	return uses(p.Expr)
 }

@@ -2,7 +2,11 @@ package gen
 
 import (
 	"fmt"
+	"go/scanner"
 	"go/token"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -24,6 +28,34 @@ type option struct {
 	hasValue   bool
 	pos        token.Position // of the option's first byte
 	valuePos   token.Position // of the value's first byte
+}
+
+// opt returns the option key of d, if it has one.
+func (d *directive) opt(key string) (option, bool) {
+	for _, o := range d.opts {
+		if o.key == key {
+			return o, true
+		}
+	}
+	return option{}, false
+}
+
+// directiveNames are the names of the directives.
+var directiveNames = []string{"wrap", "cache", "ttl", "ramp", "refresh", "negative", "lease", "arg", "ignore", "invalidate"}
+
+// spacedDirective reports whether a comment is a directive written with
+// blanks after the slashes, "// gcache:cache", and returns its name.
+func spacedDirective(text string) (string, bool) {
+	rest, ok := strings.CutPrefix(text, "//")
+	if !ok || rest == "" || (rest[0] != ' ' && rest[0] != '\t') {
+		return "", false
+	}
+	rest, ok = strings.CutPrefix(strings.TrimLeft(rest, " \t"), "gcache:")
+	if !ok {
+		return "", false
+	}
+	name, _, _ := strings.Cut(rest, " ")
+	return name, slices.Contains(directiveNames, name)
 }
 
 // isDirective reports whether a comment's text is a gcache directive.
@@ -100,25 +132,26 @@ func shift(pos token.Position, n int) token.Position {
 	return pos
 }
 
-// An Error is a mistake in the annotated source, at a position.
-type Error struct {
-	Pos token.Position
-	Msg string
-}
-
-func (e *Error) Error() string { return fmt.Sprintf("%s: gcache: %s", e.Pos, e.Msg) }
-
-func errorAt(pos token.Position, format string, args ...any) *Error {
-	return &Error{Pos: pos, Msg: fmt.Sprintf(format, args...)}
-}
+// An Error is a mistake in the annotated source, at a position; its
+// message starts with "gcache: ".
+type Error = scanner.Error
 
 // Errors is every mistake found in one run, in source order.
-type Errors []*Error
+type Errors = scanner.ErrorList
 
-func (es Errors) Error() string {
-	lines := make([]string, len(es))
-	for i, e := range es {
-		lines[i] = e.Error()
+// relative returns pos with its file named as the compiler names it:
+// relative to the working directory when it is below it.
+func relative(pos token.Position) token.Position {
+	wd, err := os.Getwd()
+	if err != nil || !filepath.IsAbs(pos.Filename) {
+		return pos
 	}
-	return strings.Join(lines, "\n")
+	if rel, err := filepath.Rel(wd, pos.Filename); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		pos.Filename = rel
+	}
+	return pos
+}
+
+func errorAt(pos token.Position, format string, args ...any) *Error {
+	return &Error{Pos: pos, Msg: "gcache: " + fmt.Sprintf(format, args...)}
 }

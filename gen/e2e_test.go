@@ -514,7 +514,7 @@ func TestEmbeddedDecorator(t *testing.T) {
 		}
 		dc.Size(on, "d1")
 	}
-	want := []string{"urn:doc:d1#DocsSize", "{urn:doc:d1}#Docs.Read"}
+	want := []string{"urn:doc:d1#DocsSize", "{urn:doc:d1}#embedded.Docs.Read"}
 	if got := e.keys(); !reflect.DeepEqual(got, want) {
 		t.Errorf("keys = %q, want %q", got, want)
 	}
@@ -710,7 +710,7 @@ func TestCollisions(t *testing.T) {
 	if src.get("Page") != 1 || src.get("Templates") != 1 || src.get("Next") != 1 || src.get("Cache") != 1 {
 		t.Errorf("calls = %v", src.n)
 	}
-	want := "urn:page:home?b=2&c=1&err=4&idLen=6&key=3&next=7&time=1s&val=5#Render.Page"
+	want := "urn:page:home?b=2&c=1&err=4&idLen=6&key=3&next=7&time=1s&val=5#collisions.Render.Page"
 	if got := e.keys(); len(got) == 0 || got[0] != want {
 		t.Errorf("keys = %q, want %q", got, want)
 	}

@@ -3,11 +3,13 @@ package gen
 import (
 	"bytes"
 	"fmt"
+	"go/format"
 	"strings"
 	"time"
 	"unicode"
 
 	"github.com/dave/jennifer/jen"
+	"github.com/gcache-go/gcache/gen/internal/model"
 )
 
 // keyBufferSize is the stack buffer a decorator renders keys into; longer
@@ -15,7 +17,7 @@ import (
 const keyBufferSize = 128
 
 // emit renders the Go source of f.
-func emit(f *File) ([]byte, error) {
+func emit(f *model.File) ([]byte, error) {
 	aliases := name(f)
 	out := jen.NewFilePathName(f.Package.Path, f.Package.Name)
 	out.HeaderComment(header)
@@ -45,10 +47,37 @@ func emit(f *File) ([]byte, error) {
 	if err := out.Render(&buf); err != nil {
 		return nil, fmt.Errorf("rendering %s: %w", f.Path, err)
 	}
-	return buf.Bytes(), nil
+	return groupImports(buf.Bytes())
 }
 
-func packageName(f *File, path string) string {
+// groupImports puts the standard library's imports of src first and the
+// others after a blank line, as goimports would.
+func groupImports(src []byte) ([]byte, error) {
+	start := bytes.Index(src, []byte("\nimport (\n"))
+	if start < 0 {
+		return src, nil
+	}
+	start += len("\nimport (\n")
+	end := start + bytes.Index(src[start:], []byte("\n)\n"))
+	var std, others []string
+	for _, line := range strings.Split(string(src[start:end]), "\n") {
+		path := line[strings.IndexByte(line, '"')+1:]
+		if first, _, _ := strings.Cut(path, "/"); strings.Contains(first, ".") {
+			others = append(others, line)
+		} else {
+			std = append(std, line)
+		}
+	}
+	block := strings.Join(std, "\n")
+	if len(std) > 0 && len(others) > 0 {
+		block += "\n\n"
+	}
+	block += strings.Join(others, "\n")
+	out := append(append(append([]byte(nil), src[:start]...), block...), src[end:]...)
+	return format.Source(out)
+}
+
+func packageName(f *model.File, path string) string {
 	switch path {
 	case runtimePath:
 		return "runtime"
@@ -62,15 +91,15 @@ func rt(name string) *jen.Statement { return jen.Qual(runtimePath, name) }
 
 // emitter writes the decorator of one interface.
 type emitter struct {
-	iface *Interface
+	iface *model.Interface
 	// reserved are the names the constructor's locals must not take: the
 	// package's declarations, the predeclared identifiers and the
 	// imports.
-	reserved map[string]bool
+	reserved scope
 	// Per method: the decorator's field and key helpers, in the order of
 	// the method's use case, then invalidations.
-	fields  map[*Method][]string
-	helpers map[*Method][]string
+	fields  map[*model.Method][]string
+	helpers map[*model.Method][]string
 	// The constructor's parameters and error variable: next, c and err,
 	// unless the package declares those names, which the specs the
 	// constructor builds may use (a negative sentinel).
@@ -82,33 +111,51 @@ type emitter struct {
 // constructor's variables, and from the names the constructor uses, since
 // its locals take the fields' names.
 func (e *emitter) names() {
-	e.fields, e.helpers = map[*Method][]string{}, map[*Method][]string{}
-	taken := map[string]bool{}
-	for n := range e.reserved {
-		taken[n] = true
-	}
+	e.fields, e.helpers = map[*model.Method][]string{}, map[*model.Method][]string{}
+	taken := newScope(e.reserved)
 	for _, tp := range e.iface.TypeParams {
-		taken[tp.Name] = true
+		taken.take(tp.Name)
 	}
-	e.next, e.cache, e.err = unique("next", taken), unique("c", taken), unique("err", taken)
+	e.next, e.cache, e.err = taken.name("next"), taken.name("c"), taken.name("err")
 	// The field next and the methods' receiver c are not locals of the
 	// constructor; they keep their names.
-	taken["next"], taken["c"] = true, true
+	taken.take(idNext, idRecv)
 	for _, m := range e.iface.Methods {
-		taken[m.Name] = true
+		taken.take(m.Name)
 	}
 	for _, m := range e.iface.Methods {
-		n := 0
-		if m.Cache != nil {
-			n = 1
-		}
-		n += len(m.Invalidations)
 		base := lowerFirst(m.Name)
-		for range n {
-			e.fields[m] = append(e.fields[m], unique(base, taken))
-			e.helpers[m] = append(e.helpers[m], unique(base+"Key", taken))
+		if m.Cache != nil {
+			e.fields[m] = append(e.fields[m], taken.name(base))
+			e.helpers[m] = append(e.helpers[m], taken.name(base+"Key"))
+		}
+		for _, inv := range m.Invalidations {
+			name := base
+			if len(m.Invalidations) > 1 {
+				name += camel(inv.KeyType)
+			}
+			helper := name + "Key"
+			if inv.Each {
+				helper += "s"
+			}
+			e.fields[m] = append(e.fields[m], taken.name(name))
+			e.helpers[m] = append(e.helpers[m], taken.name(helper))
 		}
 	}
+}
+
+// camel spells a key type as part of an identifier: user_id → UserID,
+// page.v2 → PageV2.
+func camel(s string) string {
+	var b strings.Builder
+	for _, w := range strings.FieldsFunc(s, func(r rune) bool { return r == '_' || r == '.' || r == '-' }) {
+		if w == "id" {
+			b.WriteString("ID")
+			continue
+		}
+		b.WriteString(strings.ToUpper(w[:1]) + w[1:])
+	}
+	return b.String()
 }
 
 func lowerFirst(s string) string {
@@ -157,7 +204,7 @@ func (e *emitter) decorator(out *jen.File) {
 	tparams, _ := e.typeParams()
 
 	var cached, fields []jen.Code
-	fields = append(fields, jen.Id("next").Add(e.wrappedType()))
+	fields = append(fields, jen.Id(idNext).Add(e.wrappedType()))
 	for _, m := range e.iface.Methods {
 		names := e.fields[m]
 		if m.Cache != nil {
@@ -203,9 +250,11 @@ func (e *emitter) constructor(out *jen.File) {
 		}
 	}
 	out.Commentf("New%s returns a decorator of %s that caches through %s.", d, e.next, e.cache)
-	if len(useCases) > 0 {
-		out.Commentf("It registers the use cases %s on %s, so it is an", strings.Join(useCases, ", "), e.cache)
-		out.Comment("error to make two of them on one Cache.")
+	switch {
+	case len(useCases) > 0 && len(tparams) > 0:
+		out.Commentf("It registers its use cases on %s, which takes one decorator of each instantiation.", e.cache)
+	case len(useCases) > 0:
+		out.Commentf("It registers its use cases on %s, which takes one decorator of %s.", e.cache, e.iface.Name)
 	}
 	body := []jen.Code{}
 	if len(tparams) > 0 {
@@ -258,12 +307,12 @@ func literal(typ *jen.Statement, fields ...kv) *jen.Statement {
 
 // ifErrReturn is the constructor's return of a failed registration.
 func (e *emitter) ifErrReturn() jen.Code {
-	return jen.If(jen.Id(e.err).Op("!=").Nil()).Block(jen.Return(jen.Nil(), jen.Id(e.err)))
+	return jen.If(jen.Id(e.err).Op("!=").Nil()).Block(jen.Return(jen.Nil(), rt("RegisterError").Call(jen.Lit("New"+e.iface.Decorator), jen.Id(e.err))))
 }
 
 // spec is the UseCaseSpec literal of a use case.
-func (e *emitter) spec(c *Cache) jen.Code {
-	fields := []kv{{"Name", jen.Lit(c.UseCase)}, {"KeyType", jen.Lit(c.KeyType)}}
+func (e *emitter) spec(c *model.Cache) jen.Code {
+	fields := []kv{{"Name", e.useCaseName(c)}, {"KeyType", jen.Lit(c.KeyType)}}
 	if c.Tracked {
 		fields = append(fields, kv{"Tracked", jen.True()})
 	}
@@ -297,6 +346,19 @@ func (e *emitter) spec(c *Cache) jen.Code {
 	return literal(rt("UseCaseSpec"), fields...)
 }
 
+// useCaseName is the name a use case registers: a generic decorator's
+// carries its type arguments, so that its instantiations coexist.
+func (e *emitter) useCaseName(c *model.Cache) jen.Code {
+	if len(e.iface.TypeParams) == 0 {
+		return jen.Lit(c.UseCase)
+	}
+	args := []jen.Code{jen.Lit(c.UseCase)}
+	for _, tp := range e.iface.TypeParams {
+		args = append(args, rt("TypeName").Types(jen.Id(tp.Name)).Call())
+	}
+	return rt("InstanceName").Call(args...)
+}
+
 // durationCode spells d in its largest whole unit: 5 * time.Minute.
 func durationCode(d time.Duration) jen.Code {
 	for _, u := range []struct {
@@ -311,507 +373,4 @@ func durationCode(d time.Duration) jen.Code {
 		}
 	}
 	return jen.Qual("time", "Duration").Call(jen.Lit(int(d)))
-}
-
-// signature returns the method's parameters and results as the decorator
-// declares them.
-func signature(m *Method) (params, results []jen.Code) {
-	for i, p := range m.Params {
-		t := typeCode(p.Type)
-		if m.Variadic && i == len(m.Params)-1 {
-			t = jen.Op("...").Add(typeCode(p.Type.(Slice).Elem))
-		}
-		params = append(params, jen.Id(p.Name).Add(t))
-	}
-	for _, r := range m.Results {
-		results = append(results, typeCode(r))
-	}
-	return params, results
-}
-
-// forward is the call of the wrapped method with the decorator's
-// arguments.
-func forward(m *Method) *jen.Statement {
-	var args []jen.Code
-	for i, p := range m.Params {
-		a := jen.Id(p.Name)
-		if m.Variadic && i == len(m.Params)-1 {
-			a = a.Op("...")
-		}
-		args = append(args, a)
-	}
-	return jen.Id("c").Dot("next").Dot(m.Name).Call(args...)
-}
-
-func (e *emitter) method(out *jen.File, m *Method, body ...jen.Code) {
-	params, results := signature(m)
-	out.Func().Params(jen.Id("c").Op("*").Add(e.self())).Id(m.Name).Params(params...).Params(results...).Block(body...)
-	out.Line()
-}
-
-func (e *emitter) passThrough(out *jen.File, m *Method) {
-	out.Commentf("%s calls the wrapped %s.", m.Name, m.Name)
-	call := forward(m)
-	if len(m.Results) > 0 {
-		e.method(out, m, jen.Return(call))
-	} else {
-		e.method(out, m, call)
-	}
-}
-
-func (e *emitter) cachedMethod(out *jen.File, m *Method) {
-	c := m.Cache
-	uc := jen.Id("c").Dot(e.fields[m][0])
-	ctx := m.Params[0].Name
-	call := forward(m)
-	// fallback serves the call uncached.
-	fallback := jen.Return(call)
-	// The runtime makes the function only when it needs it, so that a
-	// hit allocates no closure.
-	fnType := jen.Func().Params(jen.Qual("context", "Context")).Params(typeCode(c.Value), jen.Error())
-	newFn := func(ret jen.Code) jen.Code {
-		fn := jen.Func().Params(jen.Id(ctx).Qual("context", "Context")).Params(typeCode(c.Value), jen.Error()).Block(ret)
-		return jen.Func().Params().Add(fnType).Block(jen.Return(fn))
-	}
-	var get []jen.Code
-	if c.ReturnsError {
-		get = []jen.Code{jen.Return(uc.Clone().Dot("GetRendered").Call(jen.Id(ctx), jen.Id("key"), jen.Id("idLen"), newFn(jen.Return(call))))}
-	} else {
-		// A value-only method cannot return the error a cancelled wait
-		// ends with; it calls the wrapped method instead.
-		get = []jen.Code{
-			jen.List(jen.Id("val"), jen.Err()).Op(":=").Add(uc.Clone().Dot("GetRendered").Call(jen.Id(ctx), jen.Id("key"), jen.Id("idLen"),
-				newFn(jen.Return(call, jen.Nil())))),
-			jen.If(jen.Err().Op("!=").Nil()).Block(fallback),
-			jen.Return(jen.Id("val")),
-		}
-	}
-	out.Commentf("%s serves the wrapped %s through the cache: use case %s, key type %s.", m.Name, m.Name, c.UseCase, c.KeyType)
-	e.method(out, m, append([]jen.Code{
-		jen.If(jen.Op("!").Add(uc.Clone().Dot("Enabled").Call(jen.Id(ctx)))).Block(fallback),
-		jen.List(jen.Id("key"), jen.Id("idLen"), jen.Err()).Op(":=").Add(jen.Id("c").Dot(e.helpers[m][0]).Call(e.helperArgs(m, jen.Make(jen.Index().Byte(), jen.Lit(0), jen.Lit(keyBufferSize)))...)),
-		jen.If(jen.Err().Op("!=").Nil()).Block(uc.Clone().Dot("KeyError").Call(jen.Err()), fallback),
-	}, get...)...)
-	e.keyHelper(out, m, e.helpers[m][0], c.ID, c.Args)
-}
-
-// batchMethod writes a batch method, which leaves the ids it gets to
-// GetBatch with two closures: one that renders the key of one id, and one
-// that calls the wrapped method with the ids the cache does not hold.
-func (e *emitter) batchMethod(out *jen.File, m *Method) {
-	c, b := m.Cache, m.Cache.Batch
-	ctx := m.Params[0].Name
-	id := typeCode(b.ID)
-	key := jen.Func().Params(jen.Id("b").Index().Byte(), jen.Id(b.Elem).Add(id.Clone())).Params(jen.Index().Byte(), jen.Int(), jen.Error()).Block(
-		jen.Return(jen.Id("c").Dot(e.helpers[m][0]).Call(e.helperArgs(m, jen.Id("b"))...)),
-	)
-	load := jen.Func().Params(jen.Id(ctx).Qual("context", "Context"), jen.Id(b.Param).Index().Add(id.Clone())).
-		Params(jen.Map(id.Clone()).Add(typeCode(c.Value)), jen.Error()).
-		Block(jen.Return(forward(m)))
-	out.Commentf("%s serves the wrapped %s through the cache, id by id: use case %s, key type %s.", m.Name, m.Name, c.UseCase, c.KeyType)
-	e.method(out, m, jen.Return(rt("GetBatch").Call(jen.Id(ctx), jen.Id("c").Dot(e.fields[m][0]), jen.Id(b.Param), key, load)))
-	e.keyHelper(out, m, e.helpers[m][0], c.ID, c.Args)
-}
-
-func (e *emitter) invalidatingMethod(out *jen.File, m *Method) {
-	ctx := m.Params[0].Name
-	taken := map[string]bool{}
-	for _, p := range m.Params {
-		taken[p.Name] = true
-	}
-	for _, n := range generatedNames {
-		taken[n] = true
-	}
-	var results []jen.Code
-	for i := range m.Results {
-		if m.ErrorResult && i == len(m.Results)-1 {
-			results = append(results, jen.Err())
-			continue
-		}
-		results = append(results, jen.Id(unique("res", taken)))
-	}
-	var invalidate []jen.Code
-	var kinds []string
-	for i, inv := range m.Invalidations {
-		kinds = append(kinds, inv.KeyType)
-		assign := ":="
-		if i > 0 {
-			assign = "="
-		}
-		invalidate = append(invalidate,
-			jen.List(jen.Id("key"), jen.Id("_"), jen.Id("keyErr")).Op(assign).Add(jen.Id("c").Dot(e.helpers[m][i]).Call(e.helperArgs(m, jen.Nil())...)),
-			jen.Id("c").Dot(e.fields[m][i]).Dot("Invalidate").Call(jen.Id(ctx), jen.Id("key"), jen.Id("keyErr")))
-		if i < len(m.Invalidations)-1 {
-			invalidate = append(invalidate, jen.Line())
-		}
-	}
-	var body []jen.Code
-	if len(results) > 0 {
-		body = append(body, jen.List(results...).Op(":=").Add(forward(m)))
-	} else {
-		body = append(body, forward(m))
-	}
-	when := "after it returns"
-	if m.ErrorResult {
-		body = append(body, jen.If(jen.Err().Op("==").Nil()).Block(invalidate...))
-		when = "when it succeeds"
-	} else {
-		body = append(body, invalidate...)
-	}
-	if len(results) > 0 {
-		body = append(body, jen.Return(results...))
-	}
-	out.Commentf("%s calls the wrapped %s and, %s, invalidates the %s it names.", m.Name, m.Name, when, strings.Join(kinds, " and "))
-	e.method(out, m, body...)
-	for i, inv := range m.Invalidations {
-		e.keyHelper(out, m, e.helpers[m][i], inv.ID, nil)
-	}
-}
-
-// helperArgs are the arguments of a key helper: the buffer, then the
-// method's parameters after the context; for a batch, one id in place of
-// the ids.
-func (e *emitter) helperArgs(m *Method, buf jen.Code) []jen.Code {
-	args := []jen.Code{buf}
-	for _, p := range helperParams(m) {
-		args = append(args, jen.Id(p.Name))
-	}
-	return args
-}
-
-// helperParams are the parameters of a key helper after its buffer.
-func helperParams(m *Method) []Param {
-	if m.Cache == nil || m.Cache.Batch == nil {
-		return m.Params[1:]
-	}
-	b := m.Cache.Batch
-	params := []Param{{Name: b.Elem, Type: b.ID}}
-	for _, p := range m.Params[1:] {
-		if p.Name != b.Param {
-			params = append(params, p)
-		}
-	}
-	return params
-}
-
-// keyHelper writes the method that renders a call's id and arguments: the
-// layout UseCase.GetRendered and Invalidator.Invalidate take.
-func (e *emitter) keyHelper(out *jen.File, m *Method, name string, id KeyPart, args []KeyArg) {
-	params := []jen.Code{jen.Id("b").Index().Byte()}
-	for _, p := range helperParams(m) {
-		params = append(params, jen.Id(p.Name).Add(typeCode(p.Type)))
-	}
-	fail := func(err jen.Code) jen.Code { return jen.Return(jen.Id("b"), jen.Lit(0), err) }
-	r := &renderer{fail: fail}
-	r.part(id)
-	if len(args) > 0 {
-		r.add(jen.Id("idLen").Op(":=").Len(jen.Id("b")))
-		for i, a := range args {
-			sep := "&"
-			if i == 0 {
-				sep = "?"
-			}
-			r.add(jen.Id("b").Op("=").Append(jen.Id("b"), jen.Lit(sep+a.Name+"=").Op("...")))
-			r.part(a.Part)
-		}
-	}
-	idLen := jen.Id("idLen")
-	if len(args) == 0 {
-		idLen = jen.Len(jen.Id("b"))
-	}
-	body := r.stmts
-	if r.fallible {
-		body = append([]jen.Code{jen.Var().Err().Error()}, body...)
-	}
-	body = append(body, jen.Return(jen.Id("b"), idLen, jen.Nil()))
-	out.Commentf("%s renders the id and arguments of %s calls after b.", name, m.Name)
-	out.Func().Params(jen.Op("*").Add(e.self())).Id(name).Params(params...).Params(jen.Index().Byte(), jen.Int(), jen.Error()).Block(body...)
-	out.Line()
-}
-
-// A renderer accumulates the statements that append key parts to b.
-type renderer struct {
-	stmts    []jen.Code
-	fail     func(err jen.Code) jen.Code // the return of a failed rendering
-	fallible bool                        // an err variable is needed
-}
-
-func (r *renderer) add(c jen.Code) { r.stmts = append(r.stmts, c) }
-
-// part appends a key part: its nil checks, then its value.
-func (r *renderer) part(p KeyPart) {
-	for _, n := range p.Nil {
-		r.add(jen.If(exprCode(n.Expr).Op("==").Nil()).Block(r.fail(rt("NilKeyError").Call(jen.Lit(n.Text)))))
-	}
-	r.value(p.Enc, exprCode(p.Expr), isSimple(p.Expr))
-}
-
-// isSimple reports whether evaluating x twice is as cheap and safe as
-// once: no calls.
-func isSimple(x Expr) bool {
-	switch x := x.(type) {
-	case ParamRef:
-		return true
-	case Selector:
-		return isSimple(x.X)
-	case Deref:
-		return isSimple(x.X)
-	}
-	return false
-}
-
-// value appends the statements that render v with enc.
-func (r *renderer) value(enc *Encoder, v *jen.Statement, simple bool) {
-	switch enc.Kind {
-	case EncNilable:
-		if !simple {
-			// Evaluate once: v is used twice.
-			inner := &renderer{fail: r.fail}
-			inner.add(jen.Id("v").Op(":=").Add(v))
-			inner.value(enc, jen.Id("v"), true)
-			r.fallible = r.fallible || inner.fallible
-			r.add(jen.Block(inner.stmts...))
-			return
-		}
-		elem := v.Clone()
-		if enc.Deref {
-			elem = jen.Op("*").Add(v.Clone())
-		}
-		inner := &renderer{fail: r.fail}
-		inner.value(enc.Elem, elem, true)
-		r.fallible = r.fallible || inner.fallible
-		r.add(jen.If(v.Clone().Op("==").Nil()).Block(
-			jen.Id("b").Op("=").Add(rt("AppendNil")).Call(jen.Id("b")),
-		).Else().Block(inner.stmts...))
-	case EncText:
-		r.fallible = true
-		r.add(jen.If(jen.List(jen.Id("b"), jen.Err()).Op("=").Add(rt("AppendText")).Call(jen.Id("b"), v), jen.Err().Op("!=").Nil()).Block(r.fail(jen.Err())))
-	case EncSlice:
-		if enc.Elem.Fallible() {
-			r.fallible = true
-			r.add(jen.If(jen.List(jen.Id("b"), jen.Err()).Op("=").Add(rt("AppendSliceErr")).Call(jen.Id("b"), v, elemFunc(enc.Elem)), jen.Err().Op("!=").Nil()).Block(r.fail(jen.Err())))
-			return
-		}
-		r.add(jen.Id("b").Op("=").Add(rt("AppendSlice")).Call(jen.Id("b"), v, elemFunc(enc.Elem)))
-	default:
-		r.add(jen.Id("b").Op("=").Add(appendCall(enc, v)))
-	}
-}
-
-// appendCall is the call of the Append function of an infallible scalar.
-func appendCall(enc *Encoder, v *jen.Statement) *jen.Statement {
-	conv := func(t string) *jen.Statement {
-		if enc.Conv {
-			return jen.Id(t).Call(v)
-		}
-		return v
-	}
-	b := jen.Id("b")
-	switch enc.Kind {
-	case EncString:
-		return rt("AppendString").Call(b, conv("string"))
-	case EncBytes:
-		if enc.Conv {
-			return rt("AppendBytes").Call(b, jen.Index().Byte().Call(v))
-		}
-		return rt("AppendBytes").Call(b, v)
-	case EncBool:
-		return rt("AppendBool").Call(b, conv("bool"))
-	case EncInt:
-		return rt("AppendInt").Call(b, conv("int64"))
-	case EncUint:
-		return rt("AppendUint").Call(b, conv("uint64"))
-	case EncFloat32:
-		return rt("AppendFloat").Call(b, jen.Float64().Call(v), jen.Lit(32))
-	case EncFloat64:
-		return rt("AppendFloat").Call(b, conv("float64"), jen.Lit(64))
-	case EncTime:
-		return rt("AppendTime").Call(b, v)
-	case EncDuration:
-		return rt("AppendDuration").Call(b, v)
-	case EncCacheKey:
-		return rt("AppendString").Call(b, v.Clone().Dot("CacheKey").Call())
-	}
-	panic(fmt.Sprintf("gen: no Append function for encoder kind %d", enc.Kind))
-}
-
-// elemFunc is the function that renders one slice element: an Append
-// function itself when its signature fits, or a literal.
-func elemFunc(enc *Encoder) jen.Code {
-	if !enc.Conv {
-		switch enc.Kind {
-		case EncString:
-			return rt("AppendString")
-		case EncBytes:
-			return rt("AppendBytes")
-		case EncBool:
-			return rt("AppendBool")
-		case EncInt:
-			return rt("AppendInt")
-		case EncUint:
-			return rt("AppendUint")
-		case EncTime:
-			return rt("AppendTime")
-		case EncDuration:
-			return rt("AppendDuration")
-		case EncText:
-			return rt("AppendText").Types(typeCode(enc.Type))
-		}
-	}
-	params := jen.Params(jen.Id("b").Index().Byte(), jen.Id("v").Add(typeCode(enc.Type)))
-	if enc.Fallible() {
-		inner := &renderer{fail: func(err jen.Code) jen.Code { return jen.Return(jen.Id("b"), err) }}
-		inner.value(enc, jen.Id("v"), true)
-		body := append([]jen.Code{jen.Var().Err().Error()}, inner.stmts...)
-		body = append(body, jen.Return(jen.Id("b"), jen.Nil()))
-		return jen.Func().Add(params).Params(jen.Index().Byte(), jen.Error()).Block(body...)
-	}
-	inner := &renderer{fail: func(err jen.Code) jen.Code { return jen.Return(jen.Id("b")) }}
-	inner.value(enc, jen.Id("v"), true)
-	if len(inner.stmts) == 1 && enc.Kind != EncNilable && enc.Kind != EncSlice {
-		return jen.Func().Add(params).Index().Byte().Block(jen.Return(appendCall(enc, jen.Id("v"))))
-	}
-	return jen.Func().Add(params).Index().Byte().Block(append(inner.stmts, jen.Return(jen.Id("b")))...)
-}
-
-// exprCode is the Go code of a key expression.
-func exprCode(x Expr) *jen.Statement {
-	switch x := x.(type) {
-	case ParamRef:
-		return jen.Id(x.Name)
-	case Selector:
-		return operand(x.X).Dot(x.Name)
-	case MethodCall:
-		return operand(x.X).Dot(x.Name).Call()
-	case Conversion:
-		switch x.To.(type) {
-		case Pointer, *Func, Chan:
-			return jen.Parens(typeCode(x.To)).Call(exprCode(x.X))
-		}
-		return typeCode(x.To).Call(exprCode(x.X))
-	case Deref:
-		return jen.Op("*").Add(exprCode(x.X))
-	}
-	panic(fmt.Sprintf("gen: unknown expression %T", x))
-}
-
-// operand is x as the operand of a selector: a dereference needs
-// parentheses there.
-func operand(x Expr) *jen.Statement {
-	if _, ok := x.(Deref); ok {
-		return jen.Parens(exprCode(x))
-	}
-	return exprCode(x)
-}
-
-// typeCode is the Go code of a type.
-func typeCode(t Type) *jen.Statement {
-	switch t := t.(type) {
-	case Named:
-		var s *jen.Statement
-		if t.Path == "" {
-			s = jen.Id(t.Name)
-		} else {
-			s = jen.Qual(t.Path, t.Name)
-		}
-		if len(t.Args) > 0 {
-			args := make([]jen.Code, len(t.Args))
-			for i, a := range t.Args {
-				args[i] = typeCode(a)
-			}
-			s = s.Types(args...)
-		}
-		return s
-	case TypeParamRef:
-		return jen.Id(t.Name)
-	case Pointer:
-		return jen.Op("*").Add(typeCode(t.Elem))
-	case Slice:
-		return jen.Index().Add(typeCode(t.Elem))
-	case Array:
-		return jen.Index(jen.Lit(int(t.Len))).Add(typeCode(t.Elem))
-	case Map:
-		return jen.Map(typeCode(t.Key)).Add(typeCode(t.Elem))
-	case Chan:
-		switch t.Dir {
-		case "<-chan":
-			return jen.Op("<-").Chan().Add(typeCode(t.Elem))
-		case "chan<-":
-			return jen.Chan().Op("<-").Add(typeCode(t.Elem))
-		}
-		return jen.Chan().Add(typeCode(t.Elem))
-	case *Func:
-		return jen.Func().Add(funcSig(t))
-	case Struct:
-		fields := make([]jen.Code, len(t.Fields))
-		for i, f := range t.Fields {
-			var s *jen.Statement
-			if f.Embedded {
-				s = typeCode(f.Type)
-			} else {
-				s = jen.Id(f.Name).Add(typeCode(f.Type))
-			}
-			if f.Tag != "" {
-				s = s.Add(jen.Lit(f.Tag))
-			}
-			fields[i] = s
-		}
-		return jen.Struct(fields...)
-	case InterfaceType:
-		return jen.Interface(interfaceElems(t)...)
-	case Union:
-		terms := make([]jen.Code, len(t.Terms))
-		for i, term := range t.Terms {
-			s := typeCode(term.Type)
-			if term.Tilde {
-				s = jen.Op("~").Add(s)
-			}
-			terms[i] = s
-		}
-		return jen.Union(terms...)
-	}
-	panic(fmt.Sprintf("gen: unknown type %T", t))
-}
-
-func interfaceElems(t InterfaceType) []jen.Code {
-	var elems []jen.Code
-	for _, e := range t.Embedded {
-		elems = append(elems, typeCode(e))
-	}
-	for _, m := range t.Methods {
-		elems = append(elems, jen.Id(m.Name).Add(funcSig(m.Sig)))
-	}
-	return elems
-}
-
-// constraintCode is a type parameter's constraint: an implicit interface
-// (~int | ~string) is written bare.
-func constraintCode(t Type) *jen.Statement {
-	if it, ok := t.(InterfaceType); ok && it.Implicit && len(it.Embedded) == 1 && len(it.Methods) == 0 {
-		return typeCode(it.Embedded[0])
-	}
-	return typeCode(t)
-}
-
-func funcSig(f *Func) *jen.Statement {
-	params := make([]jen.Code, len(f.Params))
-	for i, p := range f.Params {
-		if f.Variadic && i == len(f.Params)-1 {
-			params[i] = jen.Op("...").Add(typeCode(p.(Slice).Elem))
-			continue
-		}
-		params[i] = typeCode(p)
-	}
-	results := make([]jen.Code, len(f.Results))
-	for i, r := range f.Results {
-		results[i] = typeCode(r)
-	}
-	s := jen.Params(params...)
-	switch len(results) {
-	case 0:
-		return s
-	case 1:
-		return s.Add(results[0])
-	}
-	return s.Params(results...)
 }

@@ -79,12 +79,102 @@ type S interface {
 	//gcache:cache key_type=k id=«u
 	Get(ctx context.Context, u User) (int, error)
 }`, "u: type User is not key-encodable"},
-	{"pointer to pointer", `
+	{"promoted CacheKey", `
+type CK struct{ S string }
+
+func (c CK) CacheKey() string { return c.S }
+
+type T struct {
+	CK
+	Extra string
+}
+
 //gcache:wrap
 type S interface {
-	//gcache:cache key_type=k id=«p
-	Get(ctx context.Context, p **string) (int, error)
-}`, "is a pointer to a pointer"},
+	«//gcache:cache key_type=k id=id
+	Get(ctx context.Context, id string, t T) (int, error)
+}`, "parameter t of Get: type T has CacheKey only through its embedded field CK, so its keys would render CK alone and drop its other fields; declare CacheKey on T itself; add //gcache:arg t=EXPR or //gcache:ignore t"},
+	{"promoted CacheKey through an embedded pointer", `
+type CK struct{ S string }
+
+func (c *CK) CacheKey() string { return c.S }
+
+type T struct {
+	*CK
+	X string
+}
+
+//gcache:wrap
+type S interface {
+	//gcache:cache key_type=k id=«t
+	Get(ctx context.Context, t *T) (int, error)
+}`, "type *T has CacheKey only through its embedded field CK"},
+	{"promoted MarshalText of an embedded time", `
+type Stamp struct {
+	time.Time
+	Zone string
+}
+
+//gcache:wrap
+type S interface {
+	«//gcache:cache key_type=k id=id
+	Get(ctx context.Context, id string, at Stamp) (int, error)
+}`, "type Stamp has MarshalText only through its embedded field Time"},
+	{"arg through another parameter", `
+//gcache:wrap
+type S interface {
+	//gcache:cache key_type=k id=id
+	//gcache:arg page=«size
+	Get(ctx context.Context, id string, page, size int) (int, error)
+}`, "//gcache:arg page=size does not use page, so calls that differ in page would share a key"},
+	{"narrowing integer conversion", `
+//gcache:wrap
+type S interface {
+	//gcache:cache key_type=k id=id
+	//gcache:arg wide=«int8(wide)
+	Get(ctx context.Context, id string, wide int) (int, error)
+}`, "int8(wide): converting int to int8 drops high bits, so different values would share a key"},
+	{"narrowing to int", `
+//gcache:wrap
+type S interface {
+	//gcache:cache key_type=k id=id
+	//gcache:arg n=«int(n)
+	Get(ctx context.Context, id string, n int64) (int, error)
+}`, "converting int64 to int drops high bits"},
+	{"float to integer", `
+//gcache:wrap
+type S interface {
+	//gcache:cache key_type=k id=id
+	//gcache:arg f=«int64(f)
+	Get(ctx context.Context, id string, f float64) (int, error)
+}`, "converting float64 to int64 drops the fraction"},
+	{"integer to float", `
+//gcache:wrap
+type S interface {
+	//gcache:cache key_type=k id=id
+	//gcache:arg n=«float64(n)
+	Get(ctx context.Context, id string, n int64) (int, error)
+}`, "converting int64 to float64 rounds large integers"},
+	{"float64 to float32", `
+//gcache:wrap
+type S interface {
+	//gcache:cache key_type=k id=id
+	//gcache:arg f=«float32(f)
+	Get(ctx context.Context, id string, f float64) (int, error)
+}`, "converting float64 to float32 rounds to 32 bits"},
+	{"integer to string", `
+//gcache:wrap
+type S interface {
+	//gcache:cache key_type=k id=«string(n)
+	Get(ctx context.Context, n int) (int, error)
+}`, "converting int to string keeps one code point"},
+	{"string to runes", `
+//gcache:wrap
+type S interface {
+	//gcache:cache key_type=k id=id
+	//gcache:arg s=«[]rune(s)
+	Get(ctx context.Context, id string, s string) (int, error)
+}`, "converting string to []rune replaces invalid UTF-8"},
 	{"duplicate use case", `
 //gcache:wrap
 type S interface {
@@ -615,6 +705,50 @@ type S interface {
 	«//gcache:invalidate key_type=k id=ids
 	Get(ctx context.Context, ids []string) (map[string]int, error)
 }`, "Get is both cached and invalidating"},
+	{"interface result", `
+//gcache:wrap
+type S interface {
+	«//gcache:cache key_type=k id=id
+	Get(ctx context.Context, id string) (any, error)
+}`, "Get returns values of any, an interface type, which would not come back from Redis as the type they had; return a concrete type, or cache it by hand with gcache.NewUseCase and a UseCaseSpec.Codec"},
+	{"non-empty interface result", `
+type Shape interface{ Area() float64 }
+
+//gcache:wrap
+type S interface {
+	«//gcache:cache key_type=k id=id
+	Get(ctx context.Context, id string) Shape
+}`, "Get returns values of Shape, an interface type"},
+	{"batch of interfaces", `
+type Shape interface{ Area() float64 }
+
+//gcache:wrap
+type S interface {
+	«//gcache:cache key_type=k id=ids batch
+	Get(ctx context.Context, ids []string) (map[string]Shape, error)
+}`, "Get returns values of Shape, an interface type"},
+	{"directive with a space", `
+//gcache:wrap
+type S interface {
+	«// gcache:cache key_type=k id=id
+	Get(ctx context.Context, id string) (int, error)
+}`, "// gcache:cache has a space after //, so it reads as prose and does nothing; write //gcache:cache"},
+	{"invalidation of an untracked key type", `
+//gcache:wrap
+type S interface {
+	//gcache:cache key_type=user id=id
+	Get(ctx context.Context, id string) (int, error)
+	«//gcache:invalidate key_type=user id=id
+	Set(ctx context.Context, id string) error
+}`, "//gcache:invalidate key_type=user reaches nothing: S.Get caches it but is not tracked (add track to its //gcache:cache); if the use cases it invalidates live in another package or service, say so with external"},
+	{"invalidation of a key type nothing caches", `
+//gcache:wrap
+type S interface {
+	//gcache:cache key_type=user id=id track
+	Get(ctx context.Context, id string) (int, error)
+	«//gcache:invalidate key_type=usr id=id
+	Set(ctx context.Context, id string) error
+}`, "//gcache:invalidate key_type=usr reaches nothing: no tracked use case of this package has it"},
 }
 
 // TestErrors generates a module holding one package per error case, and
@@ -633,7 +767,7 @@ func TestErrors(t *testing.T) {
 	write(filepath.Join(dir, "go.mod"), "module example.com/errs\n\ngo 1.26\n")
 	wantPos := map[string]string{}
 	for i, tc := range errorCases {
-		src := "package p\n\nimport (\n\t\"context\"\n\t\"errors\"\n)\n\nvar (\n\t_ context.Context\n\t_ = errors.New\n)\n" + tc.src + "\n"
+		src := "package p\n\nimport (\n\t\"context\"\n\t\"errors\"\n\t\"time\"\n)\n\nvar (\n\t_ context.Context\n\t_ = errors.New\n\t_ time.Time\n)\n" + tc.src + "\n"
 		mark := strings.Index(src, "«")
 		if mark < 0 {
 			t.Fatalf("%s: no « in the source", tc.name)

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/gcache-go/gcache/gen/internal/model"
 	"golang.org/x/tools/go/packages"
 )
 
@@ -15,7 +16,8 @@ import (
 // into the use case's default config. Each tunes how the layers of that
 // config cache, so each needs a TTL; none applies to a batch, whose ids
 // the runtime loads together.
-func (l *loader) features(c *Cache, method *Method, sc *keyScope, md *methodDirs) bool {
+func (mc *methodCtx) features(c *model.Cache) bool {
+	l, md := mc.loader, &mc.dirs
 	ok := true
 	for _, d := range []*directive{md.refresh, md.negative, md.lease} {
 		switch {
@@ -34,7 +36,7 @@ func (l *loader) features(c *Cache, method *Method, sc *keyScope, md *methodDirs
 		case "refresh":
 			ok = l.refresh(c, d) && ok
 		case "negative":
-			ok = l.negative(c, method, sc, d) && ok
+			ok = mc.negative(c, d) && ok
 		case "lease":
 			ok = l.lease(c, d) && ok
 		}
@@ -43,7 +45,7 @@ func (l *loader) features(c *Cache, method *Method, sc *keyScope, md *methodDirs
 }
 
 // refresh reads //gcache:refresh at=F.
-func (l *loader) refresh(c *Cache, d *directive) bool {
+func (l *loader) refresh(c *model.Cache, d *directive) bool {
 	o := l.opts(d, []string{"at"}, nil)
 	at, set := o["at"]
 	if !set {
@@ -64,7 +66,7 @@ func (l *loader) refresh(c *Cache, d *directive) bool {
 }
 
 // lease reads //gcache:lease ttl=DUR.
-func (l *loader) lease(c *Cache, d *directive) bool {
+func (l *loader) lease(c *model.Cache, d *directive) bool {
 	o := l.opts(d, []string{"ttl"}, nil)
 	ttl, set := o["ttl"]
 	if !set {
@@ -84,7 +86,8 @@ func (l *loader) lease(c *Cache, d *directive) bool {
 }
 
 // negative reads //gcache:negative err=EXPR ttl=DUR.
-func (l *loader) negative(c *Cache, method *Method, sc *keyScope, d *directive) bool {
+func (mc *methodCtx) negative(c *model.Cache, d *directive) bool {
+	l, method, sc := mc.loader, mc.method, mc.sc
 	if !c.ReturnsError {
 		l.errorf(d.pos, "//gcache:negative needs %s to return (T, error), the error saying \"not found\"; it returns a value alone", method.Name)
 		return false
@@ -128,8 +131,8 @@ func (l *loader) positiveDuration(name string, o option) (time.Duration, bool) {
 // sentinel resolves the err= of //gcache:negative, written at pos: a
 // package-level variable of an error type, named as the method's file
 // names it: ErrNotFound, or sql.ErrNoRows through the file's imports.
-func (sc *keyScope) sentinel(src string, pos token.Position) (*Var, bool) {
-	fail := func(n ast.Node, format string, args ...any) (*Var, bool) {
+func (sc *keyScope) sentinel(src string, pos token.Position) (*model.Var, bool) {
+	fail := func(n ast.Node, format string, args ...any) (*model.Var, bool) {
 		sc.l.errorf(at(pos, n), format, args...)
 		return nil, false
 	}
@@ -186,7 +189,7 @@ func (sc *keyScope) sentinel(src string, pos token.Position) (*Var, bool) {
 		}
 		sc.l.imports[v.Pkg().Path()] = v.Pkg().Name()
 	}
-	return &Var{Path: v.Pkg().Path(), Name: v.Name()}, true
+	return &model.Var{Path: v.Pkg().Path(), Name: v.Name()}, true
 }
 
 // objectKind says what obj is, with an article.

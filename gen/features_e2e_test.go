@@ -242,11 +242,11 @@ func TestBatchShapes(t *testing.T) {
 		}
 	}
 	want := []string{
-		"urn:account_id:1?currency=EUR#UserStore.Balances",
-		"urn:account_id:1?currency=USD#UserStore.Balances",
-		"urn:account_id:2?currency=EUR#UserStore.Balances",
-		"urn:account_id:3?currency=EUR#UserStore.Balances",
-		"urn:account_id:4?currency=EUR#UserStore.Balances",
+		"urn:account_id:1?currency=EUR#features.UserStore.Balances",
+		"urn:account_id:1?currency=USD#features.UserStore.Balances",
+		"urn:account_id:2?currency=EUR#features.UserStore.Balances",
+		"urn:account_id:3?currency=EUR#features.UserStore.Balances",
+		"urn:account_id:4?currency=EUR#features.UserStore.Balances",
 	}
 	if !reflect.DeepEqual(balanceKeys, want) {
 		t.Errorf("keys = %q, want %q", balanceKeys, want)

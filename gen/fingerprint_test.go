@@ -20,24 +20,24 @@ import (
 func TestFingerprintsMatchTheRuntime(t *testing.T) {
 	// By package and use case.
 	want := map[string]reflect.Type{
-		"basic.GetUser":           reflect.TypeFor[*basic.User](),
-		"basic.SearchUserPosts":   reflect.TypeFor[[]basic.Post](),
-		"shapes.Shapes.Struct":    reflect.TypeFor[shapes.Result](),
-		"shapes.Shapes.Map":       reflect.TypeFor[map[string]*big.Int](),
-		"shapes.Shapes.Pointer":   reflect.TypeFor[*url.URL](),
-		"shapes.Shapes.Tree":      reflect.TypeFor[*shapes.Tree](),
-		"shapes.Shapes.Variadic":  reflect.TypeFor[[]string](),
-		"shapes.Shapes.ValueOnly": reflect.TypeFor[int](),
-		"keys.Scalars":            reflect.TypeFor[string](),
-		"shapes.Shapes.Anonymous": reflect.TypeFor[struct {
+		"basic.GetUser":                  reflect.TypeFor[*basic.User](),
+		"basic.SearchUserPosts":          reflect.TypeFor[[]basic.Post](),
+		"shapes.shapes.Shapes.Struct":    reflect.TypeFor[shapes.Result](),
+		"shapes.shapes.Shapes.Map":       reflect.TypeFor[map[string]*big.Int](),
+		"shapes.shapes.Shapes.Pointer":   reflect.TypeFor[*url.URL](),
+		"shapes.shapes.Shapes.Tree":      reflect.TypeFor[*shapes.Tree](),
+		"shapes.shapes.Shapes.Variadic":  reflect.TypeFor[[]string](),
+		"shapes.shapes.Shapes.ValueOnly": reflect.TypeFor[int](),
+		"keys.Scalars":                   reflect.TypeFor[string](),
+		"shapes.shapes.Shapes.Anonymous": reflect.TypeFor[struct {
 			A int `json:"a"`
 			B []byte
 		}](),
 		"features.GetUser": reflect.TypeFor[*features.User](),
 		// Batch use cases hold the values of their maps.
-		"features.GetUsers":           reflect.TypeFor[*features.User](),
-		"features.UserStore.Balances": reflect.TypeFor[features.Balance](),
-		"features.Names":              reflect.TypeFor[string](),
+		"features.GetUsers":                    reflect.TypeFor[*features.User](),
+		"features.features.UserStore.Balances": reflect.TypeFor[features.Balance](),
+		"features.Names":                       reflect.TypeFor[string](),
 	}
 	_ = keys.Name("")
 	files, _, err := load("../testdata", []string{"./basic", "./shapes", "./keys", "./generic", "./features"})

@@ -13,7 +13,7 @@ var update = flag.Bool("update", false, "rewrite the golden files under testdata
 // fixtures are the generator's golden cases, one package each under
 // testdata; each holds its sources and, committed beside them, the files
 // gcachegen generates from them.
-var fixtures = []string{"basic", "generic", "embedded", "aliases", "shapes", "collisions", "keys", "named", "buildtags", "features"}
+var fixtures = []string{"basic", "generic", "embedded", "aliases", "shapes", "collisions", "keys", "named", "buildtags", "features", "keyfuzz", "shop", "shop/orders", "shop/inventory"}
 
 func TestGolden(t *testing.T) {
 	for _, name := range fixtures {

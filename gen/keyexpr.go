@@ -9,6 +9,8 @@ import (
 	"go/token"
 	"go/types"
 	"strings"
+
+	"github.com/gcache-go/gcache/gen/internal/model"
 )
 
 // A keyScope checks the key expressions of one method.
@@ -72,16 +74,16 @@ func (sc *keyScope) notAParam(name string) string {
 
 // check parses and checks the key expression src, written at pos. It
 // returns the key part and, when src is a bare parameter, its name.
-func (sc *keyScope) check(src string, pos token.Position) (KeyPart, string, bool) {
+func (sc *keyScope) check(src string, pos token.Position) (model.KeyPart, string, bool) {
 	e, err := parser.ParseExpr(src)
 	if err != nil || src == "" {
 		sc.l.errorf(pos, "%q is not a Go expression", src)
-		return KeyPart{}, "", false
+		return model.KeyPart{}, "", false
 	}
-	var part KeyPart
+	var part model.KeyPart
 	x, t, ok := sc.expr(e, &part, pos)
 	if !ok {
-		return KeyPart{}, "", false
+		return model.KeyPart{}, "", false
 	}
 	part.Expr = x
 	bare := ""
@@ -96,7 +98,7 @@ func (sc *keyScope) check(src string, pos token.Position) (KeyPart, string, bool
 			hint = fmt.Sprintf("add //gcache:arg %s=EXPR or //gcache:ignore %s", bare, bare)
 		}
 		sc.l.errorf(pos, "%s: %s; %s", src, msg, hint)
-		return KeyPart{}, "", false
+		return model.KeyPart{}, "", false
 	}
 	return part, bare, true
 }
@@ -104,8 +106,8 @@ func (sc *keyScope) check(src string, pos token.Position) (KeyPart, string, bool
 // at returns the position of node n of an expression written at pos.
 func at(pos token.Position, n ast.Node) token.Position { return shift(pos, int(n.Pos())-1) }
 
-func (sc *keyScope) expr(e ast.Expr, part *KeyPart, pos token.Position) (Expr, types.Type, bool) {
-	fail := func(n ast.Node, format string, args ...any) (Expr, types.Type, bool) {
+func (sc *keyScope) expr(e ast.Expr, part *model.KeyPart, pos token.Position) (model.Expr, types.Type, bool) {
+	fail := func(n ast.Node, format string, args ...any) (model.Expr, types.Type, bool) {
 		sc.l.errorf(at(pos, n), format, args...)
 		return nil, nil, false
 	}
@@ -117,7 +119,7 @@ func (sc *keyScope) expr(e ast.Expr, part *KeyPart, pos token.Position) (Expr, t
 		if p == nil {
 			return fail(e, "%s", sc.notAParam(e.Name))
 		}
-		return ParamRef{Name: e.Name}, p.Type(), true
+		return model.ParamRef{Name: e.Name}, p.Type(), true
 	case *ast.StarExpr:
 		x, t, ok := sc.expr(e.X, part, pos)
 		if !ok {
@@ -127,8 +129,8 @@ func (sc *keyScope) expr(e ast.Expr, part *KeyPart, pos token.Position) (Expr, t
 		if !isPtr {
 			return fail(e, "cannot dereference %s of type %s", text(e.X), sc.l.typeString(t))
 		}
-		part.Nil = append(part.Nil, NilCheck{Expr: x, Text: text(e.X)})
-		return Deref{X: x}, p.Elem(), true
+		part.Nil = append(part.Nil, model.NilCheck{Expr: x, Text: text(e.X)})
+		return model.Deref{X: x}, p.Elem(), true
 	case *ast.SelectorExpr:
 		if id, ok := e.X.(*ast.Ident); ok && sc.param(id.Name) == nil {
 			return fail(e, "%s: %s", text(e), sc.notAParam(id.Name))
@@ -141,7 +143,7 @@ func (sc *keyScope) expr(e ast.Expr, part *KeyPart, pos token.Position) (Expr, t
 		switch obj := obj.(type) {
 		case *types.Var:
 			x = sc.walkEmbedded(x, t, index, part, text(e.X), true)
-			return Selector{X: x, Name: e.Sel.Name}, obj.Type(), true
+			return model.Selector{X: x, Name: e.Sel.Name}, obj.Type(), true
 		case *types.Func:
 			return fail(e.Sel, "%s is a method: call it, %s()", text(e), text(e))
 		}
@@ -162,22 +164,22 @@ func (sc *keyScope) expr(e ast.Expr, part *KeyPart, pos token.Position) (Expr, t
 // index path from x, of type t. Every pointer it dereferences on the way
 // gets a nil check; so does the final receiver when derefLast is set (a
 // field, or a method that a nil receiver would make panic).
-func (sc *keyScope) walkEmbedded(x Expr, t types.Type, index []int, part *KeyPart, src string, derefLast bool) Expr {
+func (sc *keyScope) walkEmbedded(x model.Expr, t types.Type, index []int, part *model.KeyPart, src string, derefLast bool) model.Expr {
 	for _, i := range index[:len(index)-1] {
 		if isPointer(t) {
-			part.Nil = append(part.Nil, NilCheck{Expr: x, Text: src})
+			part.Nil = append(part.Nil, model.NilCheck{Expr: x, Text: src})
 		}
 		st, ok := deref(t).Underlying().(*types.Struct)
 		if !ok {
 			break
 		}
 		f := st.Field(i)
-		x = Selector{X: x, Name: f.Name()}
+		x = model.Selector{X: x, Name: f.Name()}
 		src += "." + f.Name()
 		t = f.Type()
 	}
 	if derefLast && (isPointer(t) || types.IsInterface(t)) {
-		part.Nil = append(part.Nil, NilCheck{Expr: x, Text: src})
+		part.Nil = append(part.Nil, model.NilCheck{Expr: x, Text: src})
 	}
 	return x
 }
@@ -194,7 +196,7 @@ func deref(t types.Type) types.Type {
 	return t
 }
 
-func (sc *keyScope) methodCall(e *ast.CallExpr, part *KeyPart, pos token.Position) (Expr, types.Type, bool) {
+func (sc *keyScope) methodCall(e *ast.CallExpr, part *model.KeyPart, pos token.Position) (model.Expr, types.Type, bool) {
 	sel, ok := e.Fun.(*ast.SelectorExpr)
 	if !ok {
 		sc.l.errorf(at(pos, e), "%s: only methods are called in a key expression", text(e))
@@ -229,10 +231,10 @@ func (sc *keyScope) methodCall(e *ast.CallExpr, part *KeyPart, pos token.Positio
 	// through a nil pointer or interface panics.
 	_, ptrRecv := sig.Recv().Type().Underlying().(*types.Pointer)
 	x = sc.walkEmbedded(x, t, index, part, text(sel.X), !ptrRecv)
-	return MethodCall{X: x, Name: sel.Sel.Name}, sig.Results().At(0).Type(), true
+	return model.MethodCall{X: x, Name: sel.Sel.Name}, sig.Results().At(0).Type(), true
 }
 
-func (sc *keyScope) conversion(e *ast.CallExpr, part *KeyPart, pos token.Position) (Expr, types.Type, bool) {
+func (sc *keyScope) conversion(e *ast.CallExpr, part *model.KeyPart, pos token.Position) (model.Expr, types.Type, bool) {
 	tv, err := types.Eval(sc.l.fset, sc.pkg, sc.anchor, text(e.Fun))
 	if err != nil || !tv.IsType() {
 		sc.l.errorf(at(pos, e.Fun), "%s: a key expression calls methods without arguments, or converts to a type", text(e))
@@ -246,19 +248,11 @@ func (sc *keyScope) conversion(e *ast.CallExpr, part *KeyPart, pos token.Positio
 		sc.l.errorf(at(pos, e), "cannot convert %s (of type %s) to %s", text(e.Args[0]), sc.l.typeString(t), sc.l.typeString(tv.Type))
 		return nil, nil, false
 	}
-	return Conversion{To: sc.l.typeOf(tv.Type, pos), X: x}, tv.Type, true
-}
-
-// addressable reports whether the value of x is addressable, so that a
-// method with a pointer receiver can be called on it.
-func addressable(x Expr) bool {
-	switch x := x.(type) {
-	case ParamRef, Deref:
-		return true
-	case Selector:
-		return addressable(x.X)
+	if why := lossy(t, tv.Type); why != "" {
+		sc.l.errorf(at(pos, e), "%s: converting %s to %s %s, so different values would share a key; convert to a type that holds every value of %s", text(e), sc.l.typeString(t), sc.l.typeString(tv.Type), why, sc.l.typeString(t))
+		return nil, nil, false
 	}
-	return false
+	return model.Conversion{To: sc.l.typeOf(tv.Type, pos), X: x}, tv.Type, true
 }
 
 func text(n ast.Node) string {
@@ -269,44 +263,17 @@ func text(n ast.Node) string {
 
 // encoder returns how a value of type t renders into a key, or nil and the
 // reason it cannot.
-func (sc *keyScope) encoder(t types.Type, addr bool, pos token.Position) (*Encoder, string) {
-	enc := func(kind EncKind, conv bool) (*Encoder, string) {
-		return &Encoder{Kind: kind, Conv: conv}, ""
+func (sc *keyScope) encoder(t types.Type, addr bool, pos token.Position) (*model.Encoder, string) {
+	if e := timeEncoder(t); e != nil {
+		return e, ""
 	}
-	switch {
-	case isNamed(t, "time", "Time"):
-		return enc(EncTime, false)
-	case isNamed(t, "time", "Duration"):
-		return enc(EncDuration, false)
-	}
-	if p, ok := t.Underlying().(*types.Pointer); ok && (isNamed(p.Elem(), "time", "Time") || isNamed(p.Elem(), "time", "Duration")) {
+	if p, ok := t.Underlying().(*types.Pointer); ok && timeEncoder(p.Elem()) != nil {
 		// Before the methods: *time.Time has MarshalText, which would keep
 		// the time's zone in the key.
-		elem, _ := sc.encoder(p.Elem(), true, pos)
-		return &Encoder{Kind: EncNilable, Elem: elem, Deref: true}, ""
+		return &model.Encoder{Kind: model.EncNilable, Elem: timeEncoder(p.Elem()), Deref: true}, ""
 	}
-	_, isIface := t.Underlying().(*types.Interface)
-	_, isPtr := t.Underlying().(*types.Pointer)
-	if _, isTP := t.(*types.TypeParam); isTP {
-		isIface = false
-	}
-	for _, m := range []struct {
-		name string
-		kind EncKind
-		ok   func(*types.Signature) bool
-	}{
-		{"CacheKey", EncCacheKey, returnsString},
-		{"MarshalText", EncText, returnsBytesError},
-	} {
-		if !hasMethod(t, m.name, m.ok, addr, sc.pkg) {
-			continue
-		}
-		e := &Encoder{Kind: m.kind}
-		if isIface || isPtr {
-			// A nil interface or pointer renders "nil" rather than panic.
-			return &Encoder{Kind: EncNilable, Elem: e}, ""
-		}
-		return e, ""
+	if e, msg, found := sc.methodEncoder(t, addr); found {
+		return e, msg
 	}
 	if tp, ok := t.(*types.TypeParam); ok {
 		core := coreType(tp)
@@ -321,50 +288,133 @@ func (sc *keyScope) encoder(t types.Type, addr bool, pos token.Position) (*Encod
 	}
 	switch u := t.Underlying().(type) {
 	case *types.Basic:
-		conv := func(target types.BasicKind) bool { return !types.Identical(t, types.Typ[target]) }
-		switch info := u.Info(); {
-		case u.Kind() == types.String:
-			return enc(EncString, conv(types.String))
-		case u.Kind() == types.Bool:
-			return enc(EncBool, conv(types.Bool))
-		case info&types.IsInteger != 0 && info&types.IsUnsigned == 0:
-			return enc(EncInt, conv(types.Int64))
-		case info&types.IsInteger != 0 && u.Kind() != types.Uintptr:
-			return enc(EncUint, conv(types.Uint64))
-		case u.Kind() == types.Float32:
-			return enc(EncFloat32, true)
-		case u.Kind() == types.Float64:
-			return enc(EncFloat64, conv(types.Float64))
+		if e := sc.basicEncoder(t, u, addr); e != nil {
+			return e, ""
 		}
 	case *types.Slice:
-		if b, ok := u.Elem().Underlying().(*types.Basic); ok && b.Kind() == types.Uint8 {
-			return enc(EncBytes, !types.Identical(t, types.NewSlice(types.Typ[types.Uint8])))
-		}
-		elem, msg := sc.encoder(u.Elem(), true, pos)
-		if elem == nil {
-			return nil, "its elements are not key-encodable: " + msg
-		}
-		elem.Type = sc.l.typeOf(u.Elem(), pos)
-		return &Encoder{Kind: EncSlice, Elem: elem}, ""
+		return sc.sliceEncoder(t, u, pos)
 	case *types.Pointer:
-		if _, ok := u.Elem().Underlying().(*types.Pointer); ok {
-			return nil, fmt.Sprintf("type %s is a pointer to a pointer, whose nil levels would render alike", sc.l.typeString(t))
-		}
 		elem, msg := sc.encoder(u.Elem(), true, pos)
 		if elem == nil {
 			return nil, msg
 		}
-		return &Encoder{Kind: EncNilable, Elem: elem, Deref: true}, ""
+		// A pointee that can itself be nil is marked, so that the nil
+		// pointer and the pointer to nil render apart.
+		return &model.Encoder{Kind: model.EncNilable, Elem: elem, Deref: true, Marked: elem.Kind == model.EncNilable}, ""
 	}
 	return nil, fmt.Sprintf("type %s is not key-encodable (want a string, bool, number, []byte, time.Time, time.Duration, a pointer or slice of those, or a type with CacheKey() string or MarshalText)", sc.l.typeString(t))
 }
 
-// hasMethod reports whether t has method name with a signature ok accepts;
-// with addr, pointer-receiver methods count too.
-func hasMethod(t types.Type, name string, ok func(*types.Signature) bool, addr bool, pkg *types.Package) bool {
-	obj, _, _ := types.LookupFieldOrMethod(t, addr, pkg, name)
+// timeEncoder returns the encoder of time.Time or time.Duration, or nil
+// when t is neither.
+func timeEncoder(t types.Type) *model.Encoder {
+	switch {
+	case isNamed(t, "time", "Time"):
+		return &model.Encoder{Kind: model.EncTime}
+	case isNamed(t, "time", "Duration"):
+		return &model.Encoder{Kind: model.EncDuration}
+	}
+	return nil
+}
+
+// methodEncoder returns the encoder of a type that renders itself, with
+// CacheKey or MarshalText; found is false when t has neither.
+func (sc *keyScope) methodEncoder(t types.Type, addr bool) (e *model.Encoder, msg string, found bool) {
+	_, isIface := t.Underlying().(*types.Interface)
+	_, isPtr := t.Underlying().(*types.Pointer)
+	if _, isTP := t.(*types.TypeParam); isTP {
+		isIface = false
+	}
+	for _, m := range []struct {
+		name string
+		kind model.EncKind
+		ok   func(*types.Signature) bool
+	}{
+		{"CacheKey", model.EncCacheKey, returnsString},
+		{"MarshalText", model.EncText, returnsBytesError},
+	} {
+		has, via := sc.lookupMethod(t, m.name, m.ok, addr)
+		switch {
+		case !has:
+			continue
+		case via != "":
+			return nil, fmt.Sprintf("type %s has %s only through its embedded field %s, so its keys would render %s alone and drop its other fields; declare %s on %s itself", sc.l.typeString(t), m.name, via, via, m.name, sc.l.typeString(deref(t))), true
+		case isIface || isPtr:
+			// A nil interface or pointer renders "nil" rather than panic.
+			return &model.Encoder{Kind: model.EncNilable, Elem: &model.Encoder{Kind: m.kind}}, "", true
+		}
+		return &model.Encoder{Kind: m.kind}, "", true
+	}
+	return nil, "", false
+}
+
+// basicEncoder returns the encoder of t, whose underlying type is u, or
+// nil when it has none (complex numbers, uintptr).
+func (sc *keyScope) basicEncoder(t types.Type, u *types.Basic, addr bool) *model.Encoder {
+	enc := func(kind model.EncKind, target types.BasicKind) *model.Encoder {
+		return &model.Encoder{Kind: kind, Conv: !types.Identical(t, types.Typ[target])}
+	}
+	switch info := u.Info(); {
+	case u.Kind() == types.String:
+		return enc(model.EncString, types.String)
+	case u.Kind() == types.Bool:
+		return enc(model.EncBool, types.Bool)
+	case info&types.IsInteger != 0 && isStringer(sc, t, addr):
+		// Keyed by name, so that renumbering the constants keeps what
+		// the keys mean.
+		return &model.Encoder{Kind: model.EncStringer}
+	case info&types.IsInteger != 0 && info&types.IsUnsigned == 0:
+		return enc(model.EncInt, types.Int64)
+	case info&types.IsInteger != 0 && u.Kind() != types.Uintptr:
+		return enc(model.EncUint, types.Uint64)
+	case u.Kind() == types.Float32:
+		return &model.Encoder{Kind: model.EncFloat32, Conv: true}
+	case u.Kind() == types.Float64:
+		return enc(model.EncFloat64, types.Float64)
+	}
+	return nil
+}
+
+// sliceEncoder returns the encoder of t, a slice type whose underlying
+// type is u: []byte renders as its text, any other slice element by
+// element.
+func (sc *keyScope) sliceEncoder(t types.Type, u *types.Slice, pos token.Position) (*model.Encoder, string) {
+	if types.Identical(u.Elem(), types.Typ[types.Uint8]) {
+		return &model.Encoder{Kind: model.EncBytes, Conv: !types.Identical(t, types.NewSlice(types.Typ[types.Uint8]))}, ""
+	}
+	elem, msg := sc.encoder(u.Elem(), true, pos)
+	if elem == nil {
+		return nil, "its elements are not key-encodable: " + msg
+	}
+	elem.Type = sc.l.typeOf(u.Elem(), pos)
+	return &model.Encoder{Kind: model.EncSlice, Elem: elem}, ""
+}
+
+// isStringer reports whether t is a defined type with a String() string
+// method of its own.
+func isStringer(sc *keyScope, t types.Type, addr bool) bool {
+	if _, named := types.Unalias(t).(*types.Named); !named {
+		return false
+	}
+	found, via := sc.lookupMethod(t, "String", returnsString, addr)
+	return found && via == ""
+}
+
+// lookupMethod reports whether t has method name with a signature ok accepts;
+// with addr, pointer-receiver methods count too. When the method is
+// promoted from an embedded field, via names that field.
+func (sc *keyScope) lookupMethod(t types.Type, name string, ok func(*types.Signature) bool, addr bool) (found bool, via string) {
+	obj, index, _ := types.LookupFieldOrMethod(t, addr, sc.pkg, name)
 	fn, isFunc := obj.(*types.Func)
-	return isFunc && ok(fn.Type().(*types.Signature))
+	if !isFunc || !ok(fn.Type().(*types.Signature)) {
+		return false, ""
+	}
+	if len(index) > 1 {
+		if st, isStruct := deref(t).Underlying().(*types.Struct); isStruct {
+			return true, st.Field(index[0]).Name()
+		}
+	}
+	return true, ""
 }
 
 func returnsString(sig *types.Signature) bool {
@@ -404,4 +454,75 @@ func coreType(tp *types.TypeParam) types.Type {
 		}
 	}
 	return core
+}
+
+// lossy says how converting a value of type from to type to loses
+// information, or returns "" when every value converts to a distinct one.
+// int, uint and uintptr count as 64 bits converted from and 32 bits
+// converted to, so that a conversion is lossless on every platform.
+func lossy(from, to types.Type) string {
+	if isRunes(from) && isString(to) || isString(from) && isRunes(to) {
+		return "replaces invalid UTF-8 and code points with U+FFFD"
+	}
+	f, fok := from.Underlying().(*types.Basic)
+	t, tok := to.Underlying().(*types.Basic)
+	if !fok || !tok || f.Kind() == t.Kind() {
+		return ""
+	}
+	fi, ti := f.Info(), t.Info()
+	switch {
+	case fi&types.IsInteger != 0 && ti&types.IsString != 0:
+		return "keeps one code point and turns invalid ones into U+FFFD"
+	case fi&types.IsInteger != 0 && ti&types.IsInteger != 0 && intBits(t, 32) < intBits(f, 64):
+		return "drops high bits"
+	case fi&types.IsInteger != 0 && ti&types.IsFloat != 0 && magnitude(f) > mantissa(t):
+		return "rounds large integers"
+	case fi&types.IsFloat != 0 && ti&types.IsInteger != 0:
+		return "drops the fraction"
+	case f.Kind() == types.Float64 && t.Kind() == types.Float32:
+		return "rounds to 32 bits"
+	}
+	return ""
+}
+
+// magnitude is the number of bits of an integer kind's absolute value.
+func magnitude(b *types.Basic) int {
+	if b.Info()&types.IsUnsigned != 0 {
+		return intBits(b, 64)
+	}
+	return intBits(b, 64) - 1
+}
+
+// mantissa is the number of bits a float kind holds integers in exactly.
+func mantissa(b *types.Basic) int {
+	if b.Kind() == types.Float32 {
+		return 24
+	}
+	return 53
+}
+
+// intBits is the size of an integer kind; platform is the size taken for
+// int, uint and uintptr.
+func intBits(b *types.Basic, platform int) int {
+	switch b.Kind() {
+	case types.Int8, types.Uint8:
+		return 8
+	case types.Int16, types.Uint16:
+		return 16
+	case types.Int32, types.Uint32:
+		return 32
+	case types.Int64, types.Uint64:
+		return 64
+	}
+	return platform
+}
+
+func isString(t types.Type) bool {
+	b, ok := t.Underlying().(*types.Basic)
+	return ok && b.Info()&types.IsString != 0
+}
+
+func isRunes(t types.Type) bool {
+	s, ok := t.Underlying().(*types.Slice)
+	return ok && types.Identical(s.Elem().Underlying(), types.Typ[types.Int32])
 }

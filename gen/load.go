@@ -8,9 +8,10 @@ import (
 	"go/token"
 	"go/types"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 
+	"github.com/gcache-go/gcache/gen/internal/model"
 	"golang.org/x/tools/go/packages"
 )
 
@@ -21,7 +22,7 @@ const loadMode = packages.NeedName | packages.NeedFiles | packages.NeedSyntax | 
 
 // load loads the packages matching patterns and returns the model of every
 // file that declares a wrapped interface.
-func load(dir string, patterns []string) ([]*File, []string, error) {
+func load(dir string, patterns []string) ([]*model.File, []string, error) {
 	cfg := &packages.Config{Mode: loadMode, Dir: dir}
 	pkgs, err := packages.Load(cfg, patterns...)
 	if err != nil {
@@ -31,7 +32,7 @@ func load(dir string, patterns []string) ([]*File, []string, error) {
 		return nil, nil, fmt.Errorf("no packages match %v", patterns)
 	}
 	var (
-		files   []*File
+		files   []*model.File
 		orphans []string
 		errs    Errors
 	)
@@ -52,7 +53,10 @@ func load(dir string, patterns []string) ([]*File, []string, error) {
 		errs = append(errs, l.errs...)
 	}
 	if len(errs) > 0 {
-		sort.SliceStable(errs, func(i, j int) bool { return posLess(errs[i].Pos, errs[j].Pos) })
+		for _, e := range errs {
+			e.Pos = relative(e.Pos)
+		}
+		errs.Sort()
 		return nil, nil, errs
 	}
 	return files, orphans, nil
@@ -98,8 +102,11 @@ type loader struct {
 	errs     Errors
 	others   map[string]*parsedFile // files of other packages, by path
 	useCases map[string]token.Position
-	imports  map[string]string         // path → package name, for the file being loaded
-	loaded   map[string]*types.Package // packages read whole, by path
+	// invalidations are checked against the package's tracked use cases
+	// once it is loaded.
+	invalidations []pendingInvalidation
+	imports       map[string]string         // path → package name, for the file being loaded
+	loaded        map[string]*types.Package // packages read whole, by path
 }
 
 func (l *loader) errorf(pos token.Position, format string, args ...any) {
@@ -108,7 +115,7 @@ func (l *loader) errorf(pos token.Position, format string, args ...any) {
 
 // loadPackage returns the files of one package to generate, and the
 // generated files that no longer have a source.
-func (l *loader) loadPackage() (files []*File, orphans []string) {
+func (l *loader) loadPackage() (files []*model.File, orphans []string) {
 	wanted := map[string]bool{}
 	var generated []string
 	for _, f := range l.pkg.Syntax {
@@ -119,7 +126,7 @@ func (l *loader) loadPackage() (files []*File, orphans []string) {
 		}
 		l.checkPlacement(f)
 		l.imports = map[string]string{}
-		var ifaces []*Interface
+		var ifaces []*model.Interface
 		for _, spec := range wrapped(f) {
 			if iface := l.loadInterface(spec); iface != nil {
 				ifaces = append(ifaces, iface)
@@ -130,16 +137,17 @@ func (l *loader) loadPackage() (files []*File, orphans []string) {
 		}
 		out := strings.TrimSuffix(path, ".go") + generatedSuffix
 		wanted[out] = true
-		files = append(files, &File{
+		files = append(files, &model.File{
 			Source:     path,
 			Path:       out,
-			Package:    Package{Path: l.pkg.PkgPath, Name: l.pkg.Name},
+			Package:    model.Package{Path: l.pkg.PkgPath, Name: l.pkg.Name},
 			BuildLines: buildLines(f),
 			Interfaces: ifaces,
 			Imports:    l.imports,
 			Scope:      append(l.pkg.Types.Scope().Names(), types.Universe.Names()...),
 		})
 	}
+	l.checkInvalidations(files)
 	for _, g := range generated {
 		if !wanted[g] {
 			orphans = append(orphans, g)
@@ -192,9 +200,16 @@ func typeSpecDoc(decl *ast.GenDecl, spec *ast.TypeSpec) *ast.CommentGroup {
 	return nil
 }
 
+// A wrappedSpec is a type spec whose doc holds //gcache:wrap, with its
+// declaration, which may hold the doc.
+type wrappedSpec struct {
+	decl *ast.GenDecl
+	spec *ast.TypeSpec
+}
+
 // wrapped returns the type specs of f whose doc holds //gcache:wrap.
-func wrapped(f *ast.File) []*ast.TypeSpec {
-	var specs []*ast.TypeSpec
+func wrapped(f *ast.File) []wrappedSpec {
+	var specs []wrappedSpec
 	for _, decl := range f.Decls {
 		gd, ok := decl.(*ast.GenDecl)
 		if !ok || gd.Tok != token.TYPE {
@@ -202,13 +217,10 @@ func wrapped(f *ast.File) []*ast.TypeSpec {
 		}
 		for _, s := range gd.Specs {
 			spec := s.(*ast.TypeSpec)
-			if doc := typeSpecDoc(gd, spec); doc != nil {
-				for _, c := range doc.List {
-					if strings.HasPrefix(c.Text, directivePrefix+"wrap") {
-						specs = append(specs, spec)
-						break
-					}
-				}
+			if doc := typeSpecDoc(gd, spec); doc != nil && slices.ContainsFunc(doc.List, func(c *ast.Comment) bool {
+				return strings.HasPrefix(c.Text, directivePrefix+"wrap")
+			}) {
+				specs = append(specs, wrappedSpec{gd, spec})
 			}
 		}
 	}
@@ -239,6 +251,11 @@ func (l *loader) checkPlacement(f *ast.File) {
 		return true
 	})
 	for _, cg := range f.Comments {
+		for _, c := range cg.List {
+			if name, spaced := spacedDirective(c.Text); spaced {
+				l.errorf(l.fset.Position(c.Slash), "// gcache:%s has a space after //, so it reads as prose and does nothing; write //gcache:%s", name, name)
+			}
+		}
 		if allowed[cg] {
 			continue
 		}
@@ -278,84 +295,96 @@ func (l *loader) directives(fset *token.FileSet, doc *ast.CommentGroup) []*direc
 }
 
 // loadInterface loads a type spec annotated //gcache:wrap.
-func (l *loader) loadInterface(spec *ast.TypeSpec) *Interface {
-	var decl *ast.GenDecl
-	for _, f := range l.pkg.Syntax {
-		for _, d := range f.Decls {
-			if gd, ok := d.(*ast.GenDecl); ok {
-				for _, s := range gd.Specs {
-					if s == spec {
-						decl = gd
-					}
-				}
-			}
-		}
-	}
-	var wrap *directive
-	for _, d := range l.directives(l.fset, typeSpecDoc(decl, spec)) {
-		if d.name != "wrap" {
-			l.errorf(d.pos, "//gcache:%s goes on a method; a type takes only //gcache:wrap", d.name)
-			continue
-		}
-		if wrap != nil {
-			l.errorf(d.pos, "second //gcache:wrap on %s", spec.Name.Name)
-			continue
-		}
-		wrap = d
-	}
+func (l *loader) loadInterface(w wrappedSpec) *model.Interface {
+	name := w.spec.Name.Name
+	wrap := l.wrapDirective(w)
 	if wrap == nil {
 		return nil
 	}
-	obj, ok := l.pkg.Types.Scope().Lookup(spec.Name.Name).(*types.TypeName)
+	obj, ok := l.pkg.Types.Scope().Lookup(name).(*types.TypeName)
 	if !ok {
-		l.errorf(wrap.pos, "%s is not a type", spec.Name.Name)
+		l.errorf(wrap.pos, "%s is not a type", name)
 		return nil
 	}
 	ifaceType, ok := types.Unalias(obj.Type()).Underlying().(*types.Interface)
 	if !ok {
-		l.errorf(wrap.pos, "//gcache:wrap is for interfaces; %s is a %s", spec.Name.Name, kindOf(obj.Type()))
+		l.errorf(wrap.pos, "//gcache:wrap is for interfaces; %s is a %s", name, kindOf(obj.Type()))
 		return nil
 	}
-	iface := &Interface{Name: spec.Name.Name, Decorator: spec.Name.Name + "Cache"}
-	for _, o := range wrap.opts {
-		switch {
-		case o.key == "name" && o.hasValue:
-			if !token.IsIdentifier(o.value) {
-				l.errorf(o.valuePos, "name %q is not a Go identifier", o.value)
-				continue
-			}
-			iface.Decorator = o.value
-		default:
-			l.errorf(o.pos, "unknown option %q of //gcache:wrap (have name=)", o.key)
-		}
-	}
-	for _, n := range []string{iface.Decorator, "New" + iface.Decorator} {
-		if prev := l.pkg.Types.Scope().Lookup(n); prev != nil && !strings.HasSuffix(l.fset.Position(prev.Pos()).Filename, generatedSuffix) {
-			l.errorf(wrap.pos, "the decorator's name %s is already declared at %s", n, l.fset.Position(prev.Pos()))
-			return nil
-		}
+	iface := &model.Interface{Name: name, Decorator: l.decoratorName(name, wrap)}
+	if !l.nameFree(iface.Decorator, wrap.pos) {
+		return nil
 	}
 	if tps := typeParamsOf(obj.Type()); tps != nil {
-		for i := range tps.Len() {
-			tp := tps.At(i)
-			iface.TypeParams = append(iface.TypeParams, TypeParam{Name: tp.Obj().Name(), Constraint: l.typeOf(tp.Constraint(), wrap.pos)})
+		for tp := range tps.TypeParams() {
+			iface.TypeParams = append(iface.TypeParams, model.TypeParam{Name: tp.Obj().Name(), Constraint: l.typeOf(tp.Constraint(), wrap.pos)})
 		}
 	}
-	methods := make([]*types.Func, ifaceType.NumMethods())
-	for i := range methods {
-		methods[i] = ifaceType.Method(i)
+	iface.Methods = l.loadMethods(iface, ifaceType, wrap.pos)
+	return iface
+}
+
+// wrapDirective returns the //gcache:wrap of a wrapped type spec,
+// reporting the directives that do not belong there.
+func (l *loader) wrapDirective(w wrappedSpec) *directive {
+	var wrap *directive
+	for _, d := range l.directives(l.fset, typeSpecDoc(w.decl, w.spec)) {
+		switch {
+		case d.name != "wrap":
+			l.errorf(d.pos, "//gcache:%s goes on a method; a type takes only //gcache:wrap", d.name)
+		case wrap != nil:
+			l.errorf(d.pos, "second //gcache:wrap on %s", w.spec.Name.Name)
+		default:
+			wrap = d
+		}
 	}
-	sort.Slice(methods, func(i, j int) bool { return methods[i].Name() < methods[j].Name() })
+	return wrap
+}
+
+// decoratorName reads the decorator's name from the options of wrap: by
+// default the interface's, plus Cache.
+func (l *loader) decoratorName(iface string, wrap *directive) string {
+	name := iface + "Cache"
+	for _, o := range wrap.opts {
+		switch {
+		case o.key != "name" || !o.hasValue:
+			l.errorf(o.pos, "unknown option %q of //gcache:wrap (have name=)", o.key)
+		case !token.IsIdentifier(o.value):
+			l.errorf(o.valuePos, "name %q is not a Go identifier", o.value)
+		default:
+			name = o.value
+		}
+	}
+	return name
+}
+
+// nameFree reports whether the package leaves the decorator's name and
+// its constructor's free, but for generated files.
+func (l *loader) nameFree(decorator string, at token.Position) bool {
+	for _, n := range []string{decorator, "New" + decorator} {
+		if prev := l.pkg.Types.Scope().Lookup(n); prev != nil && !strings.HasSuffix(l.fset.Position(prev.Pos()).Filename, generatedSuffix) {
+			l.errorf(at, "the decorator's name %s is already declared at %s", n, relative(l.fset.Position(prev.Pos())))
+			return false
+		}
+	}
+	return true
+}
+
+// loadMethods loads the method set of a wrapped interface, sorted by name.
+func (l *loader) loadMethods(iface *model.Interface, t *types.Interface, wrapPos token.Position) []*model.Method {
+	methods := slices.Collect(t.Methods())
+	slices.SortFunc(methods, func(a, b *types.Func) int { return strings.Compare(a.Name(), b.Name()) })
+	var out []*model.Method
 	for _, m := range methods {
 		if !m.Exported() && m.Pkg() != nil && m.Pkg().Path() != l.pkg.PkgPath {
-			l.errorf(wrap.pos, "%s has the unexported method %s of package %s, which a decorator here cannot implement", iface.Name, m.Name(), m.Pkg().Path())
+			l.errorf(wrapPos, "%s has the unexported method %s of package %s, which a decorator here cannot implement", iface.Name, m.Name(), m.Pkg().Path())
 			continue
 		}
-		if method := l.loadMethod(iface, m, wrap.pos); method != nil {
-			iface.Methods = append(iface.Methods, method)
+		if method := l.loadMethod(iface, m, wrapPos); method != nil {
+			out = append(out, method)
 		}
 	}
-	return iface
+	return out
 }
 
 func typeParamsOf(t types.Type) *types.TypeParamList {
@@ -490,12 +519,12 @@ func (l *loader) inPackage(filename string) bool {
 }
 
 // loadMethod loads one method of a wrapped interface.
-func (l *loader) loadMethod(iface *Interface, m *types.Func, wrapPos token.Position) *Method {
+func (l *loader) loadMethod(iface *model.Interface, m *types.Func, wrapPos token.Position) *model.Method {
 	sig := m.Type().(*types.Signature)
-	method := &Method{Name: m.Name(), Variadic: sig.Variadic()}
+	method := &model.Method{Name: m.Name(), Variadic: sig.Variadic()}
 	for i := range sig.Params().Len() {
 		p := sig.Params().At(i)
-		method.Params = append(method.Params, Param{Name: p.Name(), Type: l.typeOf(p.Type(), wrapPos)})
+		method.Params = append(method.Params, model.Param{Name: p.Name(), Type: l.typeOf(p.Type(), wrapPos)})
 	}
 	for i := range sig.Results().Len() {
 		method.Results = append(method.Results, l.typeOf(sig.Results().At(i).Type(), wrapPos))

@@ -2,14 +2,30 @@ package gen
 
 import (
 	"go/token"
+	"maps"
 	"sort"
 	"strconv"
+
+	"github.com/gcache-go/gcache/gen/internal/model"
 )
 
-// Identifiers of the generated code, which imports and parameters must not
-// shadow: the receiver and constructor parameters, and the key helpers'
-// locals.
-var generatedNames = []string{"c", "next", "b", "idLen", "err", "key", "keyErr", "val"}
+// The identifiers generated code declares itself: the methods' receiver,
+// the decorator's field of the wrapped value, and the locals of methods and
+// key helpers. Imports and parameters never take them.
+const (
+	idRecv   = "c"      // the receiver
+	idNext   = "next"   // the wrapped value
+	idBuf    = "b"      // the buffer a key renders into
+	idIDLen  = "idLen"  // the length of its id
+	idErr    = "err"    // an error
+	idKey    = "key"    // a rendered key
+	idKeys   = "keys"   // rendered ids
+	idKeyErr = "keyErr" // the error of rendering them
+	idElem   = "v"      // a slice element
+	idVal    = "val"    // a cached value
+)
+
+var generatedNames = []string{idRecv, idNext, idBuf, idIDLen, idErr, idKey, idKeys, idKeyErr, idElem, idVal}
 
 // Packages every generated file may import.
 const (
@@ -20,17 +36,12 @@ const (
 // name gives every import of f an alias and every parameter a name that
 // collides with nothing the decorator declares or uses, rewriting the key
 // expressions to match. It returns the aliases by path.
-func name(f *File) map[string]string {
-	taken := map[string]bool{}
-	for _, n := range generatedNames {
-		taken[n] = true
-	}
-	for _, n := range f.Scope {
-		taken[n] = true
-	}
+func name(f *model.File) map[string]string {
+	taken := newScope(nil, generatedNames...)
+	taken.take(f.Scope...)
 	for _, iface := range f.Interfaces {
 		for _, tp := range iface.TypeParams {
-			taken[tp.Name] = true
+			taken.take(tp.Name)
 		}
 	}
 	// The emitter itself uses the runtime, and time for durations; the
@@ -64,7 +75,7 @@ func name(f *File) map[string]string {
 	})
 	aliases := map[string]string{}
 	for _, p := range paths {
-		aliases[p] = unique(all[p], taken)
+		aliases[p] = taken.name(all[p])
 	}
 	for _, iface := range f.Interfaces {
 		for _, m := range iface.Methods {
@@ -75,7 +86,7 @@ func name(f *File) map[string]string {
 }
 
 // hasCached reports whether f has a cached method.
-func hasCached(f *File) bool {
+func hasCached(f *model.File) bool {
 	for _, iface := range f.Interfaces {
 		for _, m := range iface.Methods {
 			if m.Cache != nil {
@@ -87,7 +98,7 @@ func hasCached(f *File) bool {
 }
 
 // usesTime reports whether the decorators of f spell durations.
-func usesTime(f *File) bool {
+func usesTime(f *model.File) bool {
 	for _, iface := range f.Interfaces {
 		for _, m := range iface.Methods {
 			if c := m.Cache; c != nil && (c.Default[0].TTL > 0 || c.Default[1].TTL > 0 || c.NegativeTTL > 0 || c.Lease > 0) {
@@ -103,25 +114,42 @@ func usesTime(f *File) bool {
 	return false
 }
 
-// unique returns base, or base with the smallest number appended that is
+// A scope allocates identifiers: each distinct from those it has given
+// and those it was told are taken. Every generated name comes from one.
+type scope map[string]bool
+
+// newScope returns a scope in which the names of parent and names are
+// taken.
+func newScope(parent scope, names ...string) scope {
+	s := scope{}
+	maps.Copy(s, parent)
+	s.take(names...)
+	return s
+}
+
+// take marks names as taken.
+func (s scope) take(names ...string) {
+	for _, n := range names {
+		s[n] = true
+	}
+}
+
+// name returns base, or base with the smallest number appended that is
 // not taken, and takes it.
-func unique(base string, taken map[string]bool) string {
+func (s scope) name(base string) string {
 	n := base
-	for i := 2; taken[n] || token.IsKeyword(n); i++ {
+	for i := 2; s[n] || token.IsKeyword(n); i++ {
 		n = base + strconv.Itoa(i)
 	}
-	taken[n] = true
+	s[n] = true
 	return n
 }
 
 // nameParams names the parameters of m: unnamed and blank ones after
 // their position, colliding ones with a number; and, for a batch, the
 // one id its key helper renders, after them.
-func nameParams(m *Method, reserved map[string]bool) {
-	taken := map[string]bool{}
-	for n := range reserved {
-		taken[n] = true
-	}
+func nameParams(m *model.Method, reserved scope) {
+	taken := newScope(reserved)
 	renames := map[string]string{}
 	for i := range m.Params {
 		p := &m.Params[i]
@@ -132,7 +160,7 @@ func nameParams(m *Method, reserved map[string]bool) {
 				base = "ctx"
 			}
 		}
-		n := unique(base, taken)
+		n := taken.name(base)
 		if p.Name != "" && p.Name != "_" && n != p.Name {
 			renames[p.Name] = n
 		}
@@ -142,8 +170,8 @@ func nameParams(m *Method, reserved map[string]bool) {
 		if n, ok := renames[c.Batch.Param]; ok {
 			c.Batch.Param = n
 		}
-		c.Batch.Elem = unique(c.Batch.Elem, taken)
-		c.ID.Expr = ParamRef{Name: c.Batch.Elem}
+		c.Batch.Elem = taken.name(c.Batch.Elem)
+		c.ID.Expr = model.ParamRef{Name: c.Batch.Elem}
 	}
 	if len(renames) == 0 {
 		return
@@ -161,28 +189,9 @@ func nameParams(m *Method, reserved map[string]bool) {
 	}
 }
 
-func renamePart(p *KeyPart, renames map[string]string) {
+func renamePart(p *model.KeyPart, renames map[string]string) {
 	p.Expr = renameExpr(p.Expr, renames)
 	for i := range p.Nil {
 		p.Nil[i].Expr = renameExpr(p.Nil[i].Expr, renames)
 	}
-}
-
-func renameExpr(e Expr, renames map[string]string) Expr {
-	switch e := e.(type) {
-	case ParamRef:
-		if n, ok := renames[e.Name]; ok {
-			return ParamRef{Name: n}
-		}
-		return e
-	case Selector:
-		return Selector{X: renameExpr(e.X, renames), Name: e.Name}
-	case MethodCall:
-		return MethodCall{X: renameExpr(e.X, renames), Name: e.Name}
-	case Conversion:
-		return Conversion{To: e.To, X: renameExpr(e.X, renames)}
-	case Deref:
-		return Deref{X: renameExpr(e.X, renames)}
-	}
-	return e
 }

@@ -3,77 +3,79 @@ package gen
 import (
 	"go/token"
 	"go/types"
+
+	"github.com/gcache-go/gcache/gen/internal/model"
 )
 
 // typeOf returns the model of t, recording the packages it names. A type
 // the decorator could not name (unexported, in another package) is an
 // error at pos.
-func (l *loader) typeOf(t types.Type, pos token.Position) Type {
+func (l *loader) typeOf(t types.Type, pos token.Position) model.Type {
 	switch t := t.(type) {
 	case *types.Basic:
 		if t.Kind() == types.Invalid {
 			l.errorf(pos, "the interface uses a type that does not compile; fix the package first")
-			return Named{Name: "invalid"}
+			return model.Named{Name: "invalid"}
 		}
 		if t.Kind() == types.UnsafePointer {
 			l.imports["unsafe"] = "unsafe"
-			return Named{Path: "unsafe", Name: "Pointer"}
+			return model.Named{Path: "unsafe", Name: "Pointer"}
 		}
-		return Named{Name: t.Name()}
+		return model.Named{Name: t.Name()}
 	case *types.Alias:
 		return l.named(t.Obj(), t.TypeArgs(), pos)
 	case *types.Named:
 		return l.named(t.Obj(), t.TypeArgs(), pos)
 	case *types.TypeParam:
-		return TypeParamRef{Name: t.Obj().Name()}
+		return model.TypeParamRef{Name: t.Obj().Name()}
 	case *types.Pointer:
-		return Pointer{Elem: l.typeOf(t.Elem(), pos)}
+		return model.Pointer{Elem: l.typeOf(t.Elem(), pos)}
 	case *types.Slice:
-		return Slice{Elem: l.typeOf(t.Elem(), pos)}
+		return model.Slice{Elem: l.typeOf(t.Elem(), pos)}
 	case *types.Array:
-		return Array{Len: t.Len(), Elem: l.typeOf(t.Elem(), pos)}
+		return model.Array{Len: t.Len(), Elem: l.typeOf(t.Elem(), pos)}
 	case *types.Map:
-		return Map{Key: l.typeOf(t.Key(), pos), Elem: l.typeOf(t.Elem(), pos)}
+		return model.Map{Key: l.typeOf(t.Key(), pos), Elem: l.typeOf(t.Elem(), pos)}
 	case *types.Chan:
 		dir := map[types.ChanDir]string{types.SendRecv: "chan", types.SendOnly: "chan<-", types.RecvOnly: "<-chan"}[t.Dir()]
-		return Chan{Dir: dir, Elem: l.typeOf(t.Elem(), pos)}
+		return model.Chan{Dir: dir, Elem: l.typeOf(t.Elem(), pos)}
 	case *types.Signature:
 		return l.funcOf(t, pos)
 	case *types.Struct:
-		var s Struct
+		var s model.Struct
 		for i := range t.NumFields() {
 			f := t.Field(i)
 			if !f.Exported() && f.Pkg() != nil && f.Pkg().Path() != l.pkg.PkgPath {
 				l.errorf(pos, "a struct type has the unexported field %s of package %s, which the decorator cannot name", f.Name(), f.Pkg().Path())
 			}
-			s.Fields = append(s.Fields, Field{Name: f.Name(), Type: l.typeOf(f.Type(), pos), Embedded: f.Embedded(), Tag: t.Tag(i)})
+			s.Fields = append(s.Fields, model.Field{Name: f.Name(), Type: l.typeOf(f.Type(), pos), Embedded: f.Embedded(), Tag: t.Tag(i)})
 		}
 		return s
 	case *types.Interface:
-		var it InterfaceType
+		var it model.InterfaceType
 		it.Implicit = t.IsImplicit()
 		for i := range t.NumExplicitMethods() {
 			m := t.ExplicitMethod(i)
-			it.Methods = append(it.Methods, InterfaceMethod{Name: m.Name(), Sig: l.funcOf(m.Type().(*types.Signature), pos)})
+			it.Methods = append(it.Methods, model.InterfaceMethod{Name: m.Name(), Sig: l.funcOf(m.Type().(*types.Signature), pos)})
 		}
 		for i := range t.NumEmbeddeds() {
 			it.Embedded = append(it.Embedded, l.typeOf(t.EmbeddedType(i), pos))
 		}
 		return it
 	case *types.Union:
-		var u Union
+		var u model.Union
 		for i := range t.Len() {
 			term := t.Term(i)
-			u.Terms = append(u.Terms, Term{Tilde: term.Tilde(), Type: l.typeOf(term.Type(), pos)})
+			u.Terms = append(u.Terms, model.Term{Tilde: term.Tilde(), Type: l.typeOf(term.Type(), pos)})
 		}
 		return u
 	}
 	l.errorf(pos, "unsupported type %s", t)
-	return Named{Name: "invalid"}
+	return model.Named{Name: "invalid"}
 }
 
-func (l *loader) named(obj *types.TypeName, args *types.TypeList, pos token.Position) Type {
-	n := Named{Name: obj.Name()}
+func (l *loader) named(obj *types.TypeName, args *types.TypeList, pos token.Position) model.Type {
+	n := model.Named{Name: obj.Name()}
 	if obj.Pkg() != nil {
 		n.Path = obj.Pkg().Path()
 		if n.Path != l.pkg.PkgPath {
@@ -89,8 +91,8 @@ func (l *loader) named(obj *types.TypeName, args *types.TypeList, pos token.Posi
 	return n
 }
 
-func (l *loader) funcOf(sig *types.Signature, pos token.Position) *Func {
-	f := &Func{Variadic: sig.Variadic()}
+func (l *loader) funcOf(sig *types.Signature, pos token.Position) *model.Func {
+	f := &model.Func{Variadic: sig.Variadic()}
 	for i := range sig.Params().Len() {
 		f.Params = append(f.Params, l.typeOf(sig.Params().At(i).Type(), pos))
 	}

@@ -4,8 +4,9 @@ package peers
 
 import (
 	"context"
-	gcache "github.com/gcache-go/gcache/runtime"
 	"time"
+
+	gcache "github.com/gcache-go/gcache/runtime"
 )
 
 // UserStoreCache is a caching decorator of UserStore, made from its //gcache:
@@ -19,8 +20,7 @@ type UserStoreCache struct {
 }
 
 // NewUserStoreCache returns a decorator of next that caches through c.
-// It registers the use cases GetUser, GetUserRemote, GetUserTracked on c, so it is an
-// error to make two of them on one Cache.
+// It registers its use cases on c, which takes one decorator of UserStore.
 func NewUserStoreCache(next UserStore, c *gcache.Cache) (*UserStoreCache, error) {
 	getUser, err := gcache.NewUseCase[*User](c, gcache.UseCaseSpec{
 		Name:    "GetUser",
@@ -32,7 +32,7 @@ func NewUserStoreCache(next UserStore, c *gcache.Cache) (*UserStoreCache, error)
 		Fingerprint: 0x2a33b04db294d657,
 	})
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewUserStoreCache", err)
 	}
 	getUserRemote, err := gcache.NewUseCase[*User](c, gcache.UseCaseSpec{
 		Name:    "GetUserRemote",
@@ -43,7 +43,7 @@ func NewUserStoreCache(next UserStore, c *gcache.Cache) (*UserStoreCache, error)
 		Fingerprint: 0x2a33b04db294d657,
 	})
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewUserStoreCache", err)
 	}
 	getUserTracked, err := gcache.NewUseCase[*User](c, gcache.UseCaseSpec{
 		Name:    "GetUserTracked",
@@ -56,11 +56,11 @@ func NewUserStoreCache(next UserStore, c *gcache.Cache) (*UserStoreCache, error)
 		Fingerprint: 0x2a33b04db294d657,
 	})
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewUserStoreCache", err)
 	}
 	updateUser, err := gcache.NewInvalidator(c, "user_id")
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewUserStoreCache", err)
 	}
 	return &UserStoreCache{
 		next:           next,
@@ -146,14 +146,14 @@ func (*UserStoreCache) getUserTrackedKey(b []byte, id string) ([]byte, int, erro
 func (c *UserStoreCache) UpdateUser(ctx context.Context, id string, u *User) error {
 	err := c.next.UpdateUser(ctx, id, u)
 	if err == nil {
-		key, _, keyErr := c.updateUserKey(nil, id, u)
+		key, _, keyErr := c.updateUserKey(nil, id)
 		c.updateUser.Invalidate(ctx, key, keyErr)
 	}
 	return err
 }
 
 // updateUserKey renders the id and arguments of UpdateUser calls after b.
-func (*UserStoreCache) updateUserKey(b []byte, id string, u *User) ([]byte, int, error) {
+func (*UserStoreCache) updateUserKey(b []byte, id string) ([]byte, int, error) {
 	b = gcache.AppendString(b, id)
 	return b, len(b), nil
 }

@@ -13,11 +13,9 @@
 // declares a wrapped interface is deleted. Files whose content would not
 // change are not touched.
 //
-// Run it from go generate:
-//
-//	//go:generate go run github.com/gcache-go/gcache/cmd/gcachegen
-//
-// or, with a tool line in go.mod (go get -tool github.com/gcache-go/gcache/cmd/gcachegen):
+// Add it to a module as a tool (go get -tool
+// github.com/gcache-go/gcache/cmd/gcachegen), which keeps its dependencies
+// through go mod tidy, and run it from go generate:
 //
 //	//go:generate go tool gcachegen
 //

@@ -133,3 +133,29 @@ func TestUsage(t *testing.T) {
 		t.Errorf("bad package: %d: %s", status, out)
 	}
 }
+
+// TestErrorPathsAreRelative: every path in an error, the one it starts
+// with and those in its message, is relative to the working directory,
+// as the compiler's are.
+func TestErrorPathsAreRelative(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module example.com/bad\n\ngo 1.26\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "x.go"), []byte(`package bad
+
+import "context"
+
+//gcache:wrap
+type S interface {
+	//gcache:cache key_type=k id=id use_case=X
+	A(ctx context.Context, id string) (int, error)
+	//gcache:cache key_type=k id=id use_case=X
+	B(ctx context.Context, id string) (int, error)
+}
+`), 0o644)
+	t.Chdir(dir)
+	status, out := gcachegen(t, ".")
+	want := `x.go:9:2: gcache: use_case "X" is already used at x.go:7:2; use cases are unique per package and per Cache: give this method a use_case= of its own`
+	if status != 1 || strings.TrimSpace(out) != want {
+		t.Fatalf("status %d:\n%s\nwant\n%s", status, out, want)
+	}
+}

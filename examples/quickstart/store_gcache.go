@@ -4,8 +4,9 @@ package main
 
 import (
 	"context"
-	gcache "github.com/gcache-go/gcache/runtime"
 	"time"
+
+	gcache "github.com/gcache-go/gcache/runtime"
 )
 
 // UserStoreCache is a caching decorator of UserStore, made from its //gcache:
@@ -18,8 +19,7 @@ type UserStoreCache struct {
 }
 
 // NewUserStoreCache returns a decorator of next that caches through c.
-// It registers the use cases GetUser, SearchUserPosts on c, so it is an
-// error to make two of them on one Cache.
+// It registers its use cases on c, which takes one decorator of UserStore.
 func NewUserStoreCache(next UserStore, c *gcache.Cache) (*UserStoreCache, error) {
 	getUser, err := gcache.NewUseCase[*User](c, gcache.UseCaseSpec{
 		Name:    "GetUser",
@@ -32,11 +32,11 @@ func NewUserStoreCache(next UserStore, c *gcache.Cache) (*UserStoreCache, error)
 		Fingerprint: 0x111c19be52efcb6e,
 	})
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewUserStoreCache", err)
 	}
 	renameUser, err := gcache.NewInvalidator(c, "user_id")
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewUserStoreCache", err)
 	}
 	searchUserPosts, err := gcache.NewUseCase[[]Post](c, gcache.UseCaseSpec{
 		Name:    "SearchUserPosts",
@@ -48,7 +48,7 @@ func NewUserStoreCache(next UserStore, c *gcache.Cache) (*UserStoreCache, error)
 		Fingerprint: 0x7c44380580064d32,
 	})
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewUserStoreCache", err)
 	}
 	return &UserStoreCache{
 		next:            next,
@@ -87,14 +87,14 @@ func (*UserStoreCache) getUserKey(b []byte, userID string) ([]byte, int, error) 
 func (c *UserStoreCache) RenameUser(ctx context.Context, userID string, name string) error {
 	err := c.next.RenameUser(ctx, userID, name)
 	if err == nil {
-		key, _, keyErr := c.renameUserKey(nil, userID, name)
+		key, _, keyErr := c.renameUserKey(nil, userID)
 		c.renameUser.Invalidate(ctx, key, keyErr)
 	}
 	return err
 }
 
 // renameUserKey renders the id and arguments of RenameUser calls after b.
-func (*UserStoreCache) renameUserKey(b []byte, userID string, name string) ([]byte, int, error) {
+func (*UserStoreCache) renameUserKey(b []byte, userID string) ([]byte, int, error) {
 	b = gcache.AppendString(b, userID)
 	return b, len(b), nil
 }

@@ -4,8 +4,9 @@ package main
 
 import (
 	"context"
-	gcache "github.com/gcache-go/gcache/runtime"
 	"time"
+
+	gcache "github.com/gcache-go/gcache/runtime"
 )
 
 // RepositoryCache is a caching decorator of Repository, made from its //gcache:
@@ -20,12 +21,11 @@ type RepositoryCache struct {
 }
 
 // NewRepositoryCache returns a decorator of next that caches through c.
-// It registers the use cases GetUser, GetUsers, ListPosts on c, so it is an
-// error to make two of them on one Cache.
+// It registers its use cases on c, which takes one decorator of Repository.
 func NewRepositoryCache(next Repository, c *gcache.Cache) (*RepositoryCache, error) {
 	addPost, err := gcache.NewInvalidator(c, "user_id")
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewRepositoryCache", err)
 	}
 	getUser, err := gcache.NewUseCase[*User](c, gcache.UseCaseSpec{
 		Name:    "GetUser",
@@ -42,7 +42,7 @@ func NewRepositoryCache(next Repository, c *gcache.Cache) (*RepositoryCache, err
 		Negative:    ErrNotFound,
 	})
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewRepositoryCache", err)
 	}
 	getUsers, err := gcache.NewUseCase[*User](c, gcache.UseCaseSpec{
 		Name:    "GetUsers",
@@ -55,7 +55,7 @@ func NewRepositoryCache(next Repository, c *gcache.Cache) (*RepositoryCache, err
 		Fingerprint: 0xa80bb431d9ee68e0,
 	})
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewRepositoryCache", err)
 	}
 	listPosts, err := gcache.NewUseCase[[]Post](c, gcache.UseCaseSpec{
 		Name:    "ListPosts",
@@ -68,11 +68,11 @@ func NewRepositoryCache(next Repository, c *gcache.Cache) (*RepositoryCache, err
 		Fingerprint: 0x05d2d94b76b26f44,
 	})
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewRepositoryCache", err)
 	}
 	updateUser, err := gcache.NewInvalidator(c, "user_id")
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewRepositoryCache", err)
 	}
 	return &RepositoryCache{
 		next:       next,
@@ -90,14 +90,14 @@ var _ Repository = (*RepositoryCache)(nil)
 func (c *RepositoryCache) AddPost(ctx context.Context, userID string, title string) error {
 	err := c.next.AddPost(ctx, userID, title)
 	if err == nil {
-		key, _, keyErr := c.addPostKey(nil, userID, title)
+		key, _, keyErr := c.addPostKey(nil, userID)
 		c.addPost.Invalidate(ctx, key, keyErr)
 	}
 	return err
 }
 
 // addPostKey renders the id and arguments of AddPost calls after b.
-func (*RepositoryCache) addPostKey(b []byte, userID string, title string) ([]byte, int, error) {
+func (*RepositoryCache) addPostKey(b []byte, userID string) ([]byte, int, error) {
 	b = gcache.AppendString(b, userID)
 	return b, len(b), nil
 }
@@ -170,14 +170,14 @@ func (*RepositoryCache) listPostsKey(b []byte, userID string, page int) ([]byte,
 func (c *RepositoryCache) UpdateUser(ctx context.Context, id string, name string, email string) error {
 	err := c.next.UpdateUser(ctx, id, name, email)
 	if err == nil {
-		key, _, keyErr := c.updateUserKey(nil, id, name, email)
+		key, _, keyErr := c.updateUserKey(nil, id)
 		c.updateUser.Invalidate(ctx, key, keyErr)
 	}
 	return err
 }
 
 // updateUserKey renders the id and arguments of UpdateUser calls after b.
-func (*RepositoryCache) updateUserKey(b []byte, id string, name string, email string) ([]byte, int, error) {
+func (*RepositoryCache) updateUserKey(b []byte, id string) ([]byte, int, error) {
 	b = gcache.AppendString(b, id)
 	return b, len(b), nil
 }

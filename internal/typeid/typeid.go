@@ -26,28 +26,20 @@ import (
 
 // A Writer accumulates the description of one type.
 type Writer struct {
-	w    io.Writer
-	h    interface{ Sum64() uint64 }
-	desc []byte
+	w io.Writer
+	h interface{ Sum64() uint64 }
 }
 
-// NewWriter returns a Writer. With keep set, Description returns the text
-// written, for tests and error messages.
-func NewWriter(keep bool) *Writer {
+// NewWriter returns a Writer. Its argument is not used; it goes with its
+// last caller.
+func NewWriter(bool) *Writer {
 	h := fnv.New64a()
-	wr := &Writer{w: h, h: h}
-	if keep {
-		wr.desc = []byte{}
-	}
-	return wr
+	return &Writer{w: h, h: h}
 }
 
 // Token writes a piece of the description.
 func (w *Writer) Token(s string) {
 	_, _ = io.WriteString(w.w, s)
-	if w.desc != nil {
-		w.desc = append(w.desc, s...)
-	}
 }
 
 // BackRef writes a reference to the defined type at depth n.
@@ -80,6 +72,3 @@ func (w *Writer) Sum() uint64 {
 	}
 	return 1
 }
-
-// Description returns the text written, when the Writer keeps it.
-func (w *Writer) Description() string { return string(w.desc) }

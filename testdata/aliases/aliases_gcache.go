@@ -4,10 +4,11 @@ package aliases
 
 import (
 	"context"
-	gcache "github.com/gcache-go/gcache/runtime"
-	"github.com/gcache-go/gcache/testdata/embedded/base"
 	"io/fs"
 	"time"
+
+	gcache "github.com/gcache-go/gcache/runtime"
+	"github.com/gcache-go/gcache/testdata/embedded/base"
 )
 
 // ReaderCache is a caching decorator of Reader, made from its //gcache:
@@ -19,11 +20,10 @@ type ReaderCache struct {
 }
 
 // NewReaderCache returns a decorator of next that caches through c.
-// It registers the use cases Reader.Mode, Reader.Read on c, so it is an
-// error to make two of them on one Cache.
+// It registers its use cases on c, which takes one decorator of Reader.
 func NewReaderCache(next Reader, c *gcache.Cache) (*ReaderCache, error) {
 	mode, err := gcache.NewUseCase[fs.FileMode](c, gcache.UseCaseSpec{
-		Name:    "Reader.Mode",
+		Name:    "aliases.Reader.Mode",
 		KeyType: "doc",
 		Default: gcache.KeyConfig{
 			Local:       gcache.LayerConfig{TTL: time.Minute, Ramp: 100},
@@ -33,10 +33,10 @@ func NewReaderCache(next Reader, c *gcache.Cache) (*ReaderCache, error) {
 		Negative:    fs.ErrNotExist,
 	})
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewReaderCache", err)
 	}
 	read, err := gcache.NewUseCase[string](c, gcache.UseCaseSpec{
-		Name:    "Reader.Read",
+		Name:    "aliases.Reader.Read",
 		KeyType: "doc",
 		Tracked: true,
 		Default: gcache.KeyConfig{
@@ -48,7 +48,7 @@ func NewReaderCache(next Reader, c *gcache.Cache) (*ReaderCache, error) {
 		Negative:    base.ErrGone,
 	})
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewReaderCache", err)
 	}
 	return &ReaderCache{
 		next: next,
@@ -59,7 +59,7 @@ func NewReaderCache(next Reader, c *gcache.Cache) (*ReaderCache, error) {
 
 var _ Reader = (*ReaderCache)(nil)
 
-// Mode serves the wrapped Mode through the cache: use case Reader.Mode, key type doc.
+// Mode serves the wrapped Mode through the cache: use case aliases.Reader.Mode, key type doc.
 func (c *ReaderCache) Mode(ctx context.Context, id string) (fs.FileMode, error) {
 	if !c.mode.Enabled(ctx) {
 		return c.next.Mode(ctx, id)
@@ -82,7 +82,7 @@ func (*ReaderCache) modeKey(b []byte, id string) ([]byte, int, error) {
 	return b, len(b), nil
 }
 
-// Read serves the wrapped Read through the cache: use case Reader.Read, key type doc.
+// Read serves the wrapped Read through the cache: use case aliases.Reader.Read, key type doc.
 func (c *ReaderCache) Read(ctx context.Context, id string) (string, error) {
 	if !c.read.Enabled(ctx) {
 		return c.next.Read(ctx, id)
@@ -113,8 +113,7 @@ type UsersCache struct {
 }
 
 // NewUsersCache returns a decorator of next that caches through c.
-// It registers the use cases AliasProfile on c, so it is an
-// error to make two of them on one Cache.
+// It registers its use cases on c, which takes one decorator of Users.
 func NewUsersCache(next Users, c *gcache.Cache) (*UsersCache, error) {
 	profile2, err := gcache.NewUseCase[Profile](c, gcache.UseCaseSpec{
 		Name:    "AliasProfile",
@@ -125,7 +124,7 @@ func NewUsersCache(next Users, c *gcache.Cache) (*UsersCache, error) {
 		Fingerprint: 0x8f5cb0060fdb88a3,
 	})
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewUsersCache", err)
 	}
 	return &UsersCache{
 		next:     next,

@@ -4,8 +4,9 @@ package basic
 
 import (
 	"context"
-	gcache "github.com/gcache-go/gcache/runtime"
 	"time"
+
+	gcache "github.com/gcache-go/gcache/runtime"
 )
 
 // UserStoreCache is a caching decorator of UserStore, made from its //gcache:
@@ -18,8 +19,7 @@ type UserStoreCache struct {
 }
 
 // NewUserStoreCache returns a decorator of next that caches through c.
-// It registers the use cases GetUser, SearchUserPosts on c, so it is an
-// error to make two of them on one Cache.
+// It registers its use cases on c, which takes one decorator of UserStore.
 func NewUserStoreCache(next UserStore, c *gcache.Cache) (*UserStoreCache, error) {
 	getUser, err := gcache.NewUseCase[*User](c, gcache.UseCaseSpec{
 		Name:    "GetUser",
@@ -32,7 +32,7 @@ func NewUserStoreCache(next UserStore, c *gcache.Cache) (*UserStoreCache, error)
 		Fingerprint: 0xdbe3d2bb7c88ca4a,
 	})
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewUserStoreCache", err)
 	}
 	searchUserPosts, err := gcache.NewUseCase[[]Post](c, gcache.UseCaseSpec{
 		Name:    "SearchUserPosts",
@@ -44,11 +44,11 @@ func NewUserStoreCache(next UserStore, c *gcache.Cache) (*UserStoreCache, error)
 		Fingerprint: 0x2cbe744ca0b534b2,
 	})
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewUserStoreCache", err)
 	}
 	updateUser, err := gcache.NewInvalidator(c, "user_id")
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewUserStoreCache", err)
 	}
 	return &UserStoreCache{
 		next:            next,
@@ -93,7 +93,7 @@ func (c *UserStoreCache) SearchUserPosts(ctx context.Context, userID string, pag
 	if !c.searchUserPosts.Enabled(ctx) {
 		return c.next.SearchUserPosts(ctx, userID, page, filter, trace)
 	}
-	key, idLen, err := c.searchUserPostsKey(make([]byte, 0, 128), userID, page, filter, trace)
+	key, idLen, err := c.searchUserPostsKey(make([]byte, 0, 128), userID, page, filter)
 	if err != nil {
 		c.searchUserPosts.KeyError(err)
 		return c.next.SearchUserPosts(ctx, userID, page, filter, trace)
@@ -106,7 +106,7 @@ func (c *UserStoreCache) SearchUserPosts(ctx context.Context, userID string, pag
 }
 
 // searchUserPostsKey renders the id and arguments of SearchUserPosts calls after b.
-func (*UserStoreCache) searchUserPostsKey(b []byte, userID string, page int, filter Filter, trace string) ([]byte, int, error) {
+func (*UserStoreCache) searchUserPostsKey(b []byte, userID string, page int, filter Filter) ([]byte, int, error) {
 	b = gcache.AppendString(b, userID)
 	idLen := len(b)
 	b = append(b, "?filter="...)
@@ -120,14 +120,14 @@ func (*UserStoreCache) searchUserPostsKey(b []byte, userID string, page int, fil
 func (c *UserStoreCache) UpdateUser(ctx context.Context, userID string, u User) error {
 	err := c.next.UpdateUser(ctx, userID, u)
 	if err == nil {
-		key, _, keyErr := c.updateUserKey(nil, userID, u)
+		key, _, keyErr := c.updateUserKey(nil, userID)
 		c.updateUser.Invalidate(ctx, key, keyErr)
 	}
 	return err
 }
 
 // updateUserKey renders the id and arguments of UpdateUser calls after b.
-func (*UserStoreCache) updateUserKey(b []byte, userID string, u User) ([]byte, int, error) {
+func (*UserStoreCache) updateUserKey(b []byte, userID string) ([]byte, int, error) {
 	b = gcache.AppendString(b, userID)
 	return b, len(b), nil
 }

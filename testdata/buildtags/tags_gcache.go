@@ -5,8 +5,9 @@ package buildtags
 
 import (
 	"context"
-	gcache "github.com/gcache-go/gcache/runtime"
 	"time"
+
+	gcache "github.com/gcache-go/gcache/runtime"
 )
 
 // HostCache is a caching decorator of Host, made from its //gcache:
@@ -17,11 +18,10 @@ type HostCache struct {
 }
 
 // NewHostCache returns a decorator of next that caches through c.
-// It registers the use cases Host.Lookup on c, so it is an
-// error to make two of them on one Cache.
+// It registers its use cases on c, which takes one decorator of Host.
 func NewHostCache(next Host, c *gcache.Cache) (*HostCache, error) {
 	lookup, err := gcache.NewUseCase[[]string](c, gcache.UseCaseSpec{
-		Name:    "Host.Lookup",
+		Name:    "buildtags.Host.Lookup",
 		KeyType: "host",
 		Default: gcache.KeyConfig{
 			Local: gcache.LayerConfig{TTL: time.Minute, Ramp: 100},
@@ -29,7 +29,7 @@ func NewHostCache(next Host, c *gcache.Cache) (*HostCache, error) {
 		Fingerprint: 0xb5ddc58628999ad8,
 	})
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewHostCache", err)
 	}
 	return &HostCache{
 		next:   next,
@@ -39,7 +39,7 @@ func NewHostCache(next Host, c *gcache.Cache) (*HostCache, error) {
 
 var _ Host = (*HostCache)(nil)
 
-// Lookup serves the wrapped Lookup through the cache: use case Host.Lookup, key type host.
+// Lookup serves the wrapped Lookup through the cache: use case buildtags.Host.Lookup, key type host.
 func (c *HostCache) Lookup(ctx context.Context, name string) ([]string, error) {
 	if !c.lookup.Enabled(ctx) {
 		return c.next.Lookup(ctx, name)

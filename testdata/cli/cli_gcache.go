@@ -4,8 +4,9 @@ package cli
 
 import (
 	"context"
-	gcache "github.com/gcache-go/gcache/runtime"
 	"time"
+
+	gcache "github.com/gcache-go/gcache/runtime"
 )
 
 // ClockCache is a caching decorator of Clock, made from its //gcache:
@@ -16,11 +17,10 @@ type ClockCache struct {
 }
 
 // NewClockCache returns a decorator of next that caches through c.
-// It registers the use cases Clock.Now on c, so it is an
-// error to make two of them on one Cache.
+// It registers its use cases on c, which takes one decorator of Clock.
 func NewClockCache(next Clock, c *gcache.Cache) (*ClockCache, error) {
 	now, err := gcache.NewUseCase[int64](c, gcache.UseCaseSpec{
-		Name:    "Clock.Now",
+		Name:    "cli.Clock.Now",
 		KeyType: "zone",
 		Default: gcache.KeyConfig{
 			Local: gcache.LayerConfig{TTL: time.Second, Ramp: 100},
@@ -28,7 +28,7 @@ func NewClockCache(next Clock, c *gcache.Cache) (*ClockCache, error) {
 		Fingerprint: 0xf9d0c88f42834344,
 	})
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewClockCache", err)
 	}
 	return &ClockCache{
 		next: next,
@@ -38,7 +38,7 @@ func NewClockCache(next Clock, c *gcache.Cache) (*ClockCache, error) {
 
 var _ Clock = (*ClockCache)(nil)
 
-// Now serves the wrapped Now through the cache: use case Clock.Now, key type zone.
+// Now serves the wrapped Now through the cache: use case cli.Clock.Now, key type zone.
 func (c *ClockCache) Now(ctx context.Context, zone string) (int64, error) {
 	if !c.now.Enabled(ctx) {
 		return c.next.Now(ctx, zone)

@@ -34,7 +34,7 @@ type Render interface {
 
 	// Failure is error under another name: Save invalidates only when it
 	// returns nil.
-	//gcache:invalidate key_type=page id=id
+	//gcache:invalidate key_type=page id=id external
 	Save(ctx context.Context, id string) Failure
 
 	// C and Err are named like the constructor's variables, and so is

@@ -4,10 +4,11 @@ package collisions
 
 import (
 	"context"
-	gcache "github.com/gcache-go/gcache/runtime"
 	"html/template"
 	template2 "text/template"
 	"time"
+
+	gcache "github.com/gcache-go/gcache/runtime"
 )
 
 // RenderCache is a caching decorator of Render, made from its //gcache:
@@ -25,11 +26,10 @@ type RenderCache struct {
 }
 
 // NewRenderCache returns a decorator of next that caches through c.
-// It registers the use cases Render.Alias, Render.C, Render.Gone, Render.Page, Render.Pages, Render.String, Render.Templates on c, so it is an
-// error to make two of them on one Cache.
+// It registers its use cases on c, which takes one decorator of Render.
 func NewRenderCache(next Render, c *gcache.Cache) (*RenderCache, error) {
 	alias, err2 := gcache.NewUseCase[string](c, gcache.UseCaseSpec{
-		Name:    "Render.Alias",
+		Name:    "collisions.Render.Alias",
 		KeyType: "page",
 		Default: gcache.KeyConfig{
 			Local: gcache.LayerConfig{TTL: time.Minute, Ramp: 100},
@@ -37,10 +37,10 @@ func NewRenderCache(next Render, c *gcache.Cache) (*RenderCache, error) {
 		Fingerprint: 0x704be0d8faaffc58,
 	})
 	if err2 != nil {
-		return nil, err2
+		return nil, gcache.RegisterError("NewRenderCache", err2)
 	}
 	c2, err2 := gcache.NewUseCase[int](c, gcache.UseCaseSpec{
-		Name:    "Render.C",
+		Name:    "collisions.Render.C",
 		KeyType: "page",
 		Default: gcache.KeyConfig{
 			Local:       gcache.LayerConfig{TTL: time.Minute, Ramp: 100},
@@ -50,10 +50,10 @@ func NewRenderCache(next Render, c *gcache.Cache) (*RenderCache, error) {
 		Negative:    err,
 	})
 	if err2 != nil {
-		return nil, err2
+		return nil, gcache.RegisterError("NewRenderCache", err2)
 	}
 	gone, err2 := gcache.NewUseCase[string](c, gcache.UseCaseSpec{
-		Name:    "Render.Gone",
+		Name:    "collisions.Render.Gone",
 		KeyType: "page",
 		Default: gcache.KeyConfig{
 			Local:       gcache.LayerConfig{TTL: time.Minute, Ramp: 100},
@@ -63,10 +63,10 @@ func NewRenderCache(next Render, c *gcache.Cache) (*RenderCache, error) {
 		Negative:    context.Canceled,
 	})
 	if err2 != nil {
-		return nil, err2
+		return nil, gcache.RegisterError("NewRenderCache", err2)
 	}
 	page, err2 := gcache.NewUseCase[string](c, gcache.UseCaseSpec{
-		Name:    "Render.Page",
+		Name:    "collisions.Render.Page",
 		KeyType: "page",
 		Default: gcache.KeyConfig{
 			Local:  gcache.LayerConfig{TTL: time.Minute, Ramp: 100},
@@ -75,10 +75,10 @@ func NewRenderCache(next Render, c *gcache.Cache) (*RenderCache, error) {
 		Fingerprint: 0x704be0d8faaffc58,
 	})
 	if err2 != nil {
-		return nil, err2
+		return nil, gcache.RegisterError("NewRenderCache", err2)
 	}
 	pages, err2 := gcache.NewUseCase[string](c, gcache.UseCaseSpec{
-		Name:    "Render.Pages",
+		Name:    "collisions.Render.Pages",
 		KeyType: "page",
 		Default: gcache.KeyConfig{
 			Local: gcache.LayerConfig{TTL: time.Minute, Ramp: 100},
@@ -86,14 +86,14 @@ func NewRenderCache(next Render, c *gcache.Cache) (*RenderCache, error) {
 		Fingerprint: 0x704be0d8faaffc58,
 	})
 	if err2 != nil {
-		return nil, err2
+		return nil, gcache.RegisterError("NewRenderCache", err2)
 	}
 	save, err2 := gcache.NewInvalidator(c, "page")
 	if err2 != nil {
-		return nil, err2
+		return nil, gcache.RegisterError("NewRenderCache", err2)
 	}
 	string2, err2 := gcache.NewUseCase[string](c, gcache.UseCaseSpec{
-		Name:    "Render.String",
+		Name:    "collisions.Render.String",
 		KeyType: "page",
 		Default: gcache.KeyConfig{
 			Local: gcache.LayerConfig{TTL: time.Minute, Ramp: 100},
@@ -101,10 +101,10 @@ func NewRenderCache(next Render, c *gcache.Cache) (*RenderCache, error) {
 		Fingerprint: 0x704be0d8faaffc58,
 	})
 	if err2 != nil {
-		return nil, err2
+		return nil, gcache.RegisterError("NewRenderCache", err2)
 	}
 	templates, err2 := gcache.NewUseCase[string](c, gcache.UseCaseSpec{
-		Name:    "Render.Templates",
+		Name:    "collisions.Render.Templates",
 		KeyType: "page",
 		Default: gcache.KeyConfig{
 			Local: gcache.LayerConfig{TTL: time.Minute, Ramp: 100},
@@ -112,7 +112,7 @@ func NewRenderCache(next Render, c *gcache.Cache) (*RenderCache, error) {
 		Fingerprint: 0x704be0d8faaffc58,
 	})
 	if err2 != nil {
-		return nil, err2
+		return nil, gcache.RegisterError("NewRenderCache", err2)
 	}
 	return &RenderCache{
 		next:      next,
@@ -129,7 +129,7 @@ func NewRenderCache(next Render, c *gcache.Cache) (*RenderCache, error) {
 
 var _ Render = (*RenderCache)(nil)
 
-// Alias serves the wrapped Alias through the cache: use case Render.Alias, key type page.
+// Alias serves the wrapped Alias through the cache: use case collisions.Render.Alias, key type page.
 func (c *RenderCache) Alias(context2 Ctx, id string) (string, error) {
 	if !c.alias.Enabled(context2) {
 		return c.next.Alias(context2, id)
@@ -152,7 +152,7 @@ func (*RenderCache) aliasKey(b []byte, id string) ([]byte, int, error) {
 	return b, len(b), nil
 }
 
-// C serves the wrapped C through the cache: use case Render.C, key type page.
+// C serves the wrapped C through the cache: use case collisions.Render.C, key type page.
 func (c *RenderCache) C(ctx context.Context, id string) (int, error) {
 	if !c.c2.Enabled(ctx) {
 		return c.next.C(ctx, id)
@@ -185,7 +185,7 @@ func (c *RenderCache) Err(ctx context.Context) error {
 	return c.next.Err(ctx)
 }
 
-// Gone serves the wrapped Gone through the cache: use case Render.Gone, key type page.
+// Gone serves the wrapped Gone through the cache: use case collisions.Render.Gone, key type page.
 func (c *RenderCache) Gone(context2 context.Context, id string) (string, error) {
 	if !c.gone.Enabled(context2) {
 		return c.next.Gone(context2, id)
@@ -213,7 +213,7 @@ func (c *RenderCache) Next(ctx context.Context) error {
 	return c.next.Next(ctx)
 }
 
-// Page serves the wrapped Page through the cache: use case Render.Page, key type page.
+// Page serves the wrapped Page through the cache: use case collisions.Render.Page, key type page.
 func (c *RenderCache) Page(context2 context.Context, gcache2 string, time2 time.Duration, c2 int, b2 int, key2 int, err2 int, val2 int, idLen2 int, next2 int) (string, error) {
 	if !c.page.Enabled(context2) {
 		return c.next.Page(context2, gcache2, time2, c2, b2, key2, err2, val2, idLen2, next2)
@@ -253,7 +253,7 @@ func (*RenderCache) pageKey(b []byte, gcache2 string, time2 time.Duration, c2 in
 	return b, idLen, nil
 }
 
-// Pages serves the wrapped Pages through the cache, id by id: use case Render.Pages, key type page.
+// Pages serves the wrapped Pages through the cache, id by id: use case collisions.Render.Pages, key type page.
 func (c *RenderCache) Pages(ctx context.Context, ids []string, id int, template3 string) (map[string]string, error) {
 	return gcache.GetBatch(ctx, c.pages, ids, func(b []byte, id2 string) ([]byte, int, error) {
 		return c.pagesKey(b, id2, id, template3)
@@ -289,7 +289,7 @@ func (*RenderCache) saveKey(b []byte, id string) ([]byte, int, error) {
 	return b, len(b), nil
 }
 
-// String serves the wrapped String through the cache: use case Render.String, key type page.
+// String serves the wrapped String through the cache: use case collisions.Render.String, key type page.
 func (c *RenderCache) String(ctx context.Context, id string) (string, error) {
 	if !c.string2.Enabled(ctx) {
 		return c.next.String(ctx, id)
@@ -312,12 +312,12 @@ func (*RenderCache) stringKey(b []byte, id string) ([]byte, int, error) {
 	return b, len(b), nil
 }
 
-// Templates serves the wrapped Templates through the cache: use case Render.Templates, key type page.
+// Templates serves the wrapped Templates through the cache: use case collisions.Render.Templates, key type page.
 func (c *RenderCache) Templates(ctx context.Context, id string, text *template2.Template, html *template.Template) (string, error) {
 	if !c.templates.Enabled(ctx) {
 		return c.next.Templates(ctx, id, text, html)
 	}
-	key, idLen, err := c.templatesKey(make([]byte, 0, 128), id, text, html)
+	key, idLen, err := c.templatesKey(make([]byte, 0, 128), id)
 	if err != nil {
 		c.templates.KeyError(err)
 		return c.next.Templates(ctx, id, text, html)
@@ -330,7 +330,7 @@ func (c *RenderCache) Templates(ctx context.Context, id string, text *template2.
 }
 
 // templatesKey renders the id and arguments of Templates calls after b.
-func (*RenderCache) templatesKey(b []byte, id string, text *template2.Template, html *template.Template) ([]byte, int, error) {
+func (*RenderCache) templatesKey(b []byte, id string) ([]byte, int, error) {
 	b = gcache.AppendString(b, id)
 	return b, len(b), nil
 }
@@ -344,11 +344,10 @@ type lowerCache struct {
 }
 
 // NewlowerCache returns a decorator of next that caches through c.
-// It registers the use cases lower.Item, lower.getUser on c, so it is an
-// error to make two of them on one Cache.
+// It registers its use cases on c, which takes one decorator of lower.
 func NewlowerCache(next lower, c *gcache.Cache) (*lowerCache, error) {
 	item2, err2 := gcache.NewUseCase[*item](c, gcache.UseCaseSpec{
-		Name:    "lower.Item",
+		Name:    "collisions.lower.Item",
 		KeyType: "item",
 		Default: gcache.KeyConfig{
 			Local: gcache.LayerConfig{TTL: time.Minute, Ramp: 100},
@@ -356,10 +355,10 @@ func NewlowerCache(next lower, c *gcache.Cache) (*lowerCache, error) {
 		Fingerprint: 0x048998fe6e0d7e74,
 	})
 	if err2 != nil {
-		return nil, err2
+		return nil, gcache.RegisterError("NewlowerCache", err2)
 	}
 	getUser2, err2 := gcache.NewUseCase[string](c, gcache.UseCaseSpec{
-		Name:    "lower.getUser",
+		Name:    "collisions.lower.getUser",
 		KeyType: "u",
 		Default: gcache.KeyConfig{
 			Local: gcache.LayerConfig{TTL: time.Minute, Ramp: 100},
@@ -367,7 +366,7 @@ func NewlowerCache(next lower, c *gcache.Cache) (*lowerCache, error) {
 		Fingerprint: 0x704be0d8faaffc58,
 	})
 	if err2 != nil {
-		return nil, err2
+		return nil, gcache.RegisterError("NewlowerCache", err2)
 	}
 	return &lowerCache{
 		next:     next,
@@ -378,7 +377,7 @@ func NewlowerCache(next lower, c *gcache.Cache) (*lowerCache, error) {
 
 var _ lower = (*lowerCache)(nil)
 
-// Item serves the wrapped Item through the cache: use case lower.Item, key type item.
+// Item serves the wrapped Item through the cache: use case collisions.lower.Item, key type item.
 func (c *lowerCache) Item(ctx context.Context, id string, item2 string, len2 int) (*item, error) {
 	if !c.item2.Enabled(ctx) {
 		return c.next.Item(ctx, id, item2, len2)
@@ -406,7 +405,7 @@ func (*lowerCache) itemKey(b []byte, id string, item2 string, len2 int) ([]byte,
 	return b, idLen, nil
 }
 
-// getUser serves the wrapped getUser through the cache: use case lower.getUser, key type u.
+// getUser serves the wrapped getUser through the cache: use case collisions.lower.getUser, key type u.
 func (c *lowerCache) getUser(ctx context.Context, id string) (string, error) {
 	if !c.getUser2.Enabled(ctx) {
 		return c.next.getUser(ctx, id)

@@ -4,10 +4,11 @@ package embedded
 
 import (
 	"context"
-	gcache "github.com/gcache-go/gcache/runtime"
-	"github.com/gcache-go/gcache/testdata/embedded/base"
 	"io/fs"
 	"time"
+
+	gcache "github.com/gcache-go/gcache/runtime"
+	"github.com/gcache-go/gcache/testdata/embedded/base"
 )
 
 // DocsCache is a caching decorator of Docs, made from its //gcache:
@@ -21,11 +22,10 @@ type DocsCache struct {
 }
 
 // NewDocsCache returns a decorator of next that caches through c.
-// It registers the use cases Docs.Mode, Docs.Read, DocsSize on c, so it is an
-// error to make two of them on one Cache.
+// It registers its use cases on c, which takes one decorator of Docs.
 func NewDocsCache(next Docs, c *gcache.Cache) (*DocsCache, error) {
 	mode, err := gcache.NewUseCase[fs.FileMode](c, gcache.UseCaseSpec{
-		Name:    "Docs.Mode",
+		Name:    "embedded.Docs.Mode",
 		KeyType: "doc",
 		Default: gcache.KeyConfig{
 			Local:       gcache.LayerConfig{TTL: time.Minute, Ramp: 100},
@@ -35,10 +35,10 @@ func NewDocsCache(next Docs, c *gcache.Cache) (*DocsCache, error) {
 		Negative:    fs.ErrNotExist,
 	})
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewDocsCache", err)
 	}
 	read, err := gcache.NewUseCase[string](c, gcache.UseCaseSpec{
-		Name:    "Docs.Read",
+		Name:    "embedded.Docs.Read",
 		KeyType: "doc",
 		Tracked: true,
 		Default: gcache.KeyConfig{
@@ -50,7 +50,7 @@ func NewDocsCache(next Docs, c *gcache.Cache) (*DocsCache, error) {
 		Negative:    base.ErrGone,
 	})
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewDocsCache", err)
 	}
 	size, err := gcache.NewUseCase[int64](c, gcache.UseCaseSpec{
 		Name:    "DocsSize",
@@ -61,11 +61,11 @@ func NewDocsCache(next Docs, c *gcache.Cache) (*DocsCache, error) {
 		Fingerprint: 0xf9d0c88f42834344,
 	})
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewDocsCache", err)
 	}
 	write, err := gcache.NewInvalidator(c, "doc")
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewDocsCache", err)
 	}
 	return &DocsCache{
 		next:  next,
@@ -83,7 +83,7 @@ func (c *DocsCache) Close() error {
 	return c.next.Close()
 }
 
-// Mode serves the wrapped Mode through the cache: use case Docs.Mode, key type doc.
+// Mode serves the wrapped Mode through the cache: use case embedded.Docs.Mode, key type doc.
 func (c *DocsCache) Mode(ctx context.Context, id string) (fs.FileMode, error) {
 	if !c.mode.Enabled(ctx) {
 		return c.next.Mode(ctx, id)
@@ -106,7 +106,7 @@ func (*DocsCache) modeKey(b []byte, id string) ([]byte, int, error) {
 	return b, len(b), nil
 }
 
-// Read serves the wrapped Read through the cache: use case Docs.Read, key type doc.
+// Read serves the wrapped Read through the cache: use case embedded.Docs.Read, key type doc.
 func (c *DocsCache) Read(ctx context.Context, id string) (string, error) {
 	if !c.read.Enabled(ctx) {
 		return c.next.Read(ctx, id)
@@ -156,14 +156,14 @@ func (*DocsCache) sizeKey(b []byte, id string) ([]byte, int, error) {
 func (c *DocsCache) Write(ctx context.Context, id string, body string) error {
 	err := c.next.Write(ctx, id, body)
 	if err == nil {
-		key, _, keyErr := c.writeKey(nil, id, body)
+		key, _, keyErr := c.writeKey(nil, id)
 		c.write.Invalidate(ctx, key, keyErr)
 	}
 	return err
 }
 
 // writeKey renders the id and arguments of Write calls after b.
-func (*DocsCache) writeKey(b []byte, id string, body string) ([]byte, int, error) {
+func (*DocsCache) writeKey(b []byte, id string) ([]byte, int, error) {
 	b = gcache.AppendString(b, id)
 	return b, len(b), nil
 }

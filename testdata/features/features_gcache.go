@@ -5,9 +5,10 @@ package features
 import (
 	"context"
 	"database/sql"
+	"time"
+
 	gcache "github.com/gcache-go/gcache/runtime"
 	sql2 "github.com/gcache-go/gcache/testdata/features/sql"
-	"time"
 )
 
 // UserStoreCache is a caching decorator of UserStore, made from its //gcache:
@@ -24,11 +25,10 @@ type UserStoreCache struct {
 }
 
 // NewUserStoreCache returns a decorator of next that caches through c.
-// It registers the use cases UserStore.Balances, UserStore.Deleted, GetUser, GetUsers, Names, Profiles, UserStore.Row on c, so it is an
-// error to make two of them on one Cache.
+// It registers its use cases on c, which takes one decorator of UserStore.
 func NewUserStoreCache(next UserStore, c *gcache.Cache) (*UserStoreCache, error) {
 	balances, err := gcache.NewUseCase[Balance](c, gcache.UseCaseSpec{
-		Name:    "UserStore.Balances",
+		Name:    "features.UserStore.Balances",
 		KeyType: "account_id",
 		Default: gcache.KeyConfig{
 			Remote: gcache.LayerConfig{TTL: 10 * time.Minute, Ramp: 100},
@@ -36,10 +36,10 @@ func NewUserStoreCache(next UserStore, c *gcache.Cache) (*UserStoreCache, error)
 		Fingerprint: 0xaef8b4b601113604,
 	})
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewUserStoreCache", err)
 	}
 	deleted, err := gcache.NewUseCase[*User](c, gcache.UseCaseSpec{
-		Name:    "UserStore.Deleted",
+		Name:    "features.UserStore.Deleted",
 		KeyType: "row",
 		Default: gcache.KeyConfig{
 			Local:       gcache.LayerConfig{TTL: time.Minute, Ramp: 100},
@@ -49,7 +49,7 @@ func NewUserStoreCache(next UserStore, c *gcache.Cache) (*UserStoreCache, error)
 		Negative:    sql2.ErrDeleted,
 	})
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewUserStoreCache", err)
 	}
 	getUser, err := gcache.NewUseCase[*User](c, gcache.UseCaseSpec{
 		Name:    "GetUser",
@@ -66,7 +66,7 @@ func NewUserStoreCache(next UserStore, c *gcache.Cache) (*UserStoreCache, error)
 		Negative:    ErrNotFound,
 	})
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewUserStoreCache", err)
 	}
 	getUsers, err := gcache.NewUseCase[*User](c, gcache.UseCaseSpec{
 		Name:    "GetUsers",
@@ -79,7 +79,7 @@ func NewUserStoreCache(next UserStore, c *gcache.Cache) (*UserStoreCache, error)
 		Fingerprint: 0x111c19be52efcb6e,
 	})
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewUserStoreCache", err)
 	}
 	names, err := gcache.NewUseCase[string](c, gcache.UseCaseSpec{
 		Name:    "Names",
@@ -90,7 +90,7 @@ func NewUserStoreCache(next UserStore, c *gcache.Cache) (*UserStoreCache, error)
 		Fingerprint: 0x704be0d8faaffc58,
 	})
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewUserStoreCache", err)
 	}
 	profiles, err := gcache.NewUseCase[*User](c, gcache.UseCaseSpec{
 		Name:    "Profiles",
@@ -101,10 +101,10 @@ func NewUserStoreCache(next UserStore, c *gcache.Cache) (*UserStoreCache, error)
 		Fingerprint: 0x111c19be52efcb6e,
 	})
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewUserStoreCache", err)
 	}
 	row, err := gcache.NewUseCase[[]byte](c, gcache.UseCaseSpec{
-		Name:    "UserStore.Row",
+		Name:    "features.UserStore.Row",
 		KeyType: "row",
 		Default: gcache.KeyConfig{
 			Local:       gcache.LayerConfig{TTL: time.Minute, Ramp: 100},
@@ -115,7 +115,7 @@ func NewUserStoreCache(next UserStore, c *gcache.Cache) (*UserStoreCache, error)
 		Negative:    sql.ErrNoRows,
 	})
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewUserStoreCache", err)
 	}
 	return &UserStoreCache{
 		next:     next,
@@ -131,17 +131,17 @@ func NewUserStoreCache(next UserStore, c *gcache.Cache) (*UserStoreCache, error)
 
 var _ UserStore = (*UserStoreCache)(nil)
 
-// Balances serves the wrapped Balances through the cache, id by id: use case UserStore.Balances, key type account_id.
+// Balances serves the wrapped Balances through the cache, id by id: use case features.UserStore.Balances, key type account_id.
 func (c *UserStoreCache) Balances(ctx context.Context, currency string, accounts []int64, trace string) (map[int64]Balance, error) {
 	return gcache.GetBatch(ctx, c.balances, accounts, func(b []byte, id int64) ([]byte, int, error) {
-		return c.balancesKey(b, id, currency, trace)
+		return c.balancesKey(b, id, currency)
 	}, func(ctx context.Context, accounts []int64) (map[int64]Balance, error) {
 		return c.next.Balances(ctx, currency, accounts, trace)
 	})
 }
 
 // balancesKey renders the id and arguments of Balances calls after b.
-func (*UserStoreCache) balancesKey(b []byte, id int64, currency string, trace string) ([]byte, int, error) {
+func (*UserStoreCache) balancesKey(b []byte, id int64, currency string) ([]byte, int, error) {
 	b = gcache.AppendInt(b, id)
 	idLen := len(b)
 	b = append(b, "?currency="...)
@@ -149,7 +149,7 @@ func (*UserStoreCache) balancesKey(b []byte, id int64, currency string, trace st
 	return b, idLen, nil
 }
 
-// Deleted serves the wrapped Deleted through the cache: use case UserStore.Deleted, key type row.
+// Deleted serves the wrapped Deleted through the cache: use case features.UserStore.Deleted, key type row.
 func (c *UserStoreCache) Deleted(ctx context.Context, id int64) (*User, error) {
 	if !c.deleted.Enabled(ctx) {
 		return c.next.Deleted(ctx, id)
@@ -243,7 +243,7 @@ func (*UserStoreCache) profilesKey(b []byte, id string) ([]byte, int, error) {
 	return b, len(b), nil
 }
 
-// Row serves the wrapped Row through the cache: use case UserStore.Row, key type row.
+// Row serves the wrapped Row through the cache: use case features.UserStore.Row, key type row.
 func (c *UserStoreCache) Row(ctx context.Context, id int64) ([]byte, error) {
 	if !c.row.Enabled(ctx) {
 		return c.next.Row(ctx, id)

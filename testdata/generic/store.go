@@ -26,7 +26,7 @@ type Store[K ~string, V any] interface {
 	//gcache:ttl local=1m
 	GetMany(ctx context.Context, ids []K) (map[K]V, error)
 
-	//gcache:invalidate key_type=item id=id
+	//gcache:invalidate key_type=item id=id external
 	Put(ctx context.Context, id K, v V) error
 }
 

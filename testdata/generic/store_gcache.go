@@ -4,8 +4,9 @@ package generic
 
 import (
 	"context"
-	gcache "github.com/gcache-go/gcache/runtime"
 	"time"
+
+	gcache "github.com/gcache-go/gcache/runtime"
 )
 
 // StoreCache is a caching decorator of Store, made from its //gcache:
@@ -19,43 +20,42 @@ type StoreCache[K ~string, V any] struct {
 }
 
 // NewStoreCache returns a decorator of next that caches through c.
-// It registers the use cases GenericFind, GenericGet, GenericGetMany on c, so it is an
-// error to make two of them on one Cache.
+// It registers its use cases on c, which takes one decorator of each instantiation.
 func NewStoreCache[K ~string, V any](next Store[K, V], c *gcache.Cache) (*StoreCache[K, V], error) {
 	var _ Store[K, V] = (*StoreCache[K, V])(nil)
 	find, err := gcache.NewUseCase[[]V](c, gcache.UseCaseSpec{
-		Name:    "GenericFind",
+		Name:    gcache.InstanceName("GenericFind", gcache.TypeName[K](), gcache.TypeName[V]()),
 		KeyType: "item",
 		Default: gcache.KeyConfig{
 			Local: gcache.LayerConfig{TTL: time.Minute, Ramp: 100},
 		},
 	})
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewStoreCache", err)
 	}
 	get, err := gcache.NewUseCase[V](c, gcache.UseCaseSpec{
-		Name:    "GenericGet",
+		Name:    gcache.InstanceName("GenericGet", gcache.TypeName[K](), gcache.TypeName[V]()),
 		KeyType: "item",
 		Default: gcache.KeyConfig{
 			Local: gcache.LayerConfig{TTL: time.Minute, Ramp: 100},
 		},
 	})
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewStoreCache", err)
 	}
 	getMany, err := gcache.NewUseCase[V](c, gcache.UseCaseSpec{
-		Name:    "GenericGetMany",
+		Name:    gcache.InstanceName("GenericGetMany", gcache.TypeName[K](), gcache.TypeName[V]()),
 		KeyType: "item",
 		Default: gcache.KeyConfig{
 			Local: gcache.LayerConfig{TTL: time.Minute, Ramp: 100},
 		},
 	})
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewStoreCache", err)
 	}
 	put, err := gcache.NewInvalidator(c, "item")
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewStoreCache", err)
 	}
 	return &StoreCache[K, V]{
 		next:    next,
@@ -131,17 +131,17 @@ func (*StoreCache[K, V]) getManyKey(b []byte, id K) ([]byte, int, error) {
 }
 
 // Put calls the wrapped Put and, when it succeeds, invalidates the item it names.
-func (c *StoreCache[K, V]) Put(ctx context.Context, id K, v V) error {
-	err := c.next.Put(ctx, id, v)
+func (c *StoreCache[K, V]) Put(ctx context.Context, id K, v2 V) error {
+	err := c.next.Put(ctx, id, v2)
 	if err == nil {
-		key, _, keyErr := c.putKey(nil, id, v)
+		key, _, keyErr := c.putKey(nil, id)
 		c.put.Invalidate(ctx, key, keyErr)
 	}
 	return err
 }
 
 // putKey renders the id and arguments of Put calls after b.
-func (*StoreCache[K, V]) putKey(b []byte, id K, v V) ([]byte, int, error) {
+func (*StoreCache[K, V]) putKey(b []byte, id K) ([]byte, int, error) {
 	b = gcache.AppendString(b, string(id))
 	return b, len(b), nil
 }
@@ -156,21 +156,20 @@ type IndexCache[K Keyer, V interface {
 }
 
 // NewIndexCache returns a decorator of next that caches through c.
-// It registers the use cases IndexLookup on c, so it is an
-// error to make two of them on one Cache.
+// It registers its use cases on c, which takes one decorator of each instantiation.
 func NewIndexCache[K Keyer, V interface {
 	~int | ~int64
 }](next Index[K, V], c *gcache.Cache) (*IndexCache[K, V], error) {
 	var _ Index[K, V] = (*IndexCache[K, V])(nil)
 	lookup, err := gcache.NewUseCase[V](c, gcache.UseCaseSpec{
-		Name:    "IndexLookup",
+		Name:    gcache.InstanceName("IndexLookup", gcache.TypeName[K](), gcache.TypeName[V]()),
 		KeyType: "index",
 		Default: gcache.KeyConfig{
 			Local: gcache.LayerConfig{TTL: time.Minute, Ramp: 100},
 		},
 	})
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewIndexCache", err)
 	}
 	return &IndexCache[K, V]{
 		next:   next,

@@ -4,9 +4,10 @@ package keys
 
 import (
 	"context"
-	gcache "github.com/gcache-go/gcache/runtime"
 	"net/netip"
 	"time"
+
+	gcache "github.com/gcache-go/gcache/runtime"
 )
 
 // KeysCache is a caching decorator of Keys, made from its //gcache:
@@ -23,8 +24,7 @@ type KeysCache struct {
 }
 
 // NewKeysCache returns a decorator of next that caches through c.
-// It registers the use cases Containers, Conv, Deref, Embedded, Exprs, Scalars, Text on c, so it is an
-// error to make two of them on one Cache.
+// It registers its use cases on c, which takes one decorator of Keys.
 func NewKeysCache(next Keys, c *gcache.Cache) (*KeysCache, error) {
 	containers, err := gcache.NewUseCase[string](c, gcache.UseCaseSpec{
 		Name:    "Containers",
@@ -36,7 +36,7 @@ func NewKeysCache(next Keys, c *gcache.Cache) (*KeysCache, error) {
 		Fingerprint: 0x704be0d8faaffc58,
 	})
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewKeysCache", err)
 	}
 	conv, err := gcache.NewUseCase[string](c, gcache.UseCaseSpec{
 		Name:    "Conv",
@@ -48,7 +48,7 @@ func NewKeysCache(next Keys, c *gcache.Cache) (*KeysCache, error) {
 		Fingerprint: 0x704be0d8faaffc58,
 	})
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewKeysCache", err)
 	}
 	deref, err := gcache.NewUseCase[string](c, gcache.UseCaseSpec{
 		Name:    "Deref",
@@ -60,7 +60,7 @@ func NewKeysCache(next Keys, c *gcache.Cache) (*KeysCache, error) {
 		Fingerprint: 0x704be0d8faaffc58,
 	})
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewKeysCache", err)
 	}
 	embedded, err := gcache.NewUseCase[string](c, gcache.UseCaseSpec{
 		Name:    "Embedded",
@@ -72,7 +72,7 @@ func NewKeysCache(next Keys, c *gcache.Cache) (*KeysCache, error) {
 		Fingerprint: 0x704be0d8faaffc58,
 	})
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewKeysCache", err)
 	}
 	exprs, err := gcache.NewUseCase[string](c, gcache.UseCaseSpec{
 		Name:    "Exprs",
@@ -84,7 +84,7 @@ func NewKeysCache(next Keys, c *gcache.Cache) (*KeysCache, error) {
 		Fingerprint: 0x704be0d8faaffc58,
 	})
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewKeysCache", err)
 	}
 	scalars, err := gcache.NewUseCase[string](c, gcache.UseCaseSpec{
 		Name:    "Scalars",
@@ -96,7 +96,7 @@ func NewKeysCache(next Keys, c *gcache.Cache) (*KeysCache, error) {
 		Fingerprint: 0x704be0d8faaffc58,
 	})
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewKeysCache", err)
 	}
 	text, err := gcache.NewUseCase[string](c, gcache.UseCaseSpec{
 		Name:    "Text",
@@ -108,7 +108,7 @@ func NewKeysCache(next Keys, c *gcache.Cache) (*KeysCache, error) {
 		Fingerprint: 0x704be0d8faaffc58,
 	})
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewKeysCache", err)
 	}
 	return &KeysCache{
 		next:       next,

@@ -4,8 +4,9 @@ package named
 
 import (
 	"context"
-	gcache "github.com/gcache-go/gcache/runtime"
 	"time"
+
+	gcache "github.com/gcache-go/gcache/runtime"
 )
 
 // CachedCatalog is a caching decorator of Catalog, made from its //gcache:
@@ -16,8 +17,7 @@ type CachedCatalog struct {
 }
 
 // NewCachedCatalog returns a decorator of next that caches through c.
-// It registers the use cases CatalogPrice on c, so it is an
-// error to make two of them on one Cache.
+// It registers its use cases on c, which takes one decorator of Catalog.
 func NewCachedCatalog(next Catalog, c *gcache.Cache) (*CachedCatalog, error) {
 	price, err := gcache.NewUseCase[float64](c, gcache.UseCaseSpec{
 		Name:    "CatalogPrice",
@@ -29,7 +29,7 @@ func NewCachedCatalog(next Catalog, c *gcache.Cache) (*CachedCatalog, error) {
 		Fingerprint: 0x8cf8aea3885527a7,
 	})
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewCachedCatalog", err)
 	}
 	return &CachedCatalog{
 		next:  next,
@@ -70,8 +70,7 @@ type StockCache struct {
 }
 
 // NewStockCache returns a decorator of next that caches through c.
-// It registers the use cases StockCount on c, so it is an
-// error to make two of them on one Cache.
+// It registers its use cases on c, which takes one decorator of Stock.
 func NewStockCache(next Stock, c *gcache.Cache) (*StockCache, error) {
 	count, err := gcache.NewUseCase[int](c, gcache.UseCaseSpec{
 		Name:        "StockCount",
@@ -79,7 +78,7 @@ func NewStockCache(next Stock, c *gcache.Cache) (*StockCache, error) {
 		Fingerprint: 0x2b9fff192bd4c83e,
 	})
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewStockCache", err)
 	}
 	return &StockCache{
 		next:  next,

@@ -66,10 +66,10 @@ type Shapes interface {
 	Chan(ctx context.Context) (<-chan int, chan<- string)
 	Func(ctx context.Context, f func(int, ...string) error) func() bool
 
-	//gcache:invalidate key_type=q id=q
-	//gcache:invalidate key_type=r id=q buffer=5s
+	//gcache:invalidate key_type=q id=q external
+	//gcache:invalidate key_type=r id=q buffer=5s external
 	Update(ctx context.Context, q string) (n int, err error)
 
-	//gcache:invalidate key_type=q id=q
+	//gcache:invalidate key_type=q id=q external
 	Touch(ctx context.Context, q string)
 }

@@ -4,10 +4,11 @@ package shapes
 
 import (
 	"context"
-	gcache "github.com/gcache-go/gcache/runtime"
 	"math/big"
 	"net/url"
 	"time"
+
+	gcache "github.com/gcache-go/gcache/runtime"
 )
 
 // ShapesCache is a caching decorator of Shapes, made from its //gcache:
@@ -23,21 +24,20 @@ type ShapesCache struct {
 	struct2   *gcache.UseCase[Result]
 	touch     *gcache.Invalidator
 	tree      *gcache.UseCase[*Tree]
-	update    *gcache.Invalidator
-	update2   *gcache.Invalidator
+	updateQ   *gcache.Invalidator
+	updateR   *gcache.Invalidator
 	valueOnly *gcache.UseCase[int]
 	variadic  *gcache.UseCase[[]string]
 }
 
 // NewShapesCache returns a decorator of next that caches through c.
-// It registers the use cases Shapes.Anonymous, Shapes.Map, Shapes.Pointer, Shapes.Struct, Shapes.Tree, Shapes.ValueOnly, Shapes.Variadic on c, so it is an
-// error to make two of them on one Cache.
+// It registers its use cases on c, which takes one decorator of Shapes.
 func NewShapesCache(next Shapes, c *gcache.Cache) (*ShapesCache, error) {
 	anonymous, err := gcache.NewUseCase[struct {
 		A int "json:\"a\""
 		B []byte
 	}](c, gcache.UseCaseSpec{
-		Name:    "Shapes.Anonymous",
+		Name:    "shapes.Shapes.Anonymous",
 		KeyType: "q",
 		Default: gcache.KeyConfig{
 			Local: gcache.LayerConfig{TTL: time.Minute, Ramp: 100},
@@ -45,10 +45,10 @@ func NewShapesCache(next Shapes, c *gcache.Cache) (*ShapesCache, error) {
 		Fingerprint: 0x452915734ef1b2ff,
 	})
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewShapesCache", err)
 	}
 	map2, err := gcache.NewUseCase[map[string]*big.Int](c, gcache.UseCaseSpec{
-		Name:    "Shapes.Map",
+		Name:    "shapes.Shapes.Map",
 		KeyType: "q",
 		Default: gcache.KeyConfig{
 			Local: gcache.LayerConfig{TTL: time.Minute, Ramp: 100},
@@ -56,10 +56,10 @@ func NewShapesCache(next Shapes, c *gcache.Cache) (*ShapesCache, error) {
 		Fingerprint: 0xbeda8340c6b52d35,
 	})
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewShapesCache", err)
 	}
 	pointer, err := gcache.NewUseCase[*url.URL](c, gcache.UseCaseSpec{
-		Name:    "Shapes.Pointer",
+		Name:    "shapes.Shapes.Pointer",
 		KeyType: "q",
 		Default: gcache.KeyConfig{
 			Local: gcache.LayerConfig{TTL: time.Minute, Ramp: 100},
@@ -67,10 +67,10 @@ func NewShapesCache(next Shapes, c *gcache.Cache) (*ShapesCache, error) {
 		Fingerprint: 0xf59ede6b591757ae,
 	})
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewShapesCache", err)
 	}
 	struct2, err := gcache.NewUseCase[Result](c, gcache.UseCaseSpec{
-		Name:    "Shapes.Struct",
+		Name:    "shapes.Shapes.Struct",
 		KeyType: "q",
 		Default: gcache.KeyConfig{
 			Local: gcache.LayerConfig{TTL: time.Minute, Ramp: 100},
@@ -78,14 +78,14 @@ func NewShapesCache(next Shapes, c *gcache.Cache) (*ShapesCache, error) {
 		Fingerprint: 0x2e3bdd2fe7bfaed9,
 	})
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewShapesCache", err)
 	}
 	touch, err := gcache.NewInvalidator(c, "q")
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewShapesCache", err)
 	}
 	tree, err := gcache.NewUseCase[*Tree](c, gcache.UseCaseSpec{
-		Name:    "Shapes.Tree",
+		Name:    "shapes.Shapes.Tree",
 		KeyType: "q",
 		Default: gcache.KeyConfig{
 			Local: gcache.LayerConfig{TTL: time.Minute, Ramp: 100},
@@ -93,18 +93,18 @@ func NewShapesCache(next Shapes, c *gcache.Cache) (*ShapesCache, error) {
 		Fingerprint: 0x9cd2ab83dc289011,
 	})
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewShapesCache", err)
 	}
-	update, err := gcache.NewInvalidator(c, "q")
+	updateQ, err := gcache.NewInvalidator(c, "q")
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewShapesCache", err)
 	}
-	update2, err := gcache.NewInvalidator(c, "r", gcache.WithFutureBuffer(5*time.Second))
+	updateR, err := gcache.NewInvalidator(c, "r", gcache.WithFutureBuffer(5*time.Second))
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewShapesCache", err)
 	}
 	valueOnly, err := gcache.NewUseCase[int](c, gcache.UseCaseSpec{
-		Name:    "Shapes.ValueOnly",
+		Name:    "shapes.Shapes.ValueOnly",
 		KeyType: "q",
 		Default: gcache.KeyConfig{
 			Local: gcache.LayerConfig{TTL: time.Minute, Ramp: 100},
@@ -112,10 +112,10 @@ func NewShapesCache(next Shapes, c *gcache.Cache) (*ShapesCache, error) {
 		Fingerprint: 0x2b9fff192bd4c83e,
 	})
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewShapesCache", err)
 	}
 	variadic, err := gcache.NewUseCase[[]string](c, gcache.UseCaseSpec{
-		Name:    "Shapes.Variadic",
+		Name:    "shapes.Shapes.Variadic",
 		KeyType: "q",
 		Default: gcache.KeyConfig{
 			Local: gcache.LayerConfig{TTL: time.Minute, Ramp: 100},
@@ -123,7 +123,7 @@ func NewShapesCache(next Shapes, c *gcache.Cache) (*ShapesCache, error) {
 		Fingerprint: 0xb5ddc58628999ad8,
 	})
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewShapesCache", err)
 	}
 	return &ShapesCache{
 		next:      next,
@@ -133,8 +133,8 @@ func NewShapesCache(next Shapes, c *gcache.Cache) (*ShapesCache, error) {
 		struct2:   struct2,
 		touch:     touch,
 		tree:      tree,
-		update:    update,
-		update2:   update2,
+		updateQ:   updateQ,
+		updateR:   updateR,
 		valueOnly: valueOnly,
 		variadic:  variadic,
 	}, nil
@@ -142,7 +142,7 @@ func NewShapesCache(next Shapes, c *gcache.Cache) (*ShapesCache, error) {
 
 var _ Shapes = (*ShapesCache)(nil)
 
-// Anonymous serves the wrapped Anonymous through the cache: use case Shapes.Anonymous, key type q.
+// Anonymous serves the wrapped Anonymous through the cache: use case shapes.Shapes.Anonymous, key type q.
 func (c *ShapesCache) Anonymous(ctx context.Context, q string) (struct {
 	A int "json:\"a\""
 	B []byte
@@ -184,7 +184,7 @@ func (c *ShapesCache) Func(ctx context.Context, f func(int, ...string) error) fu
 	return c.next.Func(ctx, f)
 }
 
-// Map serves the wrapped Map through the cache: use case Shapes.Map, key type q.
+// Map serves the wrapped Map through the cache: use case shapes.Shapes.Map, key type q.
 func (c *ShapesCache) Map(ctx context.Context, q string) (map[string]*big.Int, error) {
 	if !c.map2.Enabled(ctx) {
 		return c.next.Map(ctx, q)
@@ -212,7 +212,7 @@ func (c *ShapesCache) Pair(arg0 context.Context, arg1 string, arg2 ...byte) (int
 	return c.next.Pair(arg0, arg1, arg2...)
 }
 
-// Pointer serves the wrapped Pointer through the cache: use case Shapes.Pointer, key type q.
+// Pointer serves the wrapped Pointer through the cache: use case shapes.Shapes.Pointer, key type q.
 func (c *ShapesCache) Pointer(ctx context.Context, q string) (*url.URL, error) {
 	if !c.pointer.Enabled(ctx) {
 		return c.next.Pointer(ctx, q)
@@ -235,7 +235,7 @@ func (*ShapesCache) pointerKey(b []byte, q string) ([]byte, int, error) {
 	return b, len(b), nil
 }
 
-// Struct serves the wrapped Struct through the cache: use case Shapes.Struct, key type q.
+// Struct serves the wrapped Struct through the cache: use case shapes.Shapes.Struct, key type q.
 func (c *ShapesCache) Struct(ctx context.Context, q string) (Result, error) {
 	if !c.struct2.Enabled(ctx) {
 		return c.next.Struct(ctx, q)
@@ -271,7 +271,7 @@ func (*ShapesCache) touchKey(b []byte, q string) ([]byte, int, error) {
 	return b, len(b), nil
 }
 
-// Tree serves the wrapped Tree through the cache: use case Shapes.Tree, key type q.
+// Tree serves the wrapped Tree through the cache: use case shapes.Shapes.Tree, key type q.
 func (c *ShapesCache) Tree(ctx context.Context, q string) (*Tree, error) {
 	if !c.tree.Enabled(ctx) {
 		return c.next.Tree(ctx, q)
@@ -294,32 +294,32 @@ func (*ShapesCache) treeKey(b []byte, q string) ([]byte, int, error) {
 	return b, len(b), nil
 }
 
-// Update calls the wrapped Update and, when it succeeds, invalidates the q and r it names.
+// Update calls the wrapped Update and, when it succeeds, invalidates the q and the r it names.
 func (c *ShapesCache) Update(ctx context.Context, q string) (int, error) {
 	res, err := c.next.Update(ctx, q)
 	if err == nil {
-		key, _, keyErr := c.updateKey(nil, q)
-		c.update.Invalidate(ctx, key, keyErr)
+		key, _, keyErr := c.updateQKey(nil, q)
+		c.updateQ.Invalidate(ctx, key, keyErr)
 
-		key, _, keyErr = c.updateKey2(nil, q)
-		c.update2.Invalidate(ctx, key, keyErr)
+		key, _, keyErr = c.updateRKey(nil, q)
+		c.updateR.Invalidate(ctx, key, keyErr)
 	}
 	return res, err
 }
 
-// updateKey renders the id and arguments of Update calls after b.
-func (*ShapesCache) updateKey(b []byte, q string) ([]byte, int, error) {
+// updateQKey renders the id and arguments of Update calls after b.
+func (*ShapesCache) updateQKey(b []byte, q string) ([]byte, int, error) {
 	b = gcache.AppendString(b, q)
 	return b, len(b), nil
 }
 
-// updateKey2 renders the id and arguments of Update calls after b.
-func (*ShapesCache) updateKey2(b []byte, q string) ([]byte, int, error) {
+// updateRKey renders the id and arguments of Update calls after b.
+func (*ShapesCache) updateRKey(b []byte, q string) ([]byte, int, error) {
 	b = gcache.AppendString(b, q)
 	return b, len(b), nil
 }
 
-// ValueOnly serves the wrapped ValueOnly through the cache: use case Shapes.ValueOnly, key type q.
+// ValueOnly serves the wrapped ValueOnly through the cache: use case shapes.Shapes.ValueOnly, key type q.
 func (c *ShapesCache) ValueOnly(ctx context.Context, q string) int {
 	if !c.valueOnly.Enabled(ctx) {
 		return c.next.ValueOnly(ctx, q)
@@ -346,7 +346,7 @@ func (*ShapesCache) valueOnlyKey(b []byte, q string) ([]byte, int, error) {
 	return b, len(b), nil
 }
 
-// Variadic serves the wrapped Variadic through the cache: use case Shapes.Variadic, key type q.
+// Variadic serves the wrapped Variadic through the cache: use case shapes.Shapes.Variadic, key type q.
 func (c *ShapesCache) Variadic(ctx context.Context, q string, opts ...int) ([]string, error) {
 	if !c.variadic.Enabled(ctx) {
 		return c.next.Variadic(ctx, q, opts...)

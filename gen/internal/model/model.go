@@ -1,9 +1,9 @@
-package gen
+// Package model is what the generator's loader makes of the annotated
+// source and all its emitter sees: no go/types or go/ast value gets past
+// the loader.
+package model
 
 import "time"
-
-// The model is what the loader makes of the annotated source and all the
-// emitter sees: no go/types or go/ast value gets past the loader.
 
 // A File is one generated file: the decorators of the wrapped interfaces
 // declared in one source file.
@@ -127,8 +127,11 @@ type NilCheck struct {
 // An Invalidate is one //gcache:invalidate of a method.
 type Invalidate struct {
 	KeyType string
-	ID      KeyPart
-	Buffer  time.Duration
+	// ID is the id of the entity; when Each is set, ID.Expr is a slice
+	// and ID.Enc renders one of its elements, each an id.
+	ID     KeyPart
+	Each   bool
+	Buffer time.Duration
 }
 
 // An Expr is a key expression over the parameters.
@@ -178,6 +181,7 @@ const (
 	EncDuration                // AppendDuration(b, v)
 	EncText                    // AppendText(b, v), which can fail
 	EncCacheKey                // AppendString(b, v.CacheKey())
+	EncStringer                // AppendString(b, v.String()), for named integers
 	EncNilable                 // nil renders "nil", else Elem (pointers, interfaces)
 	EncSlice                   // AppendSlice(b, v, Elem)
 )
@@ -190,6 +194,10 @@ type Encoder struct {
 	Elem *Encoder // for EncNilable (the pointee, or the interface itself) and EncSlice
 	// Deref is true for a pointer: Elem encodes *v.
 	Deref bool
+	// Marked is true for a pointer to something that can itself be nil:
+	// a non-nil pointer renders "*" before its pointee, so that it never
+	// renders like the nil pointer.
+	Marked bool
 }
 
 // Fallible reports whether rendering can fail (a MarshalText error).

@@ -1,0 +1,17 @@
+// Package inventory wraps a Store that embeds reader.ProductReader, as another
+// package of the shop fixture does under the same names.
+package inventory
+
+import (
+	"context"
+
+	"github.com/gcache-go/gcache/testdata/shop/reader"
+)
+
+//gcache:wrap
+type Store interface {
+	reader.ProductReader
+
+	//gcache:invalidate key_type=product id=id
+	Forget(ctx context.Context, id string) error
+}
