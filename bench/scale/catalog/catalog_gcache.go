@@ -4,8 +4,9 @@ package catalog
 
 import (
 	"context"
-	gcache "github.com/gcache-go/gcache/runtime"
 	"time"
+
+	gcache "github.com/gcache-go/gcache/runtime"
 )
 
 // CatalogCache is a caching decorator of Catalog, made from its //gcache:
@@ -17,8 +18,7 @@ type CatalogCache struct {
 }
 
 // NewCatalogCache returns a decorator of next that caches through c.
-// It registers the use cases GetItem on c, so it is an
-// error to make two of them on one Cache.
+// It registers its use cases on c, which takes one decorator of Catalog.
 func NewCatalogCache(next Catalog, c *gcache.Cache) (*CatalogCache, error) {
 	getItem, err := gcache.NewUseCase[*Item](c, gcache.UseCaseSpec{
 		Name:    "GetItem",
@@ -31,11 +31,11 @@ func NewCatalogCache(next Catalog, c *gcache.Cache) (*CatalogCache, error) {
 		Fingerprint: 0x934a76edd968f851,
 	})
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewCatalogCache", err)
 	}
 	updateItem, err := gcache.NewInvalidator(c, "item_id")
 	if err != nil {
-		return nil, err
+		return nil, gcache.RegisterError("NewCatalogCache", err)
 	}
 	return &CatalogCache{
 		next:       next,
