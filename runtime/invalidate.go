@@ -82,7 +82,7 @@ func (c *Cache) invalidate(ctx context.Context, keyType string, escapedIDs []str
 	// The local view learns it first, on the late side of the clock.
 	wm := inv.watermark(c.clk)
 	for _, id := range escapedIDs {
-		c.wm.raisePending(c.entity(keyType, id), wm)
+		c.wm.raiseOwn(c.entity(keyType, id), wm, inv.at, false)
 	}
 	c.metrics.invalidation.WithLabelValues(keyType, Local.String()).Add(float64(len(escapedIDs)))
 	if c.remote == nil {
@@ -138,7 +138,7 @@ func (c *Cache) sendWatermarks(ctx context.Context, inv invalidation) error {
 	wmKeys := make([]string, len(inv.ids))
 	for i, id := range inv.ids {
 		entity := c.entity(inv.keyType, id)
-		c.wm.raisePending(entity, wm)
+		c.wm.raiseOwn(entity, wm, inv.at, false)
 		wmKeys[i] = watermarkKey(entity)
 	}
 	inForce, err := c.remote.raiseWatermarks(ctx, wmKeys, inv.ids, wm, c.cfg.WatermarkTTL+time.Duration(max(0, wm-c.fleetNow())), c.channel(), eventInvalidate+" "+inv.keyType)
@@ -149,7 +149,7 @@ func (c *Cache) sendWatermarks(ctx context.Context, inv invalidation) error {
 		}
 		landed++
 		entity := c.entity(inv.keyType, inv.ids[i])
-		c.wm.raise(entity, wm)
+		c.wm.raiseOwn(entity, wm, inv.at, true)
 		if ms > wm/1e6 { // a later invalidation, from elsewhere
 			c.wm.raise(entity, msToNs(ms))
 		}

@@ -35,6 +35,8 @@ func TestMetricExposition(t *testing.T) {
 	ucB.Get(enabled, keyOf(ucB, "3"), src.fn)
 	b.settle()
 	ucB.Get(enabled, keyOf(ucB, "3"), src.fn) // remote hit: load
+	h.settle()
+	b.settle()
 
 	type family struct {
 		typ    dto.MetricType

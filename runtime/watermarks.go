@@ -77,16 +77,18 @@ type watermarks struct {
 }
 
 type watermark struct {
-	ns      int64 // the invalidation, fleet ns
+	ns      int64 // the latest invalidation, fleet ns
 	expires int64 // local ns; when no entry it guards can be alive any more
-	// landed is whether the watermark is in Redis, and known when this
-	// process learned that (local ns). A value last known fresh after
-	// that was checked against it, by Redis or by starting after it: the
-	// clocks' error need not count against it. A watermark of this
-	// process's own that failed to land counts against every value made
-	// before it, by the fleet's clock.
-	landed bool
-	known  int64
+	// landed is whether every invalidation this process knows of is in
+	// Redis, and freshAfter the local time after which a value last known
+	// fresh was checked against all of them: it started after each had
+	// passed (its future buffer included) and after this process learned
+	// of it, so it read Redis after them, or the database after the write
+	// they follow. Such a value is fresh whatever the clocks' error says,
+	// so that a read right after this process's own invalidation caches.
+	// A value made elsewhere, or before, is judged by the fleet's clock.
+	landed     bool
+	freshAfter int64
 }
 
 // freshness is what check finds of a tracked entry.
@@ -119,7 +121,7 @@ func (w *watermarks) alwaysCurrent() { w.asOf.Store(math.MaxInt64) }
 func (w *watermarks) check(entity string, created, validated, now int64) freshness {
 	// The entity before the floors: trim raises the floors before it
 	// forgets an entity, so one of the two is always seen.
-	if wm, ok := w.entries.GetIfPresent(entity); ok && wm.ns >= created && !(wm.landed && validated > wm.known) {
+	if wm, ok := w.entries.GetIfPresent(entity); ok && wm.ns >= created && !(wm.landed && validated > wm.freshAfter) {
 		return stale
 	}
 	if validated <= w.floor.Load() {
@@ -160,42 +162,42 @@ func (w *watermarks) invalidatedSince(entity string, ns int64) bool {
 // watermarks are kept that long.
 func (w *watermarks) guard(ttl time.Duration) { raiseTo(&w.keepFor, int64(ttl+keepSlack)) }
 
-// raise moves the entity's watermark forward to ns (fleet), one that is
-// in Redis: read there, announced by the instance that wrote it, or
-// written by this one.
-func (w *watermarks) raise(entity string, ns int64) { w.set(entity, ns, true) }
+// raise records an invalidation of entity at ns (fleet) that is in Redis:
+// announced by the instance that wrote it, or read there.
+func (w *watermarks) raise(entity string, ns int64) { w.set(entity, ns, true, w.localOf(ns)) }
 
-// raisePending moves the entity's watermark forward to ns (fleet), one of
-// this process's own that is not in Redis yet.
-func (w *watermarks) raisePending(entity string, ns int64) { w.set(entity, ns, false) }
+// raiseOwn records an invalidation of this process's own, made at local
+// time at (its future buffer included), of entity at ns (fleet); landed
+// tells whether it is in Redis yet.
+func (w *watermarks) raiseOwn(entity string, ns, at int64, landed bool) {
+	w.set(entity, ns, landed, at)
+}
 
-func (w *watermarks) set(entity string, ns int64, landed bool) {
-	if !w.moves(entity, ns, landed) {
-		return
-	}
+// set records an invalidation of entity at ns (fleet), which passed at
+// local time until; landed tells whether it is in Redis.
+func (w *watermarks) set(entity string, ns int64, landed bool, until int64) {
 	w.writeMu.Lock()
 	defer w.writeMu.Unlock()
-	if !w.moves(entity, ns, landed) {
-		return
-	}
-	_, found := w.entries.GetIfPresent(entity)
 	now := w.clk.local()
-	w.entries.Set(entity, &watermark{ns: ns, landed: landed, known: now, expires: max(w.clk.toLocal(ns), now) + w.keepFor.Load()})
+	nw := &watermark{ns: ns, landed: landed, freshAfter: max(now, until)}
+	old, found := w.entries.GetIfPresent(entity)
+	if found {
+		// An invalidation with an earlier watermark may still be a later
+		// one, taken with a smaller error: it is no more in Redis than
+		// the one before unless it is at least as late.
+		nw.ns = max(old.ns, ns)
+		nw.landed = landed && (old.landed || ns >= old.ns)
+		nw.freshAfter = max(nw.freshAfter, old.freshAfter)
+	}
+	nw.expires = max(w.clk.toLocal(nw.ns), now) + w.keepFor.Load()
+	w.entries.Set(entity, nw)
 	if !found && w.count.Add(1) > int64(w.max) {
 		w.trim(now)
 	}
 }
 
-// moves reports whether setting the entity's watermark to ns would change
-// it: a later one, or the same one landing.
-func (w *watermarks) moves(entity string, ns int64, landed bool) bool {
-	old, ok := w.entries.GetIfPresent(entity)
-	return !ok || old.ns < ns || old.ns == ns && landed && !old.landed
-}
-
-// raiseMs moves the entity's watermark forward to one read from Redis, in
-// ms, unless this process knows of an invalidation in that ms already: it
-// keeps its own to the ns.
+// raiseMs records a watermark read from Redis, in ms, unless this process
+// knows of an invalidation in that ms already: it keeps its own to the ns.
 func (w *watermarks) raiseMs(entity string, ms int64) {
 	if wm, ok := w.entries.GetIfPresent(entity); ok && wm.ns/1e6 >= ms {
 		return
