@@ -235,6 +235,11 @@ func TestFileReloadsAndKeepsTheLastGood(t *testing.T) {
 	}
 	os.Remove(path)
 	eventually(t, "the missing file is counted", func() bool { return counterValue(t, reg, "file") == 2 })
+	// Reported once until it changes, not at every poll: 50 polls go by.
+	time.Sleep(50 * opts.Poll)
+	if got := counterValue(t, reg, "file"); got != 2 {
+		t.Errorf("a missing file was counted %v times in all, want once (2 with the bad file)", got)
+	}
 	write(`{"Search": {"ttl_sec": {"remote": 1}, "ramp": {"remote": 100}}}`)
 	eventually(t, "the file is followed again", func() bool { return ask(t, p, "Search") != nil && ask(t, p, "GetUser") == nil })
 

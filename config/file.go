@@ -22,9 +22,9 @@ type FileOptions struct {
 
 // A File provider follows a JSON file in the Set format: it reads the file
 // again every Poll and takes its configs when it changed. A file that
-// cannot be read or parsed is logged and counted
-// (gcache_config_reload_error_counter_total{source="file"}), and the last
-// good configs stay in force.
+// cannot be read or parsed is logged and counted once
+// (gcache_config_reload_error_counter_total{source="file"}), not at every
+// poll, until it changes; the last good configs stay in force.
 type File struct {
 	table
 	path   string
@@ -33,7 +33,8 @@ type File struct {
 	errors prometheus.Counter
 	bg     *background
 
-	last []byte // the content last read, good or bad
+	last    []byte // the content last read, good or bad
+	lastErr string // why the file could not be read last, or ""
 }
 
 // NewFile reads the file at path and follows it until Close. A file that
@@ -90,10 +91,19 @@ func (f *File) follow() {
 // reload reads the file and takes its configs when it changed.
 func (f *File) reload() {
 	data, err := os.ReadFile(f.path)
-	if err == nil && bytes.Equal(data, f.last) {
-		return
+	// A bad file, or one that cannot be read, is reported once, not at
+	// every poll.
+	if err != nil {
+		if err.Error() == f.lastErr {
+			return
+		}
+		f.last, f.lastErr = nil, err.Error()
+	} else {
+		if f.lastErr == "" && bytes.Equal(data, f.last) {
+			return
+		}
+		f.last, f.lastErr = data, ""
 	}
-	f.last = data // a bad file is reported once, not at every poll
 	if err == nil {
 		var set Set
 		if set, err = Load(data); err == nil {
