@@ -150,6 +150,7 @@ func (s *subscriber) session(ctx context.Context, attempt int) error {
 			return err
 		}
 	}
+	hook(&hooks.session, func(f func(*Cache)) { f(s.c) })
 	s.mu.Lock()
 	if ctx.Err() != nil {
 		s.mu.Unlock()
@@ -166,6 +167,22 @@ func (s *subscriber) session(ctx context.Context, attempt int) error {
 		s.c.wm.lose(s.c.clk.local())
 	}()
 	return s.receive(ctx, ps)
+}
+
+// hooks let tests hold the runtime at chosen points, to drive an
+// interleaving against a real Redis without sleeps. They are nil but in
+// tests.
+var hooks struct {
+	session atomic.Pointer[func(*Cache)] // before a session subscribes
+	message atomic.Pointer[func(*Cache)] // before a message is applied
+	forget  atomic.Pointer[func()]       // after trim forgets an entity
+}
+
+// hook runs the hook h points to, if any.
+func hook[F any](h *atomic.Pointer[F], call func(F)) {
+	if f := h.Load(); f != nil {
+		call(*f)
+	}
 }
 
 // errSubscribed wraps the error that ended a subscription that had worked.
@@ -193,6 +210,7 @@ func (s *subscriber) receive(ctx context.Context, ps *redis.PubSub) error {
 				}
 			}
 		case *redis.Message:
+			hook(&hooks.message, func(f func(*Cache)) { f(s.c) })
 			if m.Channel == s.heartbeat {
 				if sent, ok := s.beats.arrived(m.Payload); ok {
 					s.c.wm.heard(sent)

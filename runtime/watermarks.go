@@ -233,6 +233,7 @@ func (w *watermarks) trim(now int64) {
 	for _, it := range forget {
 		w.entries.Invalidate(it.entity)
 		w.count.Add(-1)
+		hook(&hooks.forget, func(f func()) { f() })
 	}
 }
 
