@@ -50,9 +50,7 @@ func (h nodeHook) DialHook(next redis.DialHook) redis.DialHook { return next }
 
 func (h nodeHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
-		h.log.mu.Lock()
-		h.log.cmds = append(h.log.cmds, h.addr+" "+strings.ToLower(cmd.Name()))
-		h.log.mu.Unlock()
+		h.record(cmd)
 		return next(ctx, cmd)
 	}
 }
@@ -60,12 +58,23 @@ func (h nodeHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 func (h nodeHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
 		for _, cmd := range cmds {
-			h.log.mu.Lock()
-			h.log.cmds = append(h.log.cmds, h.addr+" "+strings.ToLower(cmd.Name()))
-			h.log.mu.Unlock()
+			h.record(cmd)
 		}
 		return next(ctx, cmds)
 	}
+}
+
+// record logs cmd, unless it is the Cache's own background work:
+// heartbeats and the clock's measurements.
+func (h nodeHook) record(cmd redis.Cmder) {
+	name := strings.ToLower(cmd.Name())
+	args := cmd.Args()
+	if name == "time" || name == "info" || name == "publish" && len(args) > 1 && strings.Contains(fmt.Sprint(args[1]), ":gcache:heartbeat:") {
+		return
+	}
+	h.log.mu.Lock()
+	h.log.cmds = append(h.log.cmds, h.addr+" "+name)
+	h.log.mu.Unlock()
 }
 
 // TestClusterSpreadsEntitiesAndReadsInOneRoundTrip: the keys of many
