@@ -33,77 +33,130 @@ const (
 // false with l empty: the caller calls the function on its own. When ctx
 // ends it returns ctx's error.
 func (u *UseCase[T]) awaitLease(ctx context.Context, p *plan, l *lease) (loaded[T], bool, error) {
-	key, cfg := p.key, p.cfg
-	lk, token := leaseKey(key.str), newToken()
-	negative := u.servesNegative(cfg)
-	waitCtx, cancel := waitContext(ctx, 2*cfg.Lease)
+	w := leaseWait[T]{u: u, p: p, lease: lease{leaseKey(p.key.str), newToken()}, pause: leasePollMin}
+	waitCtx, cancel := waitContext(ctx, 2*p.cfg.Lease)
 	defer cancel()
-	var waitStart time.Time // zero until this instance waits
-	pause := leasePollMin
-	force := false // what the key holds is of no use: take the lease anyway
-	var useless []byte
 	for first := true; ; first = false {
-		readAt, start := u.c.clk.local(), time.Now()
-		rctx := waitCtx
-		if first {
-			// The call's one look in Redis, counted as getRemote counts
-			// it; the looks while waiting are not requests of their own.
-			var cancel context.CancelFunc
-			rctx, cancel = u.c.redisContext(ctx)
-			defer cancel()
-		}
-		rd, err := u.c.remote.readOrLease(rctx, key.str, key.watermarkKey(), lk, token, cfg.Lease, force)
-		if first {
-			u.looked(rctx, start, err, 1)
-		} else if err != nil && !errors.Is(err, errBreakerOpen) && !cancelled(rctx) {
-			u.remoteError(classify(err), err)
-		}
-		if err != nil {
-			u.waited(waitStart, leaseAbandoned)
-			return loaded[T]{}, false, ctx.Err()
-		}
-		var res loaded[T]
-		ok := false
-		if rd.raw != nil && !bytes.Equal(rd.raw, useless) {
-			if first {
-				res, ok = u.accept(key, rd, readAt, negative)
-			} else if res, ok, _ = u.check(key, rd, readAt, negative); ok && res.negative {
-				u.metrics.negativeHit[Remote].child().Inc()
-			}
-			if !ok {
-				useless = rd.raw
-			}
-		} else if first {
-			u.metrics.miss[Remote].child().Inc()
-		}
+		res, next, err := w.look(ctx, waitCtx, first)
 		switch {
-		case ok:
-			if rd.took {
-				u.releaseLater(lease{lk, token})
-			}
-			u.waited(waitStart, leaseFilled)
+		case err != nil:
+			u.waited(w.since, leaseAbandoned)
+			return loaded[T]{}, false, ctx.Err()
+		case next == gotValue:
+			u.waited(w.since, leaseFilled)
 			return res, true, nil
-		case rd.took:
-			*l = lease{lk, token}
-			u.waited(waitStart, leaseAcquired)
+		case next == gotLease:
+			*l = w.lease
+			u.waited(w.since, leaseAcquired)
 			return loaded[T]{}, false, nil
-		case rd.raw != nil && !force:
-			force = true
+		case next == lookNow:
 			continue
 		}
-		if waitStart.IsZero() {
-			waitStart = time.Now()
-		}
-		t := time.NewTimer(pause)
-		select {
-		case <-waitCtx.Done():
-			t.Stop()
-			u.waited(waitStart, leaseAbandoned)
+		if !w.sleep(waitCtx) {
+			u.waited(w.since, leaseAbandoned)
 			return loaded[T]{}, false, ctx.Err()
-		case <-t.C:
 		}
-		pause = min(pause*2, max(min(cfg.Lease/10, leasePollMax), leasePollMin))
 	}
+}
+
+// next is what a look at a leased key leads to.
+type next uint8
+
+const (
+	keepWaiting next = iota // another instance holds the lease
+	gotValue                // the key holds a value of use
+	gotLease                // this call took the lease
+	lookNow                 // the key holds a value of no use: take the lease all the same
+)
+
+// A leaseWait is one call's wait for the value of a leased key.
+type leaseWait[T any] struct {
+	u       *UseCase[T]
+	p       *plan
+	lease   lease     // this call's, if it takes it
+	force   bool      // take the lease whatever the key holds
+	useless []byte    // what the key held last that was of no use
+	since   time.Time // when this instance began to wait; zero until then
+	pause   time.Duration
+}
+
+// look reads the key and takes its lease when it may, and tells what
+// comes next. The first look is the call's one request to Redis, counted
+// as getRemote counts it, under the call's Redis budget; the looks while
+// waiting are not requests of their own.
+func (w *leaseWait[T]) look(ctx, waitCtx context.Context, first bool) (loaded[T], next, error) {
+	u, key := w.u, w.p.key
+	readAt, start := u.c.clk.local(), time.Now()
+	rctx := waitCtx
+	if first {
+		var cancel context.CancelFunc
+		rctx, cancel = u.c.redisContext(ctx)
+		defer cancel()
+	}
+	rd, err := u.c.remote.readOrLease(rctx, key.str, key.watermarkKey(), w.lease.key, w.lease.token, w.p.cfg.Lease, w.force)
+	if first {
+		u.looked(rctx, start, err, 1)
+	} else if err != nil && !errors.Is(err, errBreakerOpen) && !cancelled(rctx) {
+		u.remoteError(classify(err), err)
+	}
+	if err != nil {
+		return loaded[T]{}, keepWaiting, err
+	}
+	res, ok := w.found(rd, readAt, first)
+	switch {
+	case ok:
+		if rd.took {
+			u.releaseLater(w.lease)
+		}
+		return res, gotValue, nil
+	case rd.took:
+		return loaded[T]{}, gotLease, nil
+	case rd.raw != nil && !w.force:
+		w.force = true
+		return loaded[T]{}, lookNow, nil
+	}
+	return loaded[T]{}, keepWaiting, nil
+}
+
+// found checks what a look found, counting a miss and a negative hit as
+// getRemote does on the first look, and remembers a value of no use, so
+// that it is counted once, not at every look.
+func (w *leaseWait[T]) found(rd read, readAt int64, first bool) (res loaded[T], ok bool) {
+	u, negative := w.u, w.u.servesNegative(w.p.cfg)
+	switch {
+	case rd.raw == nil || bytes.Equal(rd.raw, w.useless):
+		if first {
+			u.metrics.miss[Remote].child().Inc()
+		}
+		return res, false
+	case first:
+		res, ok = u.accept(w.p.key, rd, readAt, negative)
+	default:
+		if res, ok, _ = u.check(w.p.key, rd, readAt, negative); ok && res.negative {
+			u.metrics.negativeHit[Remote].child().Inc()
+		}
+	}
+	if !ok {
+		w.useless = rd.raw
+	}
+	return res, ok
+}
+
+// sleep waits before the next look, a pause that doubles up to a tenth
+// of the lease, and reports false when waitCtx ended first.
+func (w *leaseWait[T]) sleep(waitCtx context.Context) bool {
+	if w.since.IsZero() {
+		w.since = time.Now()
+	}
+	t := time.NewTimer(w.pause)
+	defer t.Stop()
+	select {
+	case <-waitCtx.Done():
+		return false
+	case <-t.C:
+	}
+	w.pause = min(w.pause*2, max(min(w.p.cfg.Lease/10, leasePollMax), leasePollMin))
+	return true
 }
 
 // waitContext returns ctx ending after d, or once half of the time ctx
