@@ -11,7 +11,7 @@ import (
 // the runtime computes by reflection for the same type, or 0 when t has
 // type parameters: the runtime then computes it for each instantiation.
 func fingerprint(t types.Type) uint64 {
-	w := typeid.NewWriter(false)
+	w := typeid.NewWriter()
 	if !describe(w, t, nil) {
 		return 0
 	}

@@ -33,27 +33,14 @@ func GetBatch[K comparable, T any](ctx context.Context, u *UseCase[T], ids []K, 
 	if !u.Enabled(ctx) || u.c.closed.Load() {
 		return fn(ctx, ids)
 	}
-	uniq := make([]K, 0, len(ids))
-	seen := make(map[K]struct{}, len(ids))
-	for _, id := range ids {
-		if _, dup := seen[id]; !dup {
-			seen[id] = struct{}{}
-			uniq = append(uniq, id)
-		}
-	}
+	uniq := unique(ids)
 	if len(uniq) == 0 {
 		return map[K]T{}, nil
 	}
-	keys := make([]Key, len(uniq))
-	var b []byte
-	for i, id := range uniq {
-		var idLen int
-		var err error
-		if b, idLen, err = key(b[:0], id); err != nil {
-			u.KeyError(err)
-			return fn(ctx, uniq)
-		}
-		keys[i] = u.shape.render(b, idLen)
+	keys, err := batchKeys(u, uniq, key)
+	if err != nil {
+		u.KeyError(err)
+		return fn(ctx, uniq)
 	}
 	lookupStart := time.Now()
 	bt, ok := u.lookupBatch(ctx, keys)
@@ -90,6 +77,34 @@ func GetBatch[K comparable, T any](ctx context.Context, u *UseCase[T], ids []K, 
 	}
 	u.storeBatch(&bt, created, validated)
 	return out, nil
+}
+
+// unique returns ids without repeats, in the order they first come.
+func unique[K comparable](ids []K) []K {
+	uniq := make([]K, 0, len(ids))
+	seen := make(map[K]struct{}, len(ids))
+	for _, id := range ids {
+		if _, dup := seen[id]; !dup {
+			seen[id] = struct{}{}
+			uniq = append(uniq, id)
+		}
+	}
+	return uniq
+}
+
+// batchKeys returns the key of each of ids, rendered by key.
+func batchKeys[K comparable, T any](u *UseCase[T], ids []K, key func(b []byte, id K) ([]byte, int, error)) ([]Key, error) {
+	keys := make([]Key, len(ids))
+	var b []byte
+	for i, id := range ids {
+		var idLen int
+		var err error
+		if b, idLen, err = key(b[:0], id); err != nil {
+			return nil, err
+		}
+		keys[i] = u.shape.render(b, idLen)
+	}
+	return keys, nil
 }
 
 // A batch is the state of one GetBatch call, by the index of its ids.

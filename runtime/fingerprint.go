@@ -13,7 +13,7 @@ import (
 // a miss: a deploy that changes a cached type never decodes old bytes into
 // the new one.
 func TypeFingerprint(t reflect.Type) uint64 {
-	w := typeid.NewWriter(false)
+	w := typeid.NewWriter()
 	describeType(w, t, nil)
 	return w.Sum()
 }

@@ -82,13 +82,6 @@ func (c KeyConfig) Validate() error {
 	return nil
 }
 
-func (c *KeyConfig) layer(l Layer) LayerConfig {
-	if l == Local {
-		return c.Local
-	}
-	return c.Remote
-}
-
 // A ConfigProvider decides, per call, how a key is cached; it is how ramps
 // and TTLs change at runtime. It returns nil, nil to leave the call to the
 // use case's default config. An error, a panic or an invalid config turns

@@ -61,31 +61,40 @@ func (r *remote) breakerFor(ctx context.Context, key string) *breaker {
 	return b.(*breaker)
 }
 
+// What the fill script returns when it does not write, besides the
+// watermark that refused the value.
+const (
+	fillWritten      = 0
+	fillBadWatermark = -1 // the watermark is not a number
+	fillLeasePassed  = -2 // another holder has the lease
+	fillNewer        = -3 // the key holds a value made as late or later
+)
+
 // fill writes a value, unless the entity's watermark refuses it (a
 // tracked value whose watermark is at or after its creation would be
 // stale on arrival), the lease it was made under has passed to another
 // holder, whose value will be newer, or the key holds a value made as late
 // or later of the same type (read from its envelope's header): a fill
 // never replaces a newer value with an older one, while a value another
-// version of the type wrote, which this version cannot read, is replaced. A lease that merely expired does not
-// refuse it: a call slower than its lease still fills the key. It releases
-// its lease either way. It returns 0 when it wrote, -2 when the lease had
-// passed, -3 when a newer value was there, and otherwise the watermark
-// that refused the value (-1 for one that is not a number).
+// version of the type wrote, which this version cannot read, is replaced.
+// A lease that merely expired does not refuse it: a call slower than its
+// lease still fills the key. It releases its lease either way, and returns
+// one of the fill codes above, or the watermark that refused the value.
 // KEYS: value, then the watermark when tracked, then the lease when leased.
 // ARGV: bytes, ttl ms, created_at ms, "1" when tracked, the lease token or "".
-var fill = redis.NewScript(`
+var fill = redis.NewScript(fmt.Sprintf(`
+local WRITTEN, BAD_WATERMARK, LEASE_PASSED, NEWER = %d, %d, %d, %d
 if ARGV[5] ~= '' then
 	local lease = KEYS[#KEYS]
 	local holder = redis.call('GET', lease)
-	if holder and holder ~= ARGV[5] then return -2 end
+	if holder and holder ~= ARGV[5] then return LEASE_PASSED end
 	if holder then redis.call('DEL', lease) end
 end
 if ARGV[4] == '1' then
 	local wm = redis.call('GET', KEYS[2])
 	if wm then
 		local w = tonumber(wm)
-		if not w then return -1 end
+		if not w then return BAD_WATERMARK end
 		if w >= tonumber(ARGV[3]) then return math.floor(w) end
 	end
 end
@@ -93,13 +102,10 @@ local head = redis.call('GETRANGE', KEYS[1], 0, 19)
 if #head == 20 and string.sub(head, 1, 2) == 'gc' and string.sub(head, 13, 20) == string.sub(ARGV[1], 13, 20) then
 	local made = 0
 	for i = 5, 12 do made = made * 256 + string.byte(head, i) end
-	if made >= tonumber(ARGV[3]) then return -3 end
+	if made >= tonumber(ARGV[3]) then return NEWER end
 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return 0`)
-
-// fillNewer is what fill returns when the key held a newer value.
-const fillNewer = -3
+return WRITTEN`, fillWritten, fillBadWatermark, fillLeasePassed, fillNewer))
 
 // release deletes a lease if it is still the holder's.
 // KEYS: lease. ARGV: token.

@@ -30,9 +30,8 @@ type Writer struct {
 	h interface{ Sum64() uint64 }
 }
 
-// NewWriter returns a Writer. Its argument is not used; it goes with its
-// last caller.
-func NewWriter(bool) *Writer {
+// NewWriter returns a Writer.
+func NewWriter() *Writer {
 	h := fnv.New64a()
 	return &Writer{w: h, h: h}
 }
