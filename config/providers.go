@@ -7,7 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 
-	gcache "github.com/gcache-go/gcache/runtime"
+	"github.com/gcache-go/gcache/runtime"
 	"github.com/prometheus/client_golang/prometheus"
 )
 

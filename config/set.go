@@ -13,7 +13,7 @@ import (
 	"fmt"
 	"maps"
 
-	gcache "github.com/gcache-go/gcache/runtime"
+	"github.com/gcache-go/gcache/runtime"
 )
 
 // A Set is a map of use cases to their configs, as the Python library's

@@ -21,7 +21,7 @@ import (
 	"time"
 
 	"github.com/gcache-go/gcache/internal/redistest"
-	gcache "github.com/gcache-go/gcache/runtime"
+	"github.com/gcache-go/gcache/runtime"
 	"github.com/gcache-go/gcache/testdata/basic"
 	"github.com/gcache-go/gcache/testdata/collisions"
 	"github.com/gcache-go/gcache/testdata/embedded"

@@ -80,7 +80,7 @@ func groupImports(src []byte) ([]byte, error) {
 func packageName(f *model.File, path string) string {
 	switch path {
 	case runtimePath:
-		return "runtime"
+		return runtimeName
 	case "time", "context":
 		return path
 	}

@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/gcache-go/gcache/internal/clocktest"
-	gcache "github.com/gcache-go/gcache/runtime"
+	"github.com/gcache-go/gcache/runtime"
 	"github.com/gcache-go/gcache/testdata/features"
 	storesql "github.com/gcache-go/gcache/testdata/features/sql"
 	"github.com/prometheus/client_golang/prometheus"

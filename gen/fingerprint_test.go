@@ -6,7 +6,7 @@ import (
 	"reflect"
 	"testing"
 
-	gcache "github.com/gcache-go/gcache/runtime"
+	"github.com/gcache-go/gcache/runtime"
 	"github.com/gcache-go/gcache/testdata/basic"
 	"github.com/gcache-go/gcache/testdata/features"
 	"github.com/gcache-go/gcache/testdata/keys"

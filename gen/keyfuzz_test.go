@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	gcache "github.com/gcache-go/gcache/runtime"
+	"github.com/gcache-go/gcache/runtime"
 	"github.com/gcache-go/gcache/testdata/keyfuzz"
 	"github.com/prometheus/client_golang/prometheus"
 )

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	gcache "github.com/gcache-go/gcache/runtime"
+	"github.com/gcache-go/gcache/runtime"
 	"github.com/gcache-go/gcache/testdata/shop"
 	"github.com/gcache-go/gcache/testdata/shop/inventory"
 	"github.com/gcache-go/gcache/testdata/shop/orders"

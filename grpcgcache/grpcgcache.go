@@ -11,7 +11,7 @@ package grpcgcache
 import (
 	"context"
 
-	gcache "github.com/gcache-go/gcache/runtime"
+	"github.com/gcache-go/gcache/runtime"
 	"google.golang.org/grpc"
 )
 

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/gcache-go/gcache/grpcgcache"
-	gcache "github.com/gcache-go/gcache/runtime"
+	"github.com/gcache-go/gcache/runtime"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/types/known/emptypb"

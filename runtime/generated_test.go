@@ -1,4 +1,4 @@
-package runtime
+package gcache
 
 import (
 	"errors"
@@ -15,7 +15,7 @@ func TestInstanceName(t *testing.T) {
 		got, want string
 	}{
 		{InstanceName("repo.Repo.Load"), "repo.Repo.Load"},
-		{InstanceName("repo.Repo.Load", TypeName[instanceID](), TypeName[*instanceID]()), "repo.Repo.Load--runtime.instanceID---2Aruntime.instanceID"},
+		{InstanceName("repo.Repo.Load", TypeName[instanceID](), TypeName[*instanceID]()), "repo.Repo.Load--gcache.instanceID---2Agcache.instanceID"},
 		{InstanceName("R.M", TypeName[map[string][]int]()), "R.M--map-5Bstring-5D-5B-5Dint"},
 	} {
 		if tc.got != tc.want {

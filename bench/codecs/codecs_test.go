@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	gcache "github.com/gcache-go/gcache/runtime"
+	"github.com/gcache-go/gcache/runtime"
 	"github.com/vmihailenco/msgpack/v5"
 )
 

@@ -14,7 +14,7 @@ import (
 	ekostore "github.com/eko/gocache/lib/v4/store"
 	ekoredis "github.com/eko/gocache/store/redis/v4"
 	ekoristretto "github.com/eko/gocache/store/ristretto/v4"
-	gcache "github.com/gcache-go/gcache/runtime"
+	"github.com/gcache-go/gcache/runtime"
 	rediscache "github.com/go-redis/cache/v9"
 	"github.com/maypok86/otter/v2"
 	"github.com/prometheus/client_golang/prometheus"

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	gcache "github.com/gcache-go/gcache/runtime"
+	"github.com/gcache-go/gcache/runtime"
 )
 
 // newUser builds the value of user id as a database driver would: a new

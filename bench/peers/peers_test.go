@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	gcache "github.com/gcache-go/gcache/runtime"
+	"github.com/gcache-go/gcache/runtime"
 )
 
 // round is the round of run.sh this run is. Each round runs every

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/gcache-go/gcache/bench/scale/catalog"
-	gcache "github.com/gcache-go/gcache/runtime"
+	"github.com/gcache-go/gcache/runtime"
 )
 
 // database is the simulated database behind one instance: items kept in

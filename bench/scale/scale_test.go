@@ -20,7 +20,7 @@ import (
 	"github.com/gcache-go/gcache/bench/internal/redisinfo"
 	"github.com/gcache-go/gcache/bench/scale/catalog"
 	"github.com/gcache-go/gcache/internal/redistest"
-	gcache "github.com/gcache-go/gcache/runtime"
+	"github.com/gcache-go/gcache/runtime"
 	"github.com/redis/go-redis/v9"
 )
 

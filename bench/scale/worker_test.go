@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/gcache-go/gcache/bench/scale/catalog"
-	gcache "github.com/gcache-go/gcache/runtime"
+	"github.com/gcache-go/gcache/runtime"
 	"github.com/prometheus/client_golang/prometheus"
 )
 

@@ -11,7 +11,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/gcache-go/gcache/config"
-	gcache "github.com/gcache-go/gcache/runtime"
+	"github.com/gcache-go/gcache/runtime"
 )
 
 func (t *tool) config(ctx context.Context, args []string) error {

@@ -52,7 +52,7 @@ import (
 
 	"github.com/gcache-go/gcache/config"
 	"github.com/gcache-go/gcache/internal/events"
-	gcache "github.com/gcache-go/gcache/runtime"
+	"github.com/gcache-go/gcache/runtime"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 )

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/gcache-go/gcache/internal/redistest"
-	gcache "github.com/gcache-go/gcache/runtime"
+	"github.com/gcache-go/gcache/runtime"
 	"github.com/prometheus/client_golang/prometheus"
 )
 

@@ -29,7 +29,7 @@ import (
 	"strings"
 
 	"github.com/gcache-go/gcache/config"
-	gcache "github.com/gcache-go/gcache/runtime"
+	"github.com/gcache-go/gcache/runtime"
 	_ "github.com/jackc/pgx/v5/stdlib" // PostgreSQL
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"

@@ -22,7 +22,7 @@ import (
 
 	"github.com/gcache-go/gcache/config"
 	"github.com/gcache-go/gcache/internal/pgtest"
-	gcache "github.com/gcache-go/gcache/runtime"
+	"github.com/gcache-go/gcache/runtime"
 	"github.com/redis/go-redis/v9"
 )
 

@@ -6,7 +6,7 @@ import (
 	"context"
 	"time"
 
-	gcache "github.com/gcache-go/gcache/runtime"
+	"github.com/gcache-go/gcache/runtime"
 )
 
 // RepositoryCache is a caching decorator of Repository, made from its //gcache:

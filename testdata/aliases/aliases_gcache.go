@@ -7,7 +7,7 @@ import (
 	"io/fs"
 	"time"
 
-	gcache "github.com/gcache-go/gcache/runtime"
+	"github.com/gcache-go/gcache/runtime"
 	"github.com/gcache-go/gcache/testdata/embedded/base"
 )
 

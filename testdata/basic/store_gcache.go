@@ -6,7 +6,7 @@ import (
 	"context"
 	"time"
 
-	gcache "github.com/gcache-go/gcache/runtime"
+	"github.com/gcache-go/gcache/runtime"
 )
 
 // UserStoreCache is a caching decorator of UserStore, made from its //gcache:

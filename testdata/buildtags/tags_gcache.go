@@ -7,7 +7,7 @@ import (
 	"context"
 	"time"
 
-	gcache "github.com/gcache-go/gcache/runtime"
+	"github.com/gcache-go/gcache/runtime"
 )
 
 // HostCache is a caching decorator of Host, made from its //gcache:

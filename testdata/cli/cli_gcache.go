@@ -6,7 +6,7 @@ import (
 	"context"
 	"time"
 
-	gcache "github.com/gcache-go/gcache/runtime"
+	"github.com/gcache-go/gcache/runtime"
 )
 
 // ClockCache is a caching decorator of Clock, made from its //gcache:

@@ -8,7 +8,7 @@ import (
 	template2 "text/template"
 	"time"
 
-	gcache "github.com/gcache-go/gcache/runtime"
+	"github.com/gcache-go/gcache/runtime"
 )
 
 // RenderCache is a caching decorator of Render, made from its //gcache:

@@ -7,7 +7,7 @@ import (
 	"database/sql"
 	"time"
 
-	gcache "github.com/gcache-go/gcache/runtime"
+	"github.com/gcache-go/gcache/runtime"
 	sql2 "github.com/gcache-go/gcache/testdata/features/sql"
 )
 

@@ -6,7 +6,7 @@ import (
 	"context"
 	"time"
 
-	gcache "github.com/gcache-go/gcache/runtime"
+	"github.com/gcache-go/gcache/runtime"
 )
 
 // StoreCache is a caching decorator of Store, made from its //gcache:

@@ -7,7 +7,7 @@ import (
 	"net/netip"
 	"time"
 
-	gcache "github.com/gcache-go/gcache/runtime"
+	"github.com/gcache-go/gcache/runtime"
 )
 
 // KeysCache is a caching decorator of Keys, made from its //gcache:

@@ -8,7 +8,7 @@ import (
 	"net/url"
 	"time"
 
-	gcache "github.com/gcache-go/gcache/runtime"
+	"github.com/gcache-go/gcache/runtime"
 )
 
 // ShapesCache is a caching decorator of Shapes, made from its //gcache:

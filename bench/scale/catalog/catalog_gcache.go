@@ -6,7 +6,7 @@ import (
 	"context"
 	"time"
 
-	gcache "github.com/gcache-go/gcache/runtime"
+	"github.com/gcache-go/gcache/runtime"
 )
 
 // CatalogCache is a caching decorator of Catalog, made from its //gcache:

@@ -4,7 +4,7 @@ import (
 	"context"
 	"testing"
 
-	gcache "github.com/gcache-go/gcache/runtime"
+	"github.com/gcache-go/gcache/runtime"
 	"github.com/prometheus/client_golang/prometheus"
 )
 

@@ -7,7 +7,7 @@ import (
 	"example.com/shop/catalog"
 	"example.com/shop/inventory"
 	"example.com/shop/orders"
-	gcache "github.com/gcache-go/gcache/runtime"
+	"github.com/gcache-go/gcache/runtime"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
