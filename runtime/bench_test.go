@@ -2,6 +2,7 @@ package gcache
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strconv"
 	"testing"
@@ -286,4 +287,22 @@ func BenchmarkKeyBuild(b *testing.B) {
 		k = d.uc.Key(buf, n)
 	}
 	_ = k
+}
+
+// TestHotPathsAllocateNothing holds the budget of the hot paths in
+// allocations, which a benchmark reports but does not enforce: a disabled
+// call and a local hit, untracked and tracked, allocate nothing.
+func TestHotPathsAllocateNothing(t *testing.T) {
+	for _, tracked := range []bool{false, true} {
+		h := newHarness(t, Config{})
+		uc := useCase[*benchUser](t, h.c, UseCaseSpec{Name: fmt.Sprint("P", tracked), KeyType: "user_id", Tracked: tracked, Default: allLayers})
+		var s store = &decorator{next: &db{sampleUser(1)}, uc: uc}
+		on, off := Enable(context.Background()), context.Background()
+		s.SearchPosts(on, "123", 2)
+		for name, ctx := range map[string]context.Context{"local hit": on, "disabled call": off} {
+			if n := testing.AllocsPerRun(1000, func() { sink, _ = s.SearchPosts(ctx, "123", 2) }); n != 0 {
+				t.Errorf("tracked=%v: a %s allocates %v times", tracked, name, n)
+			}
+		}
+	}
 }

@@ -245,6 +245,14 @@ func (u *UseCase[T]) get(ctx context.Context, str string, idLen int, key Key, ne
 	if !local && !remote {
 		return newFn()(ctx)
 	}
+	return u.miss(ctx, str, idLen, key, cfg, local, remote, newFn)
+}
+
+// miss loads the value of a call that missed the local tier. It is apart
+// from get so that the plan, and the Key it points to, are made on a miss
+// only: taking the address of get's own Key would move it to the heap on
+// every call, hits included.
+func (u *UseCase[T]) miss(ctx context.Context, str string, idLen int, key Key, cfg *KeyConfig, local, remote bool, newFn func() func(context.Context) (T, error)) (T, error) {
 	if key.str == "" {
 		key = u.shape.keyOf(strings.Clone(str), idLen)
 	}
