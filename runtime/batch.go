@@ -60,7 +60,7 @@ func GetBatch[K comparable, T any](ctx context.Context, u *UseCase[T], ids []K, 
 		return out, nil
 	}
 	start := time.Now()
-	created, validated := u.c.started(ctx)
+	created, validated := u.c.started()
 	got, err := fn(ctx, missing)
 	u.called(start, err != nil, bt.remote)
 	if bt.local {
@@ -233,14 +233,28 @@ func (u *UseCase[T]) storeBatch(bt *batch[T], created, validated int64) {
 			u.filling.done(wKeys[j].str, r)
 		}
 	}
-	if !u.c.writes.add(func(ctx context.Context) { u.putBatch(ctx, ws, wKeys); done() }) {
+	if !u.c.writes.add(func(ctx context.Context) { u.putBatch(ctx, ws, wKeys, created, validated); done() }) {
 		done()
 		u.remoteError(errDropped, errBacklogFull)
 	}
 }
 
-// putBatch writes a batch's values to Redis in one pipeline.
-func (u *UseCase[T]) putBatch(ctx context.Context, ws []*write, keys []*Key) {
+// putBatch writes a batch's values, made by a call that began at created
+// (fleet ns) and validated (local ns), to Redis in one pipeline. It checks
+// again what storeBatch checked: this process may have learned, while the
+// write waited, of an invalidation or of a Redis that lost its watermarks.
+func (u *UseCase[T]) putBatch(ctx context.Context, ws []*write, keys []*Key, created, validated int64) {
+	var keptW []*write
+	var keptKeys []*Key
+	for j, w := range ws {
+		if !keys[j].Tracked || !u.c.wm.refuses(keys[j].entityKey(), created, validated) {
+			keptW, keptKeys = append(keptW, w), append(keptKeys, keys[j])
+		}
+	}
+	if len(keptW) == 0 {
+		return
+	}
+	ws, keys = keptW, keptKeys
 	refusedBy, err := u.c.remote.putMany(ctx, ws)
 	for j, wm := range refusedBy {
 		if wm > 0 {

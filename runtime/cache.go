@@ -80,7 +80,7 @@ func New(cfg Config) (*Cache, error) {
 		c.coarse = otter.NewCoarseClock(clockResolution)
 		c.clock = c.coarse
 	}
-	c.wm = newWatermarks(maxWatermarks, c.clk, cfg.OutageStaleness)
+	c.wm = newWatermarks(maxWatermarks, c.clk, cfg.OutageStaleness, cfg.WatermarkTTL)
 	client := cfg.RedisClient
 	if cfg.Redis != nil {
 		client, c.ownsRC = cfg.Redis.client(cfg.RedisTimeout), true

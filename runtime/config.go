@@ -66,13 +66,15 @@ type Config struct {
 	// WatermarkTTL is how long an invalidation is remembered; default 4h.
 	// Tracked entries never live longer than it in Redis.
 	WatermarkTTL time.Duration
-	// OutageStaleness is how old a tracked local entry may be, counted
-	// from when it was made or last checked against Redis, to be served
-	// while this instance cannot confirm that it hears every invalidation:
-	// while Redis is unreachable, or the event subscription is down or
-	// lagging. It keeps an outage of the cache from becoming a load spike
-	// on the database, at the price of entries up to this stale; the
-	// hits it serves are counted in gcache_outage_hit_counter_total.
+	// OutageStaleness bounds how stale a tracked local entry may be when
+	// it is served while this instance cannot confirm that it hears every
+	// invalidation: while Redis is unreachable, or the event subscription
+	// is down or lagging. Such an entry is served while it was made, or
+	// last checked against Redis, or this instance last knew it had heard
+	// every invalidation, within OutageStaleness: an invalidation it missed
+	// is ignored for at most that long. It keeps an outage of the cache
+	// from becoming a load spike on the database; the hits it serves are
+	// counted in gcache_outage_hit_counter_total.
 	// Default 1s. A negative value turns the outage mode off: tracked
 	// local entries are then served only while the events are current
 	// (to within 75 ms), and other reads go to Redis, or to the function.

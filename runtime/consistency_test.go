@@ -172,7 +172,7 @@ func TestJoinerAfterLostEventsLoadsAgain(t *testing.T) {
 // as stale: the trim raises its floor before it forgets an entity.
 func TestTrimNeverHidesAnInvalidation(t *testing.T) {
 	now := time.Unix(100, 0)
-	w := newWatermarks(8, fixedClock(&now), time.Second)
+	w := newWatermarks(8, fixedClock(&now), time.Second, time.Hour)
 	w.alwaysCurrent()
 	w.guard(time.Hour)
 	const entities = 40

@@ -95,14 +95,13 @@ type subscriber struct {
 	ps    *redis.PubSub // the current subscription, closed by stop
 	runID string        // of the server, to notice a restart
 	up    atomic.Bool   // subscribed to both channels
-	first chan struct{} // held by the call that measures the clock first
 
 	beats beats
 }
 
 func startSubscriber(c *Cache) *subscriber {
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &subscriber{c: c, cancel: cancel, done: make(chan struct{}), first: make(chan struct{}, 1),
+	s := &subscriber{c: c, cancel: cancel, done: make(chan struct{}),
 		heartbeat: c.cfg.KeyPrefix + ":gcache:heartbeat:" + newToken()}
 	var wg sync.WaitGroup
 	wg.Go(func() { s.run(ctx) })
@@ -252,20 +251,6 @@ func (s *subscriber) send(ctx context.Context) {
 	payload := s.beats.next(len(servers), s.c.clk.local())
 	for _, srv := range servers {
 		_ = srv.Publish(ctx, s.heartbeat, payload).Err()
-	}
-}
-
-// syncFirst measures the fleet clock unless it is known: one caller at a
-// time, the others waiting for it under their own ctx.
-func (s *subscriber) syncFirst(ctx context.Context) {
-	select {
-	case s.first <- struct{}{}:
-		defer func() { <-s.first }()
-	case <-ctx.Done():
-		return
-	}
-	if _, _, known := s.c.clk.fleet(); !known {
-		_ = s.sync(ctx)
 	}
 }
 

@@ -80,9 +80,8 @@ func (c *Cache) invalidate(ctx context.Context, keyType string, escapedIDs []str
 	}
 	inv := invalidation{keyType: keyType, ids: escapedIDs, at: c.clk.local() + int64(buffer)}
 	// The local view learns it first, on the late side of the clock.
-	wm := inv.watermark(c.clk)
 	for _, id := range escapedIDs {
-		c.wm.raiseOwn(c.entity(keyType, id), wm, inv.at, false)
+		c.wm.raiseOwn(c.entity(keyType, id), inv.at)
 	}
 	c.metrics.invalidation.WithLabelValues(keyType, Local.String()).Add(float64(len(escapedIDs)))
 	if c.remote == nil {
@@ -112,17 +111,6 @@ type invalidation struct {
 	at      int64    // local ns
 }
 
-// watermark returns the invalidation's watermark in fleet ns, on the late
-// side of the clock's error. Before the fleet clock is known it is the
-// local time: the watermark written to Redis is computed again then.
-func (inv *invalidation) watermark(clk *clock) int64 {
-	fleet, err, ok := clk.toFleet(inv.at)
-	if !ok {
-		return inv.at
-	}
-	return fleet + err
-}
-
 // sendWatermarks writes the watermarks of inv to Redis and announces them,
 // and feeds back into the local view any later watermark it finds there.
 // It counts its outcome.
@@ -134,12 +122,12 @@ func (c *Cache) sendWatermarks(ctx context.Context, inv invalidation) error {
 			return err
 		}
 	}
-	wm := inv.watermark(c.clk)
+	// The watermark, on the late side of the clock's error.
+	fleet, clockErr, _ := c.clk.toFleet(inv.at)
+	wm := fleet + clockErr
 	wmKeys := make([]string, len(inv.ids))
 	for i, id := range inv.ids {
-		entity := c.entity(inv.keyType, id)
-		c.wm.raiseOwn(entity, wm, inv.at, false)
-		wmKeys[i] = watermarkKey(entity)
+		wmKeys[i] = watermarkKey(c.entity(inv.keyType, id))
 	}
 	inForce, err := c.remote.raiseWatermarks(ctx, wmKeys, inv.ids, wm, c.cfg.WatermarkTTL+time.Duration(max(0, wm-c.fleetNow())), c.channel(), eventInvalidate+" "+inv.keyType)
 	landed := 0
@@ -149,7 +137,7 @@ func (c *Cache) sendWatermarks(ctx context.Context, inv invalidation) error {
 		}
 		landed++
 		entity := c.entity(inv.keyType, inv.ids[i])
-		c.wm.raiseOwn(entity, wm, inv.at, true)
+		c.wm.landOwn(entity, wm, inv.at)
 		if ms > wm/1e6 { // a later invalidation, from elsewhere
 			c.wm.raise(entity, msToNs(ms))
 		}

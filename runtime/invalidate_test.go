@@ -391,7 +391,7 @@ func fixedClock(now *time.Time) *clock {
 // so that forgetting an invalidation never revives a stale entry.
 func TestWatermarkTableForgetsSafely(t *testing.T) {
 	now := time.Unix(0, 0)
-	w := newWatermarks(8, fixedClock(&now), time.Second)
+	w := newWatermarks(8, fixedClock(&now), time.Second, time.Hour)
 	w.alwaysCurrent()
 	w.guard(time.Hour)
 	for i := range 50 {
@@ -414,9 +414,9 @@ func TestWatermarkTableForgetsSafely(t *testing.T) {
 		t.Error("an entry created after every forgotten watermark is stale")
 	}
 
-	// Expired watermarks go first and do not raise the read floor: the
-	// entries they guarded have expired.
-	x := newWatermarks(4, fixedClock(&now), time.Second)
+	// Expired watermarks go first, and raise the floor only to their own
+	// time: every entry stored before it has expired.
+	x := newWatermarks(4, fixedClock(&now), time.Second, time.Hour)
 	x.alwaysCurrent()
 	x.guard(time.Minute)
 	for i := range 4 {
@@ -424,14 +424,41 @@ func TestWatermarkTableForgetsSafely(t *testing.T) {
 	}
 	now = now.Add(2 * time.Minute)
 	x.raise("{new}", now.UnixNano())
-	if x.floor.Load() != 0 || x.count.Load() != 1 {
-		t.Errorf("after expiry: floor %d, %d watermarks; want 0 and 1", x.floor.Load(), x.count.Load())
+	if x.floor.Load() != 3 || x.count.Load() != 1 {
+		t.Errorf("after expiry: floor %d, %d watermarks; want 3 and 1", x.floor.Load(), x.count.Load())
 	}
-	if x.storable("{old0}", 2, 2, 2) {
-		t.Error("a load that began before a forgotten watermark may store its value")
+	if x.check("{old0}", 2, 2, 2) != stale {
+		t.Error("a load that began before a forgotten watermark is served")
 	}
-	if !x.storable("{old0}", 4, 4, 4) {
-		t.Error("a load that began after every forgotten watermark may not store its value")
+	if x.check("{old0}", 4, 4, 4) == stale {
+		t.Error("a load that began after every forgotten watermark is not served")
+	}
+
+	// An own invalidation that has not reached Redis is kept past its
+	// local entries (Redis may hand out what it invalidates), and
+	// forgotten last; forgetting it makes every value made before it
+	// stale.
+	y := newWatermarks(4, fixedClock(&now), time.Second, time.Hour)
+	y.alwaysCurrent()
+	base := now.UnixNano()
+	y.raiseOwn("{own}", base)
+	for i := range 4 {
+		y.raise(fmt.Sprint("{e", i, "}"), base+int64(i+1))
+	}
+	if _, ok := y.entries.GetIfPresent("{own}"); !ok {
+		t.Fatal("an own invalidation not in Redis was forgotten before those in Redis")
+	}
+	for i := range 4 {
+		y.raiseOwn(fmt.Sprint("{own", i, "}"), base+int64(10+i))
+	}
+	if _, ok := y.entries.GetIfPresent("{own}"); ok {
+		t.Fatal("the oldest own invalidation was kept past the bound")
+	}
+	if y.check("{other}", base, base+100, base+100) != stale || !y.refuses("{other}", base, base+100) {
+		t.Error("a value made before a forgotten own invalidation is served or written")
+	}
+	if y.check("{other}", base+11, base+100, base+100) == stale {
+		t.Error("a value made after every forgotten own invalidation is stale")
 	}
 }
 

@@ -119,7 +119,7 @@ func (u *UseCase[T]) fromRemote(ctx context.Context, p *plan, l *lease, newFn fu
 // is not counted as the function's error.
 func (u *UseCase[T]) produce(ctx context.Context, p *plan, fn func(context.Context) (T, error)) (loaded[T], error) {
 	var res loaded[T]
-	res.created, res.validated = u.c.started(ctx)
+	res.created, res.validated = u.c.started()
 	start := time.Now()
 	v, err := fn(ctx)
 	res.negative = err != nil && u.isNegative(err, p.cfg)
@@ -135,15 +135,10 @@ func (u *UseCase[T]) produce(ctx context.Context, p *plan, fn func(context.Conte
 
 // started returns the created_at (fleet ns, early by the clock's error)
 // and the local time of a call that starts now. Before the fleet clock is
-// known, it learns it, under the call's Redis deadline; when it cannot,
-// created_at is 0, older than any watermark: the value is of no use to a
-// tracked read.
-func (c *Cache) started(ctx context.Context) (created, local int64) {
-	if _, _, known := c.clk.fleet(); !known && c.sub != nil {
-		ctx, cancel := c.redisContext(ctx)
-		c.sub.syncFirst(ctx)
-		cancel()
-	}
+// known (the subscriber measures it as soon as Redis answers), created_at
+// is 0, older than any watermark: the call does not wait for Redis a
+// second time, and its value is of no use to a tracked read elsewhere.
+func (c *Cache) started() (created, local int64) {
 	local = c.clk.local()
 	if fleet, err, ok := c.clk.toFleet(local); ok {
 		created = fleet - err
@@ -266,14 +261,11 @@ func (u *UseCase[T]) releaseLater(l lease) {
 // lease l when this instance holds one, unless this instance knows it to
 // be stale: the Redis script checks Redis's watermark, this process its
 // own, which may be ahead (an invalidation still to be written, a Redis
-// that restarted without its watermarks).
+// that restarted without its watermarks). This process checks last thing
+// before the write, after encoding.
 func (u *UseCase[T]) fill(ctx context.Context, key *Key, cfg *KeyConfig, res loaded[T], l lease) {
-	if key.Tracked && u.c.wm.refuses(key.entityKey(), res.created, res.validated) {
-		u.releaseLease(ctx, l)
-		return
-	}
 	w := u.write(key, res, cfg)
-	if w == nil {
+	if w == nil || key.Tracked && u.c.wm.refuses(key.entityKey(), res.created, res.validated) {
 		u.releaseLease(ctx, l)
 		return
 	}

@@ -47,7 +47,7 @@ func (u *UseCase[T]) setLocal(p *plan, res loaded[T]) {
 		e.refreshAt = refreshPoint(p.cfg, u.origin(res), p.remote)
 	}
 	if p.key.Tracked {
-		if !u.c.wm.storable(p.key.entityKey(), res.created, res.validated, u.c.clk.local()) {
+		if u.c.wm.check(p.key.entityKey(), res.created, res.validated, u.c.clk.local()) == stale {
 			return
 		}
 		e.ttl = min(e.ttl, u.c.cfg.WatermarkTTL)

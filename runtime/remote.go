@@ -380,24 +380,31 @@ func (r *remote) raiseWatermarks(ctx context.Context, wmKeys, ids []string, ns i
 		})
 		return inForce, err
 	}
-	event := eventHead
-	for _, id := range ids {
-		event += " " + id + " " + strconv.FormatInt(ns, 10)
-	}
+	// The watermarks first, then, in a round trip of its own, the event
+	// of those that landed: a cluster sends a pipeline's commands to its
+	// nodes at once, and an event that outran its watermark would have
+	// the others take a read from before it as checked against it.
 	cmds := make([]*redis.Cmd, len(wmKeys))
 	err = r.callBatch(ctx, func(ctx context.Context) error {
 		return r.pipelineScripts(ctx, func(p redis.Pipeliner, eval evalFunc) {
 			for i, k := range wmKeys {
 				cmds[i] = eval(raiseWatermarks, ctx, p, []string{k}, args("", ids[i:i+1])...)
 			}
-			p.Publish(ctx, channel, event)
 		})
 	})
+	event := eventHead
 	for i, c := range cmds {
-		if c != nil {
-			if vals, err := c.Int64Slice(); err == nil && len(vals) == 1 {
-				inForce[i] = vals[0]
-			}
+		if c == nil {
+			continue
+		}
+		if vals, err := c.Int64Slice(); err == nil && len(vals) == 1 && vals[0] != 0 {
+			inForce[i] = vals[0]
+			event += " " + ids[i] + " " + strconv.FormatInt(ns, 10)
+		}
+	}
+	if event != eventHead {
+		if perr := r.publish(ctx, channel, event); err == nil {
+			err = perr
 		}
 	}
 	return inForce, err
@@ -485,13 +492,27 @@ func (r *remote) timeAndRunID(ctx context.Context, runID bool) (t time.Time, id 
 	if r.cluster == nil {
 		return timeAndRunID(ctx, r.client, runID)
 	}
+	// The time from the first master that answers; with runID, the run
+	// ids of every master, any of which may restart without its
+	// watermarks: one that restarts, changes or does not answer changes
+	// the whole.
 	err = errors.New("gcache: no cluster master answers")
+	var ids []string
 	for _, m := range r.masterClients(ctx) {
-		if t, id, err = timeAndRunID(ctx, m, runID); err == nil {
+		mt, mid, merr := timeAndRunID(ctx, m, runID)
+		if merr != nil {
+			ids = append(ids, m.Options().Addr+"=?")
+			continue
+		}
+		if t.IsZero() {
+			t, err = mt, nil
+		}
+		if !runID {
 			break
 		}
+		ids = append(ids, m.Options().Addr+"="+mid)
 	}
-	return t, id, err
+	return t, strings.Join(ids, ","), err
 }
 
 func timeAndRunID(ctx context.Context, c redis.Cmdable, withRunID bool) (time.Time, string, error) {

@@ -20,7 +20,8 @@ const (
 // retries writes again, in the background, the watermarks that failed to
 // reach Redis: per entity, the latest; in one round trip per key type and
 // attempt; until they land, or until no entry they guard can exist any
-// more (Config.WatermarkTTL after the invalidation). Close flushes them
+// more (Config.WatermarkTTL after the latest invalidation of the entity,
+// its future buffer included). Close flushes them
 // within Config.CloseTimeout.
 type retries struct {
 	c    *Cache
@@ -128,7 +129,9 @@ func (r *retries) attempt(ctx context.Context) bool {
 	byType := map[string][]*retry{}
 	r.mu.Lock()
 	for entity, p := range r.pending {
-		if now-p.failed > keep {
+		// Entries made before the invalidation's time (its future buffer
+		// included) live up to WatermarkTTL past it.
+		if now-p.at > keep {
 			delete(r.pending, entity)
 			r.c.metrics.retried(p.keyType, retryExpired, 1)
 			continue

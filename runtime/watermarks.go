@@ -55,13 +55,18 @@ type watermarks struct {
 	keepFor atomic.Int64 // ns
 
 	// floor is a local time at or before which a tracked entry last
-	// known fresh may have missed an invalidation: the end of the last gap
+	// known fresh may have missed an invalidation, and a load that began
+	// may have been running when one was known: the end of the last gap
 	// in the events, or the newest watermark trim forgot.
 	floor atomic.Int64
-	// storeFloor is floor, or the newest watermark forgotten because it
-	// expired (local ns): a load that began before it may have been
-	// running when it was known, so its value is not stored.
-	storeFloor atomic.Int64
+	// unlanded is the newest of this process's own invalidations that
+	// trim forgot before they reached Redis (fleet ns): neither this table
+	// nor Redis holds them, so a value made at or before it is stale, from
+	// either tier, and is not written to Redis.
+	unlanded atomic.Int64
+	// keepUnlanded is how long an invalidation that has not reached Redis
+	// is kept: as long as it is written again, Config.WatermarkTTL.
+	keepUnlanded int64
 	// lost is when Redis last lost, or may have lost, its watermarks
 	// (local ns): it restarted, failed over, or the subscription dropped
 	// and it is not known yet whether it restarted. A value whose call
@@ -77,7 +82,12 @@ type watermarks struct {
 }
 
 type watermark struct {
-	ns      int64 // the latest invalidation, fleet ns
+	ns int64 // the latest invalidation, fleet ns
+	// at is the local time of this process's own invalidation made before
+	// the fleet clock was known, 0 when there is none: it is mapped onto
+	// the fleet clock once that is known, and until then every value of
+	// the entity is stale.
+	at      int64
 	expires int64 // local ns; when no entry it guards can be alive any more
 	// landed is whether every invalidation this process knows of is in
 	// Redis, and freshAfter the local time after which a value last known
@@ -100,13 +110,28 @@ const (
 	outageFresh           // served by the outage mode alone
 )
 
-func newWatermarks(size int, clk *clock, outage time.Duration) *watermarks {
+func newWatermarks(size int, clk *clock, outage, keepUnlanded time.Duration) *watermarks {
 	return &watermarks{
-		max:     size,
-		clk:     clk,
-		entries: otter.Must(&otter.Options[string, *watermark]{InitialCapacity: 1024}),
-		outage:  int64(max(outage, eventLag)),
+		max:          size,
+		clk:          clk,
+		entries:      otter.Must(&otter.Options[string, *watermark]{InitialCapacity: 1024}),
+		outage:       int64(max(outage, eventLag)),
+		keepUnlanded: int64(keepUnlanded),
 	}
+}
+
+// latest returns the watermark's time in fleet ns, with an own
+// invalidation made before the fleet clock was known mapped onto it; when
+// the clock is still unknown, the latest time there is.
+func (wm *watermark) latest(clk *clock) int64 {
+	if wm.at == 0 {
+		return wm.ns
+	}
+	fleet, err, ok := clk.toFleet(wm.at)
+	if !ok {
+		return math.MaxInt64
+	}
+	return max(wm.ns, fleet+err)
 }
 
 // alwaysCurrent marks the view as current for good: no other instance can
@@ -121,10 +146,10 @@ func (w *watermarks) alwaysCurrent() { w.asOf.Store(math.MaxInt64) }
 func (w *watermarks) check(entity string, created, validated, now int64) freshness {
 	// The entity before the floors: trim raises the floors before it
 	// forgets an entity, so one of the two is always seen.
-	if wm, ok := w.entries.GetIfPresent(entity); ok && wm.ns >= created && !(wm.landed && validated > wm.freshAfter) {
+	if wm, ok := w.entries.GetIfPresent(entity); ok && wm.latest(w.clk) >= created && !w.checkedAgainst(wm, validated) {
 		return stale
 	}
-	if validated <= w.floor.Load() {
+	if validated <= w.floor.Load() || created <= w.unlanded.Load() {
 		return stale
 	}
 	if age := now - max(validated, w.asOf.Load()); age > int64(eventLag) {
@@ -136,10 +161,12 @@ func (w *watermarks) check(entity string, created, validated, now int64) freshne
 	return fresh
 }
 
-// storable reports whether a tracked value may be stored, in either tier;
-// see check.
-func (w *watermarks) storable(entity string, created, validated, now int64) bool {
-	return validated > w.storeFloor.Load() && w.check(entity, created, validated, now) != stale
+// checkedAgainst reports whether a value last known fresh at validated
+// (local ns) was checked against wm by Redis: wm is in Redis, the value
+// was read there after it landed, and Redis has not lost its watermarks
+// since.
+func (w *watermarks) checkedAgainst(wm *watermark, validated int64) bool {
+	return wm.landed && validated > wm.freshAfter && wm.freshAfter > w.lost.Load()
 }
 
 // refuses reports whether a tracked value must not be written to Redis: a
@@ -148,14 +175,14 @@ func (w *watermarks) storable(entity string, created, validated, now int64) bool
 // not have reached Redis yet) or before Redis may have lost its
 // watermarks. Redis checks its own watermark as it writes.
 func (w *watermarks) refuses(entity string, created, validated int64) bool {
-	return w.invalidatedSince(entity, created) || validated <= w.lost.Load()
+	return w.invalidatedSince(entity, created) || validated <= w.lost.Load() || created <= w.unlanded.Load()
 }
 
 // invalidatedSince reports whether this process knows of an invalidation
 // of entity at or after ns (fleet).
 func (w *watermarks) invalidatedSince(entity string, ns int64) bool {
 	wm, ok := w.entries.GetIfPresent(entity)
-	return ok && wm.ns >= ns
+	return ok && wm.latest(w.clk) >= ns
 }
 
 // guard records that a tracked local entry may live for ttl, so that
@@ -164,35 +191,60 @@ func (w *watermarks) guard(ttl time.Duration) { raiseTo(&w.keepFor, int64(ttl+ke
 
 // raise records an invalidation of entity at ns (fleet) that is in Redis:
 // announced by the instance that wrote it, or read there.
-func (w *watermarks) raise(entity string, ns int64) { w.set(entity, ns, true, w.localOf(ns)) }
-
-// raiseOwn records an invalidation of this process's own, made at local
-// time at (its future buffer included), of entity at ns (fleet); landed
-// tells whether it is in Redis yet.
-func (w *watermarks) raiseOwn(entity string, ns, at int64, landed bool) {
-	w.set(entity, ns, landed, at)
+func (w *watermarks) raise(entity string, ns int64) {
+	w.set(entity, &watermark{ns: ns, landed: true, freshAfter: w.localOf(ns)})
 }
 
-// set records an invalidation of entity at ns (fleet), which passed at
-// local time until; landed tells whether it is in Redis.
-func (w *watermarks) set(entity string, ns int64, landed bool, until int64) {
+// raiseOwn records an invalidation of this process's own, made at local
+// time at (its future buffer included), that is not in Redis yet.
+func (w *watermarks) raiseOwn(entity string, at int64) {
+	w.set(entity, &watermark{at: at, freshAfter: at})
+}
+
+// landOwn records that this process's own invalidation made at local time
+// at reached Redis as the watermark ns (fleet).
+func (w *watermarks) landOwn(entity string, ns, at int64) {
+	w.set(entity, &watermark{ns: ns, landed: true, freshAfter: at})
+}
+
+// set records the invalidation nw of entity.
+func (w *watermarks) set(entity string, nw *watermark) {
 	w.writeMu.Lock()
 	defer w.writeMu.Unlock()
 	now := w.clk.local()
-	nw := &watermark{ns: ns, landed: landed, freshAfter: max(now, until)}
+	nw.freshAfter = max(nw.freshAfter, now)
+	w.fold(nw)
 	old, found := w.entries.GetIfPresent(entity)
 	if found {
+		prev := *old
+		w.fold(&prev)
 		// An invalidation with an earlier watermark may still be a later
 		// one, taken with a smaller error: it is no more in Redis than
 		// the one before unless it is at least as late.
-		nw.ns = max(old.ns, ns)
-		nw.landed = landed && (old.landed || ns >= old.ns)
-		nw.freshAfter = max(nw.freshAfter, old.freshAfter)
+		nw.landed = nw.landed && (prev.landed || nw.ns >= prev.ns) && prev.at == 0
+		nw.ns = max(prev.ns, nw.ns)
+		nw.at = max(prev.at, nw.at)
+		nw.freshAfter = max(nw.freshAfter, prev.freshAfter)
 	}
-	nw.expires = max(w.clk.toLocal(nw.ns), now) + w.keepFor.Load()
+	keep := w.keepFor.Load()
+	if !nw.landed {
+		keep = max(keep, w.keepUnlanded)
+	}
+	nw.expires = max(w.clk.toLocal(nw.ns), nw.at, now) + keep
 	w.entries.Set(entity, nw)
 	if !found && w.count.Add(1) > int64(w.max) {
 		w.trim(now)
+	}
+}
+
+// fold maps wm's own invalidation made before the fleet clock was known
+// onto it, once it is.
+func (w *watermarks) fold(wm *watermark) {
+	if wm.at == 0 {
+		return
+	}
+	if fleet, err, ok := w.clk.toFleet(wm.at); ok {
+		wm.ns, wm.at = max(wm.ns, fleet+err), 0
 	}
 }
 
@@ -206,8 +258,11 @@ func (w *watermarks) raiseMs(entity string, ms int64) {
 }
 
 // trim shrinks the table to three quarters of its bound: expired
-// watermarks first, then the oldest. Each floor is raised before the
-// entity it stands for is forgotten. Callers hold writeMu.
+// watermarks first, then the oldest of those in Redis, then the oldest of
+// this process's own that are not. Each floor is raised before the entity
+// it stands for is forgotten. Own invalidations made before the fleet
+// clock was known stay until it is: nothing orders them. Callers hold
+// writeMu.
 func (w *watermarks) trim(now int64) {
 	type item struct {
 		entity string
@@ -215,26 +270,44 @@ func (w *watermarks) trim(now int64) {
 	}
 	var live []item
 	for entity, wm := range w.entries.All() {
-		if wm.expires < now {
-			raiseTo(&w.storeFloor, w.localOf(wm.ns))
-			w.entries.Invalidate(entity)
-			w.count.Add(-1)
-		} else {
-			live = append(live, item{entity, wm})
+		switch {
+		case wm.at != 0:
+		case wm.expires < now:
+			w.forget(entity, wm)
+			continue
 		}
+		live = append(live, item{entity, wm})
 	}
 	target := w.max * 3 / 4
 	if len(live) <= target {
 		return
 	}
-	sort.Slice(live, func(i, j int) bool { return live[i].wm.ns < live[j].wm.ns })
-	forget := live[:len(live)-target]
-	w.gap(w.localOf(forget[len(forget)-1].wm.ns))
-	for _, it := range forget {
-		w.entries.Invalidate(it.entity)
-		w.count.Add(-1)
-		hook(&hooks.forget, func(f func()) { f() })
+	sort.Slice(live, func(i, j int) bool {
+		a, b := live[i].wm, live[j].wm
+		if a.landed != b.landed {
+			return a.landed
+		}
+		return a.at == 0 && (b.at != 0 || a.ns < b.ns)
+	})
+	for _, it := range live[:len(live)-target] {
+		if it.wm.at != 0 {
+			return
+		}
+		w.forget(it.entity, it.wm)
 	}
+}
+
+// forget drops entity's watermark wm from the table, raising the floor
+// that stands for it first. Callers hold writeMu.
+func (w *watermarks) forget(entity string, wm *watermark) {
+	if wm.landed {
+		w.gap(w.localOf(wm.ns))
+	} else {
+		raiseTo(&w.unlanded, wm.ns)
+	}
+	w.entries.Invalidate(entity)
+	w.count.Add(-1)
+	hook(&hooks.forget, func(f func()) { f() })
 }
 
 // localOf returns the latest local time a fleet time may stand for.
@@ -252,11 +325,8 @@ func (w *watermarks) current(now int64) bool { return now-w.asOf.Load() <= int64
 
 // gap records a gap in the events that ended at local time ns: every
 // tracked entry last known fresh at or before it is stale, and no value
-// of a load that began before it is stored.
-func (w *watermarks) gap(ns int64) {
-	raiseTo(&w.storeFloor, ns)
-	raiseTo(&w.floor, ns)
-}
+// of a load that began before it is served or stored.
+func (w *watermarks) gap(ns int64) { raiseTo(&w.floor, ns) }
 
 // heard records that every event sent before local time ns has arrived.
 func (w *watermarks) heard(ns int64) { raiseTo(&w.asOf, ns) }
