@@ -39,28 +39,11 @@ func (h *holdingHandler) Handle(_ context.Context, r slog.Record) error {
 func (h *holdingHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
 func (h *holdingHandler) WithGroup(string) slog.Handler      { return h }
 
-// TestReviewClusterMasterRestartIsNotALoss breaks guarantee 7 on a Redis
-// Cluster ("Redis restarting empty (run id changes) ... is treated as lost
-// watermarks: values whose call began before are not written to Redis,
-// and tracked local entries checked before are dropped"), and through it
-// guarantee 2 on the instance that invalidated.
-//
-// Root cause: an instance notices lost watermarks only through its own
-// subscription ending (subscriber.session's deferred lose) and through
-// the run id of the ONE server it measures the clock on
-// (remote.timeAndRunID: on a cluster, the first master by address). A
-// cluster master that holds neither the subscription nor that run id
-// restarts empty unnoticed: lost and the floor never move, so a write
-// whose call began before the restart lands there, without the watermark
-// the restart took, and every instance goes on judging reads from that
-// master as if Redis still held its watermarks (the landed exception of
-// watermarks.check).
-//
-// The writing instance's subscriber is held back (a starved process) so
-// that the event of the invalidation reaches it only later, as it may; on
-// a single server the same sequence is caught by the run id within a
-// second ("single", a passing check).
-func TestReviewClusterMasterRestartIsNotALoss(t *testing.T) {
+// TestClusterMasterRestartIsALoss: on a Redis Cluster, any master restarting empty is noticed as lost
+// watermarks: a write whose call began before it is not written there, and
+// the instance that invalidated reads the new value. Only the run id of the
+// master the clock was measured on used to be watched.
+func TestClusterMasterRestartIsALoss(t *testing.T) {
 	t.Run("single", func(t *testing.T) {
 		srv := redistest.Start(t)
 		restartWhileAWriteWaits(t, []string{srv.Addr()}, nil, func(string) *redistest.Server { return srv }, srv.Client())
@@ -78,7 +61,7 @@ func TestReviewClusterMasterRestartIsNotALoss(t *testing.T) {
 }
 
 // restartWhileAWriteWaits runs the sequence of
-// TestReviewClusterMasterRestartIsNotALoss on the Redis at addrs;
+// TestClusterMasterRestartIsALoss on the Redis at addrs;
 // first is, on a cluster, the master that holds the subscriptions and
 // tells the run id; serverOf returns the server that holds a key; admin
 // reaches them all.

@@ -18,24 +18,10 @@ func retryGivenUp(t *testing.T, h *harness) time.Time {
 	return time.Now()
 }
 
-// TestReviewRetryOfLaterInvalidationExpiresWithTheFirst breaks the
-// retried-invalidation guarantee ("the Cache then writes it again in the
-// background until it lands (or WatermarkTTL passes)"; Invalidate's doc:
-// "until no entry it guards can exist any more"), and with it guarantee 3
-// for the other instances, which may serve the old value until the retry
-// lands: it never does.
-//
-// Root cause: retries.add deduplicates per entity keeping the later
-// invalidation time (at) but the FIRST failure time (failed), and
-// retries.attempt expires a retry when now-failed > WatermarkTTL. A
-// second invalidation of an entity that failed while the first was still
-// pending is given up WatermarkTTL after the first one, though entries it
-// guards (made between the two, living up to WatermarkTTL) can exist for
-// up to WatermarkTTL after the second.
-//
-// Fault: Redis frozen (SIGSTOP) for the whole test, so that every attempt
-// fails.
-func TestReviewRetryOfLaterInvalidationExpiresWithTheFirst(t *testing.T) {
+// TestRetryExpiresWithTheLatestInvalidation: a second failed invalidation of an entity whose first is still retried
+// is retried for WatermarkTTL after the second, not the first. The retry
+// used to expire from the first failure.
+func TestRetryExpiresWithTheLatestInvalidation(t *testing.T) {
 	const ttl = 3 * time.Second
 	srv := redistest.Start(t)
 	h := newHarness(t, Config{Redis: &RedisConfig{Addrs: []string{srv.Addr()}}, WatermarkTTL: ttl, RedisTimeout: 50 * time.Millisecond})
@@ -61,15 +47,10 @@ func TestReviewRetryOfLaterInvalidationExpiresWithTheFirst(t *testing.T) {
 	}
 }
 
-// TestReviewRetryWithFutureBufferExpiresBeforeItsTime is the same gap
-// with one invalidation: WithFutureBuffer(d) sets the watermark d ahead,
-// so that values made until then are stale too, and such values live up
-// to WatermarkTTL after it; the retry is still given up WatermarkTTL
-// after the failure, before the watermark's own time has even come.
-//
-// Root cause: retries.attempt counts expiry from retry.failed, not from
-// retry.at (which includes the buffer).
-func TestReviewRetryWithFutureBufferExpiresBeforeItsTime(t *testing.T) {
+// TestRetryKeepsAFutureBuffer: a failed invalidation with a future buffer is retried until
+// WatermarkTTL past the watermark's own time, buffer included. The retry
+// used to expire WatermarkTTL after the failure.
+func TestRetryKeepsAFutureBuffer(t *testing.T) {
 	const ttl = 2 * time.Second
 	const buffer = 4 * time.Second
 	srv := redistest.Start(t)

@@ -8,26 +8,11 @@ import (
 	"github.com/gcache-go/gcache/internal/redistest"
 )
 
-// TestReviewRedisBudgetSpentTwiceBeforeTheClockIsKnown breaks guarantee 4
-// ("the Redis part of a call takes at most RedisTimeout and at most half
-// of the caller's remaining deadline") for every miss of a Cache that
-// started while Redis was hung, until Redis answers.
-//
-// Root cause: a miss spends the budget twice. getRemote bounds its read
-// with redisContext (min(RedisTimeout, half the time left)); then
-// produce calls Cache.started, which, while the fleet clock is unknown,
-// measures it under a second redisContext computed afresh from what is
-// left (syncFirst -> sync -> measure). The two waits add up: 2 x
-// RedisTimeout, or 1/2 + 1/4 of the caller's deadline. The clock
-// measurement (remote.timeAndRunID) also bypasses the breaker, so the
-// breaker opening does not end the second wait. (GetBatch, which calls
-// started after lookupBatch's read, does the same.)
-//
-// Fault: Redis frozen (SIGSTOP) before the Cache is created. The time
-// the function is called at is measured; each bound is checked with a
-// margin of half the extra wait the defect causes, so that scheduling
-// noise cannot decide the outcome.
-func TestReviewRedisBudgetSpentTwiceBeforeTheClockIsKnown(t *testing.T) {
+// TestCallWaitsForRedisOnceBeforeTheClockIsKnown: a Cache that starts while Redis is hung (SIGSTOP) spends the Redis
+// budget of a miss once: the function is called within min(RedisTimeout,
+// half the caller's deadline) of the call's start. A call used to measure
+// the fleet clock after its read had failed, under a second budget.
+func TestCallWaitsForRedisOnceBeforeTheClockIsKnown(t *testing.T) {
 	for _, tc := range []struct {
 		name         string
 		redisTimeout time.Duration

@@ -9,30 +9,12 @@ import (
 	"github.com/gcache-go/gcache/internal/redistest"
 )
 
-// TestReviewInvalidateBeforeTheClockIsKnown breaks guarantees 1 and 3 on
-// a host whose clock is behind Redis's: an Invalidate that fails before
-// this instance has learned the fleet clock leaves the instance serving
-// the old value from Redis.
-//
-// Root cause: Cache.invalidate records the invalidation in this
-// process's table at inv.watermark(c.clk), which before the first
-// measurement is inv.at, the LOCAL time, stored as if it were a fleet
-// time (invalidation.watermark: "Before the fleet clock is known it is
-// the local time"). With the host 5 s behind Redis, the table's watermark
-// is 5 s early: a value another instance made (created on Redis's clock)
-// up to 5 s before the invalidation reads as made after it. The retry
-// computes the right watermark, but only once it runs; until it lands,
-// the instance's own table is all that stands between it and the old
-// value in Redis (the failed watermark is not there), and it lets it
-// through. Guarantee 3: "the invalidating instance never serves the old
-// value again (either tier)"; guarantee 1: "host clock skew does not
-// matter".
-//
-// Faults: Redis frozen (SIGSTOP) from before the instance starts, so that
-// it cannot measure the clock and the watermark write fails; a skewed
-// Config.Clock. The read is made while the retry loop sleeps between two
-// attempts (it has just counted a failure).
-func TestReviewInvalidateBeforeTheClockIsKnown(t *testing.T) {
+// TestInvalidateBeforeTheClockIsKnownIsHonoured: an Invalidate that fails before the instance has learned the fleet clock
+// (Redis frozen from its start, the host's clock 5 s behind Redis's) leaves
+// the instance serving none of the entity's older values, while the retry
+// waits. Its table used to hold the watermark at the local time, as if it
+// were Redis's, 5 s early.
+func TestInvalidateBeforeTheClockIsKnownIsHonoured(t *testing.T) {
 	srv := redistest.Start(t)
 	writer := newHarness(t, Config{Redis: &RedisConfig{Addrs: []string{srv.Addr()}}})
 	writer.waitLive()
@@ -82,24 +64,12 @@ func TestReviewInvalidateBeforeTheClockIsKnown(t *testing.T) {
 	}
 }
 
-// TestReviewSteppedConfigClockMovesTheFleetClock breaks guarantee 1
-// ("created_at and watermarks are on Redis's clock ...; host clock skew
-// does not matter") and through it guarantee 2, for an instance whose
-// Config.Clock (the instance's local clock, the documented way to model a
-// skewed host) is stepped after the Cache started, as NTP steps a host's
-// clock.
-//
-// Root cause: clock.measure keeps, for a Config.Clock, "the offset
-// measured first ... for good" (the `cur != nil && c.custom` case), and
-// toFleet adds no drift for it: the fleet clock then follows every step of
-// the local clock instead of Redis's. Instance A's clock steps 5 s ahead;
-// its created_at values are 5 s late, so a call that began before B's
-// invalidation reads as begun after it, on A (which stores it locally), in
-// the fill script (which writes it to Redis), and on B (which reads it
-// from Redis). Without a Config.Clock a stepped host clock cannot do this
-// (the local clock is monotonic); with one, the skew the guarantee says
-// does not matter decides what is stale.
-func TestReviewSteppedConfigClockMovesTheFleetClock(t *testing.T) {
+// TestSteppedClockIsCaught: a Config.Clock stepped 5 s ahead after the Cache started, as NTP steps a
+// host's clock, is caught by the next measurement: a call that began before
+// another instance's invalidation is not served after it, by either
+// instance. The offset measured first used to hold for good, so the fleet
+// clock followed the step.
+func TestSteppedClockIsCaught(t *testing.T) {
 	var step atomic.Int64
 	a := withRedis(t, Config{Clock: func() time.Time { return time.Now().Add(time.Duration(step.Load())) }})
 	b := newHarness(t, Config{Redis: &RedisConfig{Addrs: []string{a.redis.Addr()}}})

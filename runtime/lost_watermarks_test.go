@@ -9,26 +9,13 @@ import (
 	"github.com/gcache-go/gcache/internal/redistest"
 )
 
-// TestReviewFailoverThatLostTheWatermark breaks guarantees 2 and 7 on the
-// invalidating instance itself: after Invalidate returned nil, a failover
-// to a replica that never received the watermark (asynchronous
-// replication) leaves the old value in Redis without its watermark, and
-// the instance that invalidated serves it, though its own table holds the
-// watermark ("reads from Redis are always checked against Redis's
-// watermark AND the reading instance's own table").
-//
-// Root cause: watermarks.check skips an entity's watermark for a value
-// "last known fresh" after freshAfter when the watermark has landed:
-// validated > freshAfter is taken to mean that the read was checked by
-// Redis against the watermark. A value read from Redis after Redis lost
-// its watermarks was checked against nothing; the run-id change raises
-// the floor (to drop what was checked before) but does not revoke the
-// landed exception for what is read after.
-//
-// The replication loss is made deterministic with CLIENT PAUSE WRITE on
-// the replica, which holds the primary's replication stream; the primary
-// is killed during the pause and the sentinel promotes the replica.
-func TestReviewFailoverThatLostTheWatermark(t *testing.T) {
+// TestFailoverThatLostTheWatermarkIsHonoured: after Invalidate returned nil, a failover to a replica that never
+// received the watermark (asynchronous replication, made deterministic by
+// pausing the replica's writes while the primary is killed) does not let the
+// invalidating instance serve the old value. A watermark that had landed
+// used to vouch for reads from Redis made after it, even from a Redis that
+// had since lost it.
+func TestFailoverThatLostTheWatermarkIsHonoured(t *testing.T) {
 	group := redistest.StartSentinel(t)
 	h := newHarness(t, Config{Redis: &RedisConfig{Addrs: []string{group.Sentinel.Addr()}, MasterName: group.MasterName}})
 	h.waitLive()
@@ -97,25 +84,12 @@ func (g *gatedCodec) Marshal(v any) ([]byte, error) {
 
 func (g *gatedCodec) Unmarshal(data []byte, v any) error { return CBOR.Unmarshal(data, v) }
 
-// TestReviewFillAfterRestartLandsUnchecked breaks guarantee 7 ("Redis
-// restarting empty is treated as lost watermarks: values whose call began
-// before are not written to Redis"), and through it guarantee 2 on the
-// invalidating instance.
-//
-// Root cause: UseCase.fill checks c.wm.refuses (this process's watermark
-// table and its lost-watermarks time) once, before it encodes the value;
-// the write to Redis happens after. A write that is held up between the
-// two (encoding, a busy worker) lands whatever the instance has learned
-// meanwhile: here, that another instance invalidated the entity and that
-// Redis restarted without the watermark. GetBatch's storeBatch has the
-// same gap, wider: it checks when it queues the write, not when the
-// backlog runs it. The restarted Redis has no watermark to refuse it.
-//
-// A second instance B, which invalidated the entity (Invalidate returned
-// nil), then serves the old value from Redis: see
-// TestReviewFailoverThatLostTheWatermark for why its own table does not
-// stop it.
-func TestReviewFillAfterRestartLandsUnchecked(t *testing.T) {
+// TestDelayedFillAfterRestartIsRefused: a write to Redis held up after its checks (a slow encoding) is checked
+// again right before it goes: when Redis restarted empty meanwhile, a value
+// whose call began before the restart, of an entity invalidated since, is
+// not written, and the instance that invalidated reads the new value. The
+// checks used to run once, before encoding.
+func TestDelayedFillAfterRestartIsRefused(t *testing.T) {
 	srv := redistest.Start(t)
 	cfg := Config{Redis: &RedisConfig{Addrs: []string{srv.Addr()}}}
 	a, b := newHarness(t, cfg), newHarness(t, cfg)

@@ -7,29 +7,12 @@ import (
 	"time"
 )
 
-// TestReviewTrimForgetsAPendingInvalidation breaks guarantee 3 ("a failed
-// Invalidate: the invalidating instance never serves the old value again,
-// either tier").
-//
-// Root cause: watermarks.trim treats a watermark as needed only while a
-// LOCAL entry made before it may be alive (expires = watermark +
-// keepFor, keepFor = the longest tracked local TTL + 1s; 0 when no
-// tracked entry was ever stored locally, as with a use case cached in
-// Redis only), and forgets expired ones first, raising only storeFloor,
-// which no read looks at. But a watermark of this instance's own that
-// failed to land (landed == false, waiting in retries) is also what stops
-// the instance from serving the old value from REDIS, where it is not:
-// once trim forgets it, a read from Redis finds neither the watermark
-// there nor the entity in the table, and serves the old value. (Past the
-// expired ones trim forgets the oldest, raising the floor to the newest it
-// forgot; a read from Redis after that floor is not covered either.) trim
-// must keep what retries still holds.
-//
-// Fault: CLIENT PAUSE WRITE, as a failover does: watermark writes fail,
-// reads go on. Past the failed invalidation of entity 0 the instance
-// invalidates (and fails to write) as many entities as the table holds,
-// so that trim runs.
-func TestReviewTrimForgetsAPendingInvalidation(t *testing.T) {
+// TestTrimKeepsAnUnlandedInvalidation: with writes paused (CLIENT PAUSE WRITE, as in a failover), the
+// instance's own invalidation that has not reached Redis survives a trim
+// of a full watermark table, or makes every older value stale when it goes:
+// the instance never reads the old value from Redis. Trim used to forget
+// it as expired, with nothing left to refuse the value in Redis.
+func TestTrimKeepsAnUnlandedInvalidation(t *testing.T) {
 	h := withRedis(t, Config{RedisTimeout: 100 * time.Millisecond, BreakerThreshold: 1_000_000})
 	remoteOnly := KeyConfig{Remote: LayerConfig{TTL: time.Hour, Ramp: 100}}
 	uc := useCase[string](t, h.c, trackedSpec("Profile", remoteOnly))
@@ -81,25 +64,11 @@ func TestReviewTrimForgetsAPendingInvalidation(t *testing.T) {
 	}
 }
 
-// TestReviewTrimLetsAJoinerHaveTheOldValue breaks guarantee 2 on the
-// instance that invalidated ("after Invalidate returns nil on instance I,
-// no read that starts afterwards returns a value computed before the
-// invalidation: on I at once"), through single-flight: a caller that
-// starts after the invalidation joins a load that began before it and is
-// handed that load's value.
-//
-// Root cause: when trim forgets an EXPIRED watermark it raises only
-// storeFloor (watermarks.trim, first loop), and watermarks.check, the rule
-// a joiner's shared result (UseCase.load), a value in transit
-// (UseCase.lead, the filling buffer) and a batch go through, never looks
-// at storeFloor; only storable (setLocal) does. "Expired" is reckoned from
-// the local tier's TTLs (keepFor: the longest tracked local TTL stored so
-// far, plus 1 s; 0 before any is stored), not from how long a load or a
-// write can stay in flight, so a load that outlives keepFor loses its
-// watermark to trim, and its joiners get its value as fresh. (A fresh
-// instance has keepFor 0; any instance has a function slower than its
-// local TTL plus a second sometimes.)
-func TestReviewTrimLetsAJoinerHaveTheOldValue(t *testing.T) {
+// TestJoinerAfterTrimLoadsAgain: a call that starts after this instance's Invalidate and joins a load
+// that began before it loads again, even when trim has since forgotten the
+// watermark as expired. The floor an expired watermark raised used to guard
+// stores only, not the values handed to joiners.
+func TestJoinerAfterTrimLoadsAgain(t *testing.T) {
 	h := withRedis(t, Config{})
 	uc := useCase[string](t, h.c, trackedSpec("Profile", allLayers))
 	ctx := context.Background()

@@ -1,7 +1,6 @@
 package gcache
 
-// Passing checks: faults aimed at the guarantees that the runtime holds
-// today. Each was written expecting a failure; they stay as coverage.
+// Faults aimed at the guarantees, each where a defect would show first.
 
 import (
 	"context"
@@ -17,12 +16,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// TestReviewCheckJoinerAfterLostEvent (passing check; issue 13, case 3): a
+// TestJoinerAfterLostEvent: a
 // load runs on A; the subscriptions are killed; B invalidates while A
 // reconnects, so A never receives the event; a caller on A that joins the
 // load after A resubscribed does not get the value from before the
 // invalidation (the floor the resubscription raised covers it).
-func TestReviewCheckJoinerAfterLostEvent(t *testing.T) {
+func TestJoinerAfterLostEvent(t *testing.T) {
 	a, b := pair(t, Config{})
 	ucA := useCase[string](t, a.c, trackedSpec("P", allLayers))
 	useCase[string](t, b.c, trackedSpec("P", allLayers))
@@ -56,11 +55,11 @@ func TestReviewCheckJoinerAfterLostEvent(t *testing.T) {
 	}
 }
 
-// TestReviewCheckLaggingSubscriberWithOutageOff (passing check; issue 21):
+// TestLaggingSubscriberWithOutageOff:
 // with the outage mode off, an instance whose subscriber is held back
 // stops serving its tracked local entries within the propagation bound,
 // and its reads go to Redis, which holds the watermark.
-func TestReviewCheckLaggingSubscriberWithOutageOff(t *testing.T) {
+func TestLaggingSubscriberWithOutageOff(t *testing.T) {
 	hold := newHoldingHandler("malformed event")
 	a := withRedis(t, Config{Logger: slog.New(hold), OutageStaleness: -1})
 	defer close(hold.release)
@@ -85,10 +84,10 @@ func TestReviewCheckLaggingSubscriberWithOutageOff(t *testing.T) {
 	}
 }
 
-// TestReviewCheckSkewedClocks (passing check; issue 13, case 1): with the
+// TestSkewedClocks: with the
 // two instances' clocks 250 ms ahead and behind, B invalidates just after
 // A's call began; neither tier of either instance serves A's value after.
-func TestReviewCheckSkewedClocks(t *testing.T) {
+func TestSkewedClocks(t *testing.T) {
 	for _, skews := range [][2]time.Duration{{250 * time.Millisecond, -250 * time.Millisecond}, {-250 * time.Millisecond, 250 * time.Millisecond}} {
 		t.Run(fmt.Sprint(skews), func(t *testing.T) {
 			srv := redistest.Start(t)
@@ -126,11 +125,11 @@ func TestReviewCheckSkewedClocks(t *testing.T) {
 	}
 }
 
-// TestReviewCheckOutageHotKey (passing check; guarantee 6): with Redis
+// TestOutageHotKey: with Redis
 // frozen, 50 goroutines reading one hot tracked key for 3 s cause about
 // one function call per OutageStaleness, and are never served a value
 // made more than OutageStaleness before (plus a margin for scheduling).
-func TestReviewCheckOutageHotKey(t *testing.T) {
+func TestOutageHotKey(t *testing.T) {
 	h := withRedis(t, Config{RedisTimeout: 50 * time.Millisecond})
 	uc := useCase[int64](t, h.c, trackedSpec("Hot", allLayers))
 	var version atomic.Int64
@@ -183,10 +182,10 @@ func TestReviewCheckOutageHotKey(t *testing.T) {
 	t.Logf("%d function calls; oldest value served %v after it was made", calls, time.Duration(oldest.Load()).Round(time.Millisecond))
 }
 
-// TestReviewCheckRetriesKeepTheLaterAndCloseFlushes (passing check): two
+// TestRetriesKeepTheLaterAndCloseFlushes: two
 // failed invalidations of one entity land as the later one, and Close
 // lands what is still pending within CloseTimeout.
-func TestReviewCheckRetriesKeepTheLaterAndCloseFlushes(t *testing.T) {
+func TestRetriesKeepTheLaterAndCloseFlushes(t *testing.T) {
 	srv := redistest.Start(t)
 	c, err := New(Config{Redis: &RedisConfig{Addrs: []string{srv.Addr()}}, RedisTimeout: 50 * time.Millisecond, CloseTimeout: 5 * time.Second,
 		Registerer: prometheus.NewRegistry(), Logger: quiet})
@@ -217,11 +216,11 @@ func TestReviewCheckRetriesKeepTheLaterAndCloseFlushes(t *testing.T) {
 	}
 }
 
-// TestReviewCheckFillingBufferHonoursOwnInvalidation (passing check): a
+// TestFillingBufferHonoursOwnInvalidation: a
 // value on its way to Redis (the filling buffer) is not handed to a call
 // that starts after this instance invalidated its entity, by Get or by
 // GetBatch.
-func TestReviewCheckFillingBufferHonoursOwnInvalidation(t *testing.T) {
+func TestFillingBufferHonoursOwnInvalidation(t *testing.T) {
 	h := withRedis(t, Config{RedisTimeout: 2 * time.Second})
 	remoteOnly := KeyConfig{Remote: LayerConfig{TTL: time.Hour, Ramp: 100}}
 	uc := useCase[string](t, h.c, trackedSpec("P", remoteOnly))
@@ -254,10 +253,10 @@ func TestReviewCheckFillingBufferHonoursOwnInvalidation(t *testing.T) {
 	h.settle()
 }
 
-// TestReviewCheckDeleteWaitsForWrites (passing check): a Delete right
+// TestDeleteWaitsForWrites: a Delete right
 // after a miss waits for the miss's background write, so the write does
 // not land after it.
-func TestReviewCheckDeleteWaitsForWrites(t *testing.T) {
+func TestDeleteWaitsForWrites(t *testing.T) {
 	h := withRedis(t, Config{RedisTimeout: 2 * time.Second})
 	uc := useCase[string](t, h.c, UseCaseSpec{Name: "Plain", KeyType: "T", Default: allLayers})
 	if got := h.redis.Do("CLIENT", "PAUSE", "300", "WRITE"); got != "OK" {
@@ -272,10 +271,10 @@ func TestReviewCheckDeleteWaitsForWrites(t *testing.T) {
 	}
 }
 
-// TestReviewCheckNegativeAnswerInvalidated (passing check): a cached "not
+// TestNegativeAnswerInvalidated: a cached "not
 // found" of a tracked entity is not served after Invalidate, on either
 // instance.
-func TestReviewCheckNegativeAnswerInvalidated(t *testing.T) {
+func TestNegativeAnswerInvalidated(t *testing.T) {
 	a, b := pair(t, Config{})
 	errNo := errors.New("no such user")
 	cfg := allLayers
@@ -307,13 +306,12 @@ func TestReviewCheckNegativeAnswerInvalidated(t *testing.T) {
 	}
 }
 
-// TestReviewCheckHungRedisBudgetWhenTheClockIsKnown (passing check;
-// guarantee 4): once the fleet clock is known, with Redis frozen, callers
+// TestHungRedisBudgetWhenTheClockIsKnown: once the fleet clock is known, with Redis frozen, callers
 // with 50 ms, 100 ms and 1 s deadlines are all served, the function never
 // runs with an expired context and starts with at least (about) half of
 // the deadline left (checked at a quarter, a margin for scheduling), and
 // the breaker opens and counts.
-func TestReviewCheckHungRedisBudgetWhenTheClockIsKnown(t *testing.T) {
+func TestHungRedisBudgetWhenTheClockIsKnown(t *testing.T) {
 	h := withRedis(t, Config{RedisTimeout: 200 * time.Millisecond})
 	uc := useCase[string](t, h.c, UseCaseSpec{Name: "Plain", KeyType: "T", Default: allLayers})
 	h.redis.Pause()

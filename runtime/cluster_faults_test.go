@@ -9,28 +9,14 @@ import (
 	"github.com/gcache-go/gcache/internal/redistest"
 )
 
-// TestReviewClusterEventOutrunsWatermark breaks guarantee 2 (after
-// Invalidate returns nil on I, a read on another instance that starts
-// more than the propagation bound later is fresh) on a Redis Cluster.
-//
-// On a cluster, raiseWatermarks sends the watermark scripts and the
-// event's PUBLISH in one pipeline, which go-redis sends to the nodes
-// concurrently: the PUBLISH (a keyless command, on whichever master the
-// shard picker gives) is not ordered after the watermark write on the
-// entity's master. Another instance O applies the event as a watermark
-// that is in Redis (watermarks.raise: landed, freshAfter = arrival), so a
-// value O then reads from Redis counts as checked against it. But the
-// watermark is not there yet: Redis hands O the old value, which O stores
-// in its local tier with validated after freshAfter, and the landed
-// exception in watermarks.check keeps it fresh for its whole TTL, after
-// Invalidate returned nil.
-//
-// The window is forced with CLIENT PAUSE WRITE on the entity's master
-// only: reads go on there, the watermark script waits, the PUBLISH on
-// another master goes through. The pause is shorter than RedisTimeout, so
-// Invalidate succeeds. When the PUBLISH happens to go to the paused master
-// too, the attempt proves nothing and the next id is tried.
-func TestReviewClusterEventOutrunsWatermark(t *testing.T) {
+// TestClusterEventFollowsItsWatermark: on a Redis Cluster, the event of an invalidation reaches the other
+// instances only once its watermark is in Redis, and after Invalidate
+// returned nil they read the new value. The event used to go in the same
+// pipeline as the watermark scripts, which a cluster sends to its nodes at
+// once: with the entity's master paused for writes (CLIENT PAUSE WRITE),
+// another instance applied the event, read the old value from Redis before
+// the watermark landed, and kept it as checked.
+func TestClusterEventFollowsItsWatermark(t *testing.T) {
 	cl := redistest.StartCluster(t, 3)
 	cfg := Config{Redis: &RedisConfig{Addrs: cl.Addrs()}, RedisTimeout: 5 * time.Second}
 	inv := newHarness(t, cfg)
