@@ -100,8 +100,11 @@ var (
 	ekoC           = contender{name: "eko-gocache", prefix: "eko", build: buildEko}
 	sturdycC       = contender{name: "sturdyc", prefix: "stu", build: buildSturdyc}
 	otterFloorC    = contender{name: "floor-otter", prefix: "ott", build: buildOtterFloor, floor: true}
-	redisFloorC    = contender{name: "floor-redis", prefix: "flr", build: buildRedisFloor, floor: true}
-	valuesC        = contender{name: "values-only", prefix: "val", build: buildValues}
+	// otterNaiveC is the same bare otter lookup with its key built from the
+	// id on every call, as a hand-written cache would: the naive floor.
+	otterNaiveC = contender{name: "naive-otter", prefix: "otn", build: buildOtterFloor}
+	redisFloorC = contender{name: "floor-redis", prefix: "flr", build: buildRedisFloor, floor: true}
+	valuesC     = contender{name: "values-only", prefix: "val", build: buildValues}
 )
 
 // ---- gcache, through the generated decorator ----

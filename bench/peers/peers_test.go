@@ -90,7 +90,7 @@ func reportLoads(b *testing.B, src *source, before int64) {
 // the local tier (prefilled), one goroutine (serial) and one per CPU
 // (parallel). Every cache but the otter floor also has its Redis tier.
 func BenchmarkLocalHit(b *testing.B) {
-	for _, c := range rotated(gcacheC, gcacheTrackedC, goRedisCacheC, ekoC, sturdycC, otterFloorC) {
+	for _, c := range rotated(gcacheC, gcacheTrackedC, goRedisCacheC, ekoC, sturdycC, otterFloorC, otterNaiveC) {
 		b.Run(c.name, func(b *testing.B) {
 			src := &source{}
 			inst := c.build(b, twoTier, src)
