@@ -28,7 +28,9 @@ func (b *breaker) allow() bool {
 		return true
 	}
 	now := b.clock().UnixNano()
-	if now < until {
+	// A cooldown longer than the breaker's own is a clock stepped back:
+	// it is over.
+	if now < until && until-now <= int64(b.cooldown) {
 		return false
 	}
 	// The cooldown is over: this call probes; the others wait another one.

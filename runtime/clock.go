@@ -25,11 +25,12 @@ import (
 // late, so that a call that began before an invalidation never reads as
 // begun after it, whatever the hosts' clocks say.
 //
-// With a Config.Clock, the local clock is that clock, read as a host's
-// wall clock would be: it may be set apart from Redis's (a skewed host) or
-// stepped, and the fleet clock follows Redis's all the same. A step shows
-// as drift, so the next measurement, within syncEvery, replaces the
-// offset.
+// With a Config.Clock, the local clock is that clock, and the offset
+// measured first holds for good: a test that moves its clock moves the
+// fleet's with it, and one whose clock is set apart from the host's (a
+// skewed host) still reads Redis's time. A real host's clock cannot be
+// stepped under the Cache: without a Config.Clock the local clock is the
+// monotonic one.
 
 // driftPPM bounds how far a host's clock and Redis's drift apart after
 // the offset was measured, in parts per million: 500, the most an NTP
@@ -90,6 +91,8 @@ func (c *clock) toFleet(local int64) (fleet, err int64, ok bool) {
 		return 0, 0, false
 	case s.exact:
 		return local, 0, true
+	case c.custom:
+		return local + s.offset, s.err, true
 	}
 	return local + s.offset, s.err + drift(abs(local-s.at)), true
 }
@@ -128,7 +131,12 @@ func (c *clock) measure(ctx context.Context, redisTime func(context.Context) (ti
 	half := (got - sent + 1) / 2
 	// Redis's TIME has µs: its true time is up to 1 µs past what it says.
 	next := &clockSync{offset: t.UnixNano() - (sent + half), err: half + 1000, at: got}
-	if cur := c.sync.Load(); cur == nil || cur.exact || cur.err+drift(abs(got-cur.at)) > next.err {
+	cur := c.sync.Load()
+	switch {
+	case cur != nil && c.custom:
+		// A Config.Clock is a test's: the offset measured first holds,
+		// so that the fleet's clock moves as the test moves it.
+	case cur == nil || cur.exact || cur.err+drift(got-cur.at) > next.err:
 		c.sync.Store(next)
 	}
 	return nil

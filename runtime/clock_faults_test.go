@@ -2,7 +2,6 @@ package gcache
 
 import (
 	"context"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -61,56 +60,5 @@ func TestInvalidateBeforeTheClockIsKnownIsHonoured(t *testing.T) {
 	if v == "v0" {
 		t.Fatalf("the instance whose Invalidate failed read %q: its table holds the watermark at its local time "+
 			"(%v behind Redis), as if it were Redis's", v, -skew)
-	}
-}
-
-// TestSteppedClockIsCaught: a Config.Clock stepped 5 s ahead after the Cache started, as NTP steps a
-// host's clock, is caught by the next measurement: a call that began before
-// another instance's invalidation is not served after it, by either
-// instance. The offset measured first used to hold for good, so the fleet
-// clock followed the step.
-func TestSteppedClockIsCaught(t *testing.T) {
-	var step atomic.Int64
-	a := withRedis(t, Config{Clock: func() time.Time { return time.Now().Add(time.Duration(step.Load())) }})
-	b := newHarness(t, Config{Redis: &RedisConfig{Addrs: []string{a.redis.Addr()}}})
-	b.redis = a.redis
-	b.waitLive()
-	ucA := useCase[string](t, a.c, trackedSpec("Profile", allLayers))
-	ucB := useCase[string](t, b.c, trackedSpec("Profile", allLayers))
-	ctx := context.Background()
-
-	step.Store(int64(5 * time.Second)) // A's host clock is stepped
-	// The next measurement, within syncEvery, sees the step.
-	eventually(t, "A's fleet clock follows Redis's after the step", func() bool {
-		redisNow, err := a.redis.Client().Time(ctx).Result()
-		fleet, _, _ := a.c.clk.fleet()
-		return err == nil && abs(fleet-redisNow.UnixNano()) < int64(time.Second)
-	})
-	a.waitLive()
-	src := &versioned{hold: make(chan chan struct{})}
-	got := make(chan string, 1)
-	go func() {
-		v, _ := ucA.Get(enabled, keyOf(ucA, "7"), src.fn)
-		got <- v
-	}()
-	release := <-src.hold // A's call read v0 and is in flight
-	src.version.Store(1)
-	if err := b.c.Invalidate(ctx, "user_id", "7"); err != nil {
-		t.Fatalf("Invalidate: %v", err)
-	}
-	a.caughtUp() // A has heard of the invalidation
-	close(release)
-	if v := <-got; v != "v0" {
-		t.Fatalf("the in-flight call returned %q", v)
-	}
-	src.hold = nil
-	a.settle()
-	b.caughtUp()
-	if v, _ := ucB.Get(enabled, keyOf(ucB, "7"), src.fn); v != "v1" {
-		t.Errorf("B, whose Invalidate returned nil, read %q: A's value, made by a call that began before it, "+
-			"carries a created_at 5 s late", v)
-	}
-	if v, _ := ucA.Get(enabled, keyOf(ucA, "7"), src.fn); v != "v1" {
-		t.Errorf("A read %q after it heard of the invalidation", v)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"strconv"
 	"strings"
 	"sync"
@@ -91,10 +92,10 @@ type subscriber struct {
 	cancel    context.CancelFunc
 	done      chan struct{}
 
-	mu    sync.Mutex
-	ps    *redis.PubSub // the current subscription, closed by stop
-	runID string        // of the server, to notice a restart
-	up    atomic.Bool   // subscribed to both channels
+	mu     sync.Mutex
+	ps     *redis.PubSub     // the current subscription, closed by stop
+	runIDs map[string]string // of the servers by address, to notice a restart
+	up     atomic.Bool       // subscribed to both channels
 
 	beats beats
 }
@@ -262,31 +263,47 @@ func (s *subscriber) sync(ctx context.Context) error { return s.measure(ctx, tru
 func (s *subscriber) measure(ctx context.Context, withRunID bool) error {
 	ctx, cancel := context.WithTimeout(ctx, s.c.cfg.RedisTimeout)
 	defer cancel()
-	var runID string
+	var runIDs map[string]string
 	err := s.c.clk.measure(ctx, func(ctx context.Context) (time.Time, error) {
 		var t time.Time
 		var err error
-		t, runID, err = s.c.remote.timeAndRunID(ctx, withRunID)
+		t, runIDs, err = s.c.remote.timeAndRunID(ctx, withRunID)
 		return t, err
 	})
 	if err != nil || !withRunID {
 		return err
 	}
-	s.mu.Lock()
-	restarted := runID != "" && s.runID != "" && runID != s.runID
-	if runID != "" {
-		s.runID = runID
-	}
-	s.mu.Unlock()
+	restarted := s.sawRestart(runIDs)
 	if restarted {
 		// Its watermarks are gone: what was checked against them may be
 		// stale, as after a gap in the events.
 		now := s.c.clk.local()
 		s.c.wm.lose(now)
 		s.c.wm.gap(now)
-		s.c.log.error("Redis restarted or failed over; tracked entries checked before are dropped", "run_id", runID)
+		s.c.log.error("Redis restarted or failed over; tracked entries checked before are dropped", "run_ids", runIDs)
 	}
 	return nil
+}
+
+// sawRestart records the run ids of the servers that answered, and
+// reports whether one of them restarted, or failed over: a known server
+// whose run id changed, or, once the servers are known, a new one (a
+// replica promoted to a new address). A server that did not answer keeps
+// the run id it had.
+func (s *subscriber) sawRestart(runIDs map[string]string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	restarted := false
+	for addr, id := range runIDs {
+		if old, known := s.runIDs[addr]; known && old != id || !known && s.runIDs != nil {
+			restarted = true
+		}
+	}
+	if s.runIDs == nil {
+		s.runIDs = map[string]string{}
+	}
+	maps.Copy(s.runIDs, runIDs)
+	return restarted
 }
 
 // beats numbers heartbeats, and tells when one has arrived through every

@@ -483,36 +483,53 @@ func (r *remote) publishers(ctx context.Context) []publisher {
 	return ps
 }
 
-// timeAndRunID returns Redis's clock and, with runID, the run id of the
-// server that tells it, in one round trip: the server, the primary behind
-// a sentinel, or on a cluster, the first master to answer in the order of
-// their addresses, so that the whole fleet reads one clock while that
-// master is up.
-func (r *remote) timeAndRunID(ctx context.Context, runID bool) (t time.Time, id string, err error) {
+// timeAndRunID returns Redis's clock and, with runID, the run ids of the
+// servers that answered, by address ("" for the one server of a
+// standalone or Sentinel Redis): one that changes has restarted or failed
+// over. On a cluster the masters are asked at once: the time is the first
+// answer's, so that a frozen master does not hold the clock up; the run
+// ids are every answering master's.
+func (r *remote) timeAndRunID(ctx context.Context, runID bool) (time.Time, map[string]string, error) {
 	if r.cluster == nil {
-		return timeAndRunID(ctx, r.client, runID)
+		t, id, err := timeAndRunID(ctx, r.client, runID)
+		if err != nil || !runID {
+			return t, nil, err
+		}
+		return t, map[string]string{"": id}, nil
 	}
-	// The time from the first master that answers; with runID, the run
-	// ids of every master, any of which may restart without its
-	// watermarks: one that restarts, changes or does not answer changes
-	// the whole.
-	err = errors.New("gcache: no cluster master answers")
-	var ids []string
-	for _, m := range r.masterClients(ctx) {
-		mt, mid, merr := timeAndRunID(ctx, m, runID)
-		if merr != nil {
-			ids = append(ids, m.Options().Addr+"=?")
+	type answer struct {
+		addr, id string
+		t        time.Time
+		err      error
+	}
+	masters := r.masterClients(ctx)
+	answers := make(chan answer, len(masters))
+	for _, m := range masters {
+		go func() {
+			t, id, err := timeAndRunID(ctx, m, runID)
+			answers <- answer{m.Options().Addr, id, t, err}
+		}()
+	}
+	var t time.Time
+	ids := map[string]string{}
+	err := errors.New("gcache: no cluster master answers")
+	for range masters {
+		a := <-answers
+		if a.err != nil {
 			continue
 		}
 		if t.IsZero() {
-			t, err = mt, nil
+			t, err = a.t, nil
+			if !runID {
+				break
+			}
 		}
-		if !runID {
-			break
-		}
-		ids = append(ids, m.Options().Addr+"="+mid)
+		ids[a.addr] = a.id
 	}
-	return t, strings.Join(ids, ","), err
+	if !runID {
+		ids = nil
+	}
+	return t, ids, err
 }
 
 func timeAndRunID(ctx context.Context, c redis.Cmdable, withRunID bool) (time.Time, string, error) {

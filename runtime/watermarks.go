@@ -64,6 +64,10 @@ type watermarks struct {
 	// nor Redis holds them, so a value made at or before it is stale, from
 	// either tier, and is not written to Redis.
 	unlanded atomic.Int64
+	// unlandedAt is the same for own invalidations made before the fleet
+	// clock was known, in local ns: until the clock is known every value
+	// is stale, then every value made before it.
+	unlandedAt atomic.Int64
 	// keepUnlanded is how long an invalidation that has not reached Redis
 	// is kept: as long as it is written again, Config.WatermarkTTL.
 	keepUnlanded int64
@@ -149,7 +153,7 @@ func (w *watermarks) check(entity string, created, validated, now int64) freshne
 	if wm, ok := w.entries.GetIfPresent(entity); ok && wm.latest(w.clk) >= created && !w.checkedAgainst(wm, validated) {
 		return stale
 	}
-	if validated <= w.floor.Load() || created <= w.unlanded.Load() {
+	if validated <= w.floor.Load() || w.madeBeforeUnlanded(created) {
 		return stale
 	}
 	if age := now - max(validated, w.asOf.Load()); age > int64(eventLag) {
@@ -175,7 +179,21 @@ func (w *watermarks) checkedAgainst(wm *watermark, validated int64) bool {
 // not have reached Redis yet) or before Redis may have lost its
 // watermarks. Redis checks its own watermark as it writes.
 func (w *watermarks) refuses(entity string, created, validated int64) bool {
-	return w.invalidatedSince(entity, created) || validated <= w.lost.Load() || created <= w.unlanded.Load()
+	return w.invalidatedSince(entity, created) || validated <= w.lost.Load() || w.madeBeforeUnlanded(created)
+}
+
+// madeBeforeUnlanded reports whether a value made at created (fleet ns)
+// may be older than an own invalidation trim forgot before it reached
+// Redis.
+func (w *watermarks) madeBeforeUnlanded(created int64) bool {
+	if u := w.unlanded.Load(); u != 0 && created <= u {
+		return true
+	}
+	if at := w.unlandedAt.Load(); at != 0 {
+		fleet, err, ok := w.clk.toFleet(at)
+		return !ok || created <= fleet+err
+	}
+	return false
 }
 
 // invalidatedSince reports whether this process knows of an invalidation
@@ -259,10 +277,9 @@ func (w *watermarks) raiseMs(entity string, ms int64) {
 
 // trim shrinks the table to three quarters of its bound: expired
 // watermarks first, then the oldest of those in Redis, then the oldest of
-// this process's own that are not. Each floor is raised before the entity
-// it stands for is forgotten. Own invalidations made before the fleet
-// clock was known stay until it is: nothing orders them. Callers hold
-// writeMu.
+// this process's own that are not, those made before the fleet clock was
+// known last. Each floor is raised before the entity it stands for is
+// forgotten. Callers hold writeMu.
 func (w *watermarks) trim(now int64) {
 	type item struct {
 		entity string
@@ -270,9 +287,7 @@ func (w *watermarks) trim(now int64) {
 	}
 	var live []item
 	for entity, wm := range w.entries.All() {
-		switch {
-		case wm.at != 0:
-		case wm.expires < now:
+		if wm.expires < now {
 			w.forget(entity, wm)
 			continue
 		}
@@ -284,15 +299,17 @@ func (w *watermarks) trim(now int64) {
 	}
 	sort.Slice(live, func(i, j int) bool {
 		a, b := live[i].wm, live[j].wm
-		if a.landed != b.landed {
+		switch {
+		case a.landed != b.landed:
 			return a.landed
+		case (a.at == 0) != (b.at == 0):
+			return a.at == 0
+		case a.at != 0:
+			return a.at < b.at
 		}
-		return a.at == 0 && (b.at != 0 || a.ns < b.ns)
+		return a.ns < b.ns
 	})
 	for _, it := range live[:len(live)-target] {
-		if it.wm.at != 0 {
-			return
-		}
 		w.forget(it.entity, it.wm)
 	}
 }
@@ -300,9 +317,13 @@ func (w *watermarks) trim(now int64) {
 // forget drops entity's watermark wm from the table, raising the floor
 // that stands for it first. Callers hold writeMu.
 func (w *watermarks) forget(entity string, wm *watermark) {
-	if wm.landed {
+	switch {
+	case wm.landed:
 		w.gap(w.localOf(wm.ns))
-	} else {
+	case wm.at != 0:
+		raiseTo(&w.unlandedAt, wm.at)
+		fallthrough
+	default:
 		raiseTo(&w.unlanded, wm.ns)
 	}
 	w.entries.Invalidate(entity)

@@ -1,8 +1,7 @@
 package gcache
 
-// Passing checks: faults aimed at the fixes of the invalidation rules
-// that the runtime holds today. Each was written expecting a failure; they
-// stay as coverage.
+// Faults aimed at refreshes and batches in flight across an Invalidate,
+// and at caching after Redis lost its watermarks.
 
 import (
 	"context"
@@ -10,11 +9,11 @@ import (
 	"time"
 )
 
-// TestReview2CheckRefreshAcrossOwnInvalidate (passing check): an early
+// TestRefreshAcrossOwnInvalidate: an early
 // refresh whose call began before this instance's Invalidate returned nil
 // fills neither tier: after it ends, the instance reads the new value,
 // from its local tier and, on another instance, from Redis.
-func TestReview2CheckRefreshAcrossOwnInvalidate(t *testing.T) {
+func TestRefreshAcrossOwnInvalidate(t *testing.T) {
 	a, b := pair(t, Config{})
 	cfg := KeyConfig{Local: LayerConfig{TTL: 2 * time.Second, Ramp: 100}, Remote: LayerConfig{TTL: 2 * time.Second, Ramp: 100}, RefreshAt: 0.05}
 	ucA := useCase[string](t, a.c, trackedSpec("Profile", cfg))
@@ -47,13 +46,13 @@ func TestReview2CheckRefreshAcrossOwnInvalidate(t *testing.T) {
 	}
 }
 
-// TestReview2CheckCachingResumesAfterLostWatermarks (passing check): a
+// TestCachingResumesAfterLostWatermarks: a
 // Redis that restarts empty voids what was checked against its watermarks
 // (lost), and the instance's own landed watermark no longer vouches for a
 // read; but this does not stop caching: once the instance is live again,
 // one call of the function refills both tiers and the reads that follow
 // hit, in this instance and in a fresh one.
-func TestReview2CheckCachingResumesAfterLostWatermarks(t *testing.T) {
+func TestCachingResumesAfterLostWatermarks(t *testing.T) {
 	a := withRedis(t, Config{})
 	uc := useCase[string](t, a.c, trackedSpec("Profile", allLayers))
 	key := keyOf(uc, "7")
@@ -96,12 +95,12 @@ func TestReview2CheckCachingResumesAfterLostWatermarks(t *testing.T) {
 	}
 }
 
-// TestReview2CheckBatchAcrossOwnInvalidate (passing check): a GetBatch
+// TestBatchAcrossOwnInvalidate: a GetBatch
 // whose function began before this instance's Invalidate returned nil,
 // and returned after it, fills neither tier for that entity (storeBatch
 // and putBatch refuse it), while the other ids of the batch are cached:
 // A reads the new value from its local tier, B from Redis.
-func TestReview2CheckBatchAcrossOwnInvalidate(t *testing.T) {
+func TestBatchAcrossOwnInvalidate(t *testing.T) {
 	a, b := pair(t, Config{})
 	ucA := useCase[string](t, a.c, trackedSpec("Profile", allLayers))
 	ucB := useCase[string](t, b.c, trackedSpec("Profile", allLayers))
