@@ -84,6 +84,7 @@ func New(cfg Config) (*Cache, error) {
 	client := cfg.RedisClient
 	if cfg.Redis != nil {
 		client, c.ownsRC = cfg.Redis.client(cfg.RedisTimeout), true
+		traceRedis(client, cfg.Tracer)
 	}
 	if client == nil {
 		// No other instance can invalidate, and no other clock matters.
