@@ -17,9 +17,9 @@ import (
 // local tier does not hold, before it reads the others; then, in the
 // call's goroutine, the methods of the CallSpan that StartCall returned,
 // ending with End, once, when the call returns (or panics). Calls run
-// concurrently, so a Tracer and its CallSpans must be safe for concurrent
-// use. Their methods are on the call's path: they must not block, and
-// must not call the Cache.
+// concurrently: a Tracer must be safe for concurrent use, while the
+// methods of one CallSpan are called one at a time. They are all on the
+// call's path: they must not block, and must not call the Cache.
 //
 // Local hits are not traced. A hit costs about 80 ns, which the cheapest
 // record of it on the caller's span (an event) would more than double;
