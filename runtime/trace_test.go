@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gcache-go/gcache/internal/clocktest"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -299,10 +300,13 @@ func TestTracerSeesLeasesAndRefreshes(t *testing.T) {
 	}()
 	<-held
 	go func() {
-		// Let b look once and find the lease taken before a fills it.
-		eventually(t, "b waits for the lease", func() bool {
-			return b.metric("gcache_request_counter_total", "layer", "REMOTE") >= 1
-		})
+		// Let b look once and find the lease taken before a fills it (if
+		// it never looks, the test fails below: b waited for nothing).
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+			if looked, _ := b.reg.Gather(); hasSampleOf(looked, "gcache_request_counter_total", "REMOTE") {
+				break
+			}
+		}
 		close(release)
 	}()
 	if v, _ := ucB.Get(enabled, keyOf(ucB, "1"), underSpan(t, "b")); v != "a" {
@@ -331,6 +335,21 @@ func TestTracerSeesLeasesAndRefreshes(t *testing.T) {
 		t.Fatal("the refresh never called the function")
 	}
 	b.settle()
+}
+
+// hasSampleOf reports whether families hold a sample of name with the
+// layer label layer. It may be called from any goroutine.
+func hasSampleOf(families []*dto.MetricFamily, name, layer string) bool {
+	for _, f := range families {
+		if f.GetName() == name {
+			for _, m := range f.GetMetric() {
+				if hasLabels(m, []string{"layer", layer}) {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 // TestTracerSeesRedisFailures: a read that fails is reported with its
