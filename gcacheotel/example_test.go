@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/gcache-go/gcache/gcacheotel"
-	gcache "github.com/gcache-go/gcache/runtime"
+	"github.com/gcache-go/gcache/runtime"
 	"github.com/prometheus/client_golang/prometheus"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"

@@ -23,7 +23,7 @@ package gcacheotel
 import (
 	"context"
 
-	gcache "github.com/gcache-go/gcache/runtime"
+	"github.com/gcache-go/gcache/runtime"
 	"github.com/redis/go-redis/v9"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"

@@ -13,7 +13,7 @@ import (
 
 	"github.com/gcache-go/gcache/gcacheotel"
 	"github.com/gcache-go/gcache/internal/redistest"
-	gcache "github.com/gcache-go/gcache/runtime"
+	"github.com/gcache-go/gcache/runtime"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"go.opentelemetry.io/otel/attribute"
