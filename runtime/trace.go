@@ -190,6 +190,16 @@ func (c *Cache) traceOf(ctx context.Context) *callTrace {
 	return t
 }
 
+// untraced returns ctx without the trace of the call it may belong to:
+// the context of work that outlives the call, whose goroutine may not
+// write the call's trace.
+func (c *Cache) untraced(ctx context.Context) context.Context {
+	if c.traceOf(ctx) == nil {
+		return ctx
+	}
+	return context.WithValue(ctx, traceKey{}, (*callTrace)(nil))
+}
+
 // served notes what answered the call.
 func (t *callTrace) served(s Served) {
 	if t != nil {

@@ -498,6 +498,30 @@ func TestTracerWithoutSpan(t *testing.T) {
 	}
 }
 
+// TestBackgroundWorkLeavesTheCallsTraceAlone: work a call starts in the
+// background (an early refresh, a fill) runs under the Tracer's span, but
+// does not see the call's trace, which only the call's goroutine writes.
+func TestBackgroundWorkLeavesTheCallsTraceAlone(t *testing.T) {
+	h := newHarness(t, Config{Tracer: &recorder{}})
+	k := keyOf(useCase[string](t, h.c, UseCaseSpec{Name: "Get", Default: allLayers}), "1")
+	ctx, trace := h.c.startTrace(context.Background(), &k, 0, 0)
+	if trace == nil || h.c.traceOf(ctx) != trace {
+		t.Fatal("the call's context does not carry its trace")
+	}
+	type seen struct {
+		trace *callTrace
+		span  any
+	}
+	got := make(chan seen, 1)
+	if !h.c.background(ctx, time.Second, func(ctx context.Context) { got <- seen{h.c.traceOf(ctx), ctx.Value(spanKey{})} }) {
+		t.Fatal("the background work did not start")
+	}
+	if s := <-got; s.trace != nil || s.span != 1 {
+		t.Errorf("the background work sees trace %p and span %v, want none and the call's span, 1", s.trace, s.span)
+	}
+	trace.end()
+}
+
 // BenchmarkLocalHitTraced is BenchmarkLocalHit with a Tracer set: local
 // hits are not traced, so it costs what BenchmarkLocalHit costs.
 func BenchmarkLocalHitTraced(b *testing.B) {
