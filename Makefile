@@ -5,7 +5,7 @@ GO ?= go
 .PHONY: test lint generate check-generated check-deploy bench bench-runtime bench-peers fuzz
 
 # Modules of their own, tested with the library.
-MODULES := examples/userservice bench grpcgcache e2e
+MODULES := examples/userservice bench grpcgcache e2e gcacheotel
 
 ## test: vet, check generated files, the dashboard and alerts, and run every test under the race detector
 test: lint check-generated check-deploy

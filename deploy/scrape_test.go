@@ -5,8 +5,11 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"os"
 	"sort"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,6 +18,7 @@ import (
 	"github.com/gcache-go/gcache/runtime"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	"github.com/redis/go-redis/v9"
 )
 
 // A family is what a scrape shows of one metric family: its label names
@@ -55,7 +59,9 @@ func scrape(t *testing.T, prefix string) map[string]*family {
 		"gcache_fallback_timer", "gcache_serialization_timer", "gcache_size_histogram",
 		"gcache_refresh_counter_total", "gcache_negative_hit_counter_total",
 		"gcache_lease_wait_counter_total", "gcache_lease_wait_timer",
-		"gcache_config_reload_error_counter_total",
+		"gcache_config_reload_error_counter_total", "gcache_outage_hit_counter_total",
+		"gcache_invalidation_error_counter_total", "gcache_invalidation_retry_counter_total",
+		"gcache_invalidation_retry_timer",
 	} {
 		if fams[prefix+name] == nil {
 			t.Errorf("the scrape has no %s%s", prefix, name)
@@ -72,6 +78,12 @@ func scrape(t *testing.T, prefix string) map[string]*family {
 		{"gcache_error_counter_total", "error", "timeout"},
 		{"gcache_error_counter_total", "error", "redis"},
 		{"gcache_error_counter_total", "error", "decode"},
+		{"gcache_error_counter_total", "error", "dropped"},
+		{"gcache_invalidation_error_counter_total", "error", "timeout"},
+		{"gcache_invalidation_retry_counter_total", "result", "landed"},
+		{"gcache_invalidation_retry_counter_total", "result", "expired"},
+		{"gcache_invalidation_retry_counter_total", "result", "dropped"},
+		{"gcache_outage_hit_counter_total", "layer", "LOCAL"},
 		{"gcache_request_counter_total", "layer", "LOCAL"},
 		{"gcache_request_counter_total", "layer", "REMOTE"},
 		{"gcache_serialization_timer", "operation", "dump"},
@@ -89,7 +101,9 @@ var errNotFound = errors.New("not found")
 // exercise runs the calls that make every family appear on reg: hits and
 // misses in both layers, each reason to skip a layer, each kind of Redis
 // error, an invalidation, an early refresh, a negative hit, a wait for a
-// lease, and a config reload that fails.
+// lease, a config reload that fails, hits served by the outage mode, a
+// write to Redis dropped, and failed invalidations whose retries land,
+// expire and are dropped.
 func exercise(t *testing.T, reg *prometheus.Registry, prefix string) {
 	t.Helper()
 	bg := context.Background()
@@ -150,6 +164,11 @@ func exercise(t *testing.T, reg *prometheus.Registry, prefix string) {
 			t.Fatal(err)
 		}
 	}
+	// Both have subscribed first: a value of a call begun before its
+	// Cache heard the events is not written to Redis (events of the gap
+	// may be lost), and b would have no remote hit to decode.
+	settle(a)
+	settle(b)
 	get(ctx, getA, "1", value)
 	get(ctx, getA, "1", value)
 	settle(a) // its write has landed...
@@ -226,14 +245,156 @@ func exercise(t *testing.T, reg *prometheus.Registry, prefix string) {
 	p.Close()
 
 	// The refresh runs in the background.
+	waitFor(t, reg, "the early refresh", prefix+"gcache_refresh_counter_total", "", "")
+
+	exerciseOutage(t, reg, prefix, newCache, useCase)
+
+	// Failed invalidations against a dead Redis: more than the 100,000
+	// that may wait to be written again (one is dropped), and the others
+	// expire once no entry they guard can exist (WatermarkTTL after).
+	var lostMu sync.Mutex
+	lostNow := time.Now()
+	lostClock := func() time.Time { lostMu.Lock(); defer lostMu.Unlock(); return lostNow }
+	lost := newCache(dead.Addr(), gcache.Config{Clock: lostClock, WatermarkTTL: time.Minute, CloseTimeout: time.Millisecond})
+	ids := make([]string, 100_001)
+	for i := range ids {
+		ids[i] = strconv.Itoa(i)
+	}
+	if err := lost.InvalidateMany(bg, "id", ids); err == nil {
+		t.Fatal("invalidations against a dead Redis succeeded")
+	}
+	waitFor(t, reg, "the retry dropped", prefix+"gcache_invalidation_retry_counter_total", "result", "dropped")
+	lostMu.Lock()
+	lostNow = lostNow.Add(2 * time.Minute)
+	lostMu.Unlock()
+	waitFor(t, reg, "the retries expired", prefix+"gcache_invalidation_retry_counter_total", "result", "expired")
+}
+
+// exerciseOutage pauses the writes of a Redis (CLIENT PAUSE WRITE), which
+// also holds up the heartbeats: a tracked local hit is then served by the
+// outage mode; an invalidation fails, and lands when the pause ends; and
+// misses queue more writes than may wait, so that one is dropped.
+func exerciseOutage(t *testing.T, reg *prometheus.Registry, prefix string,
+	newCache func(string, gcache.Config) *gcache.Cache,
+	useCase func(*gcache.Cache, gcache.UseCaseSpec) *gcache.UseCase[string]) {
+	t.Helper()
+	bg := context.Background()
+	ctx := gcache.Enable(bg)
+	srv := redistest.Start(t)
+	c := newCache(srv.Addr(), gcache.Config{BreakerThreshold: 1 << 30, CloseTimeout: time.Millisecond})
+	tracked := useCase(c, gcache.UseCaseSpec{Name: "Outage", Tracked: true, Default: gcache.KeyConfig{Local: gcache.LayerConfig{TTL: time.Minute, Ramp: 100}}})
+	remote := useCase(c, gcache.UseCaseSpec{Name: "Written", Default: gcache.KeyConfig{Remote: gcache.LayerConfig{TTL: time.Minute, Ramp: 100}}})
+	get := func(uc *gcache.UseCase[string], id string) {
+		b := gcache.AppendString(nil, id)
+		_, _ = uc.Get(ctx, uc.Key(b, len(b)), func(context.Context) (string, error) { return "value", nil })
+	}
+	settleCache(t, c) // the events are current
+	get(tracked, "1")
+
+	srv.Do("CLIENT", "PAUSE", "60000", "WRITE")
+	unpaused := false
+	unpause := func() {
+		if !unpaused {
+			srv.Do("CLIENT", "UNPAUSE")
+			unpaused = true
+		}
+	}
+	defer unpause()
+	// Hits of the entry made just before, while the heartbeats are held
+	// up: past 75 ms the outage mode serves them (and an entry made during
+	// the outage is stored under its rule, when the first is too old).
 	deadline := time.Now().Add(10 * time.Second)
-	for !hasFamily(t, reg, prefix+"gcache_refresh_counter_total") {
+	for !hasFamily(t, reg, prefix+"gcache_outage_hit_counter_total") {
 		if time.Now().After(deadline) {
-			t.Fatal("the early refresh never ran")
+			t.Fatal("no hit was served by the outage mode")
+		}
+		get(tracked, "1")
+		time.Sleep(5 * time.Millisecond)
+	}
+	// The watermark's write waits for the pause and times out.
+	if err := c.Invalidate(bg, "id", "1"); err == nil {
+		t.Fatal("an invalidation went through a pause of writes")
+	}
+	// Misses of the remote tier: reads go through, their writes wait, at
+	// most 8 at a time for their deadline; past 4,096 waiting, one is
+	// dropped.
+	var wg sync.WaitGroup
+	var next atomic.Int64
+	for range 8 {
+		wg.Go(func() {
+			for i := next.Add(1); i < 50_000 && !hasSample(t, reg, prefix+"gcache_error_counter_total", "error", "dropped"); i = next.Add(1) {
+				for j := range 64 {
+					get(remote, strconv.FormatInt(i*64+int64(j), 10))
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if !hasSample(t, reg, prefix+"gcache_error_counter_total", "error", "dropped") {
+		t.Fatal("no write was dropped")
+	}
+	unpause()
+	settleCache(t, c) // the invalidation lands, and the writes drain
+}
+
+func settleCache(t *testing.T, c *gcache.Cache) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := c.Settle(ctx); err != nil {
+		t.Fatalf("Settle: %v", err)
+	}
+}
+
+// waitFor waits until reg has a sample of name, with label=value unless
+// label is "", for up to 10s.
+func waitFor(t *testing.T, reg *prometheus.Registry, what, name, label, value string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !hasSample(t, reg, name, label, value) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s (%s{%s=%q})", what, name, label, value)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// hasSample reports whether reg has a sample of name, with label=value
+// unless label is "". It may be called from any goroutine.
+func hasSample(t *testing.T, reg *prometheus.Registry, name, label, value string) bool {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Error(err)
+		return false
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			if label == "" {
+				return true
+			}
+			for _, l := range m.GetLabel() {
+				if l.GetName() == label && l.GetValue() == value {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+func TestMain(m *testing.M) {
+	// go-redis logs the failed dials to the dead Redis servers itself.
+	redis.SetLogger(silentRedisLog{})
+	os.Exit(m.Run())
+}
+
+type silentRedisLog struct{}
+
+func (silentRedisLog) Printf(context.Context, string, ...any) {}
 
 func hasFamily(t *testing.T, reg *prometheus.Registry, name string) bool {
 	t.Helper()

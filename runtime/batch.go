@@ -43,10 +43,11 @@ func GetBatch[K comparable, T any](ctx context.Context, u *UseCase[T], ids []K, 
 		return fn(ctx, uniq)
 	}
 	lookupStart := time.Now()
-	bt, ok := u.lookupBatch(ctx, keys)
+	ctx, bt, ok := u.lookupBatch(ctx, keys)
 	if !ok {
 		return fn(ctx, uniq)
 	}
+	defer bt.trace.end()
 	out := make(map[K]T, len(uniq))
 	var missing []K
 	for i, id := range uniq {
@@ -62,6 +63,7 @@ func GetBatch[K comparable, T any](ctx context.Context, u *UseCase[T], ids []K, 
 	start := time.Now()
 	created, validated := u.c.started()
 	got, err := fn(ctx, missing)
+	bt.trace.batchCalled(len(missing), err)
 	u.called(start, err != nil, bt.remote)
 	if bt.local {
 		u.metrics.fallback[Local].child().Observe(time.Since(lookupStart).Seconds())
@@ -115,6 +117,7 @@ type batch[T any] struct {
 	vals          []T
 	found         []bool // found in a tier
 	filled        []bool // made by the function, to be stored
+	trace         *callTrace
 }
 
 // plan returns the plan of the batch's i-th key.
@@ -123,19 +126,20 @@ func (bt *batch[T]) plan(i int) *plan {
 }
 
 // lookupBatch resolves the batch's config and looks its keys up in the
-// tiers that take part. ok is false when none does.
-func (u *UseCase[T]) lookupBatch(ctx context.Context, keys []Key) (bt batch[T], ok bool) {
+// tiers that take part. ok is false when none does. It returns the
+// context the batch goes on in: traced once the local tier missed.
+func (u *UseCase[T]) lookupBatch(ctx context.Context, keys []Key) (_ context.Context, bt batch[T], ok bool) {
 	bt.keys = keys
 	cfg, ok := u.config(ctx, &keys[0])
 	if !ok {
-		return bt, false
+		return ctx, bt, false
 	}
 	bt.cfg = *cfg
 	bt.cfg.NegativeTTL = 0 // a batch takes no negative answers
 	bt.local = u.layerOn(Local, bt.cfg.Local)
 	bt.remote = u.c.remote != nil && u.layerOn(Remote, bt.cfg.Remote)
 	if !bt.local && !bt.remote {
-		return bt, false
+		return ctx, bt, false
 	}
 	bt.vals, bt.found, bt.filled = make([]T, len(keys)), make([]bool, len(keys)), make([]bool, len(keys))
 	var missing []int
@@ -149,6 +153,9 @@ func (u *UseCase[T]) lookupBatch(ctx context.Context, keys []Key) (bt batch[T], 
 			u.metrics.miss[Local].child().Inc()
 		}
 		missing = append(missing, i)
+	}
+	if len(missing) > 0 {
+		ctx, bt.trace = u.c.startTrace(ctx, &keys[0], len(keys), len(keys)-len(missing))
 	}
 	if bt.remote {
 		// Values on their way to Redis are as good as ones there.
@@ -164,7 +171,7 @@ func (u *UseCase[T]) lookupBatch(ctx context.Context, keys []Key) (bt batch[T], 
 			u.getRemoteBatch(ctx, &bt, missing)
 		}
 	}
-	return bt, true
+	return ctx, bt, true
 }
 
 // getRemoteBatch reads the missing keys of bt from Redis, with the

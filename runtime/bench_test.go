@@ -291,17 +291,30 @@ func BenchmarkKeyBuild(b *testing.B) {
 
 // TestHotPathsAllocateNothing holds the budget of the hot paths in
 // allocations, which a benchmark reports but does not enforce: a disabled
-// call and a local hit, untracked and tracked, allocate nothing.
+// call and a local hit, untracked and tracked, allocate nothing, with
+// tracing off and with a Tracer, which local hits do not reach.
 func TestHotPathsAllocateNothing(t *testing.T) {
-	for _, tracked := range []bool{false, true} {
-		h := newHarness(t, Config{})
-		uc := useCase[*benchUser](t, h.c, UseCaseSpec{Name: fmt.Sprint("P", tracked), KeyType: "user_id", Tracked: tracked, Default: allLayers})
-		var s store = &decorator{next: &db{sampleUser(1)}, uc: uc}
-		on, off := Enable(context.Background()), context.Background()
-		s.SearchPosts(on, "123", 2)
-		for name, ctx := range map[string]context.Context{"local hit": on, "disabled call": off} {
-			if n := testing.AllocsPerRun(1000, func() { sink, _ = s.SearchPosts(ctx, "123", 2) }); n != 0 {
-				t.Errorf("tracked=%v: a %s allocates %v times", tracked, name, n)
+	for _, traced := range []bool{false, true} {
+		for _, tracked := range []bool{false, true} {
+			cfg, rec := Config{}, &recorder{}
+			if traced {
+				cfg.Tracer = rec
+			}
+			h := newHarness(t, cfg)
+			uc := useCase[*benchUser](t, h.c, UseCaseSpec{Name: fmt.Sprint("P", tracked), KeyType: "user_id", Tracked: tracked, Default: allLayers})
+			var s store = &decorator{next: &db{sampleUser(1)}, uc: uc}
+			on, off := Enable(context.Background()), context.Background()
+			s.SearchPosts(on, "123", 2)
+			if n := len(rec.taken()); traced && n != 1 {
+				t.Fatalf("tracked=%v: %d spans for the call that filled the local tier, want 1", tracked, n)
+			}
+			for name, ctx := range map[string]context.Context{"local hit": on, "disabled call": off} {
+				if n := testing.AllocsPerRun(1000, func() { sink, _ = s.SearchPosts(ctx, "123", 2) }); n != 0 {
+					t.Errorf("traced=%v tracked=%v: a %s allocates %v times", traced, tracked, name, n)
+				}
+			}
+			if n := len(rec.taken()); n != 0 {
+				t.Errorf("traced=%v tracked=%v: %d spans for local hits and disabled calls, want none", traced, tracked, n)
 			}
 		}
 	}

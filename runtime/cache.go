@@ -84,6 +84,7 @@ func New(cfg Config) (*Cache, error) {
 	client := cfg.RedisClient
 	if cfg.Redis != nil {
 		client, c.ownsRC = cfg.Redis.client(cfg.RedisTimeout), true
+		traceRedis(client, cfg.Tracer)
 	}
 	if client == nil {
 		// No other instance can invalidate, and no other clock matters.
@@ -156,7 +157,9 @@ func (c *Cache) Close() error {
 
 // background runs f in a goroutine of its own, with the values of ctx but
 // not its cancellation, for at most timeout; Close cancels it and waits
-// for it. After Close it runs nothing and reports false.
+// for it. After Close it runs nothing and reports false. f does not see
+// the trace of the call that started it (see untraced): it runs under the
+// call's span, if the Tracer put one in ctx, but reports nothing to it.
 func (c *Cache) background(ctx context.Context, timeout time.Duration, f func(context.Context)) bool {
 	c.mu.Lock()
 	if c.closed.Load() {
@@ -167,7 +170,7 @@ func (c *Cache) background(ctx context.Context, timeout time.Duration, f func(co
 	c.mu.Unlock()
 	go func() {
 		defer c.bg.Done()
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+		ctx, cancel := context.WithTimeout(c.untraced(context.WithoutCancel(ctx)), timeout)
 		defer cancel()
 		defer context.AfterFunc(c.stopping, cancel)()
 		f(ctx)

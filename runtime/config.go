@@ -51,6 +51,13 @@ type Config struct {
 	// Logger receives errors, rate-limited; default slog.Default().
 	Logger *slog.Logger
 
+	// Tracer traces the calls that miss the local tier, the ones that
+	// read Redis or call the function; nil traces nothing. Package
+	// github.com/gcache-go/gcache/gcacheotel adapts OpenTelemetry to it.
+	// When it is a RedisTracer, its hook traces the commands of the Redis
+	// client made from Redis; a RedisClient of your own is left as it is.
+	Tracer Tracer
+
 	// LocalMaxEntries bounds the local tier of each use case; default 10,000.
 	LocalMaxEntries int
 	// RedisTimeout bounds the Redis part of a call; default 200ms. A call

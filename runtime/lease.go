@@ -147,6 +147,7 @@ func (w *leaseWait[T]) found(rd read, readAt int64, first bool) (res loaded[T], 
 func (w *leaseWait[T]) sleep(waitCtx context.Context) bool {
 	if w.since.IsZero() {
 		w.since = time.Now()
+		w.u.c.traceOf(waitCtx).leaseWaited()
 	}
 	t := time.NewTimer(w.pause)
 	defer t.Stop()

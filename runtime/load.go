@@ -31,6 +31,8 @@ type made struct {
 //
 // newFn makes the function; only the caller that calls it makes it.
 func (u *UseCase[T]) load(ctx context.Context, p *plan, newFn func() func(context.Context) (T, error)) (T, error) {
+	ctx, trace := u.c.startTrace(ctx, p.key, 0, 0)
+	defer trace.end()
 	start := time.Now()
 	for {
 		var m made
@@ -50,6 +52,7 @@ func (u *UseCase[T]) load(ctx context.Context, p *plan, newFn func() func(contex
 				u.releaseLater(m.lease)
 			}
 		}
+		trace.loaded(shared, m.byFn, m.lease.token != "", res.negative, err)
 		return res.val, err
 	}
 }
@@ -69,6 +72,7 @@ func (u *UseCase[T]) lead(ctx context.Context, p *plan, m *made, newFn func() fu
 		// the local tier while its Redis write is still under way: look
 		// again rather than miss Redis too.
 		if e, ok := u.lookupLocal(p.key.str, p.cfg); ok {
+			u.c.traceOf(ctx).served(ServedByLocal)
 			res := loaded[T]{val: e.val, created: e.created, validated: e.validated, negative: e.negative}
 			return res, u.errOf(res)
 		}
@@ -77,6 +81,7 @@ func (u *UseCase[T]) lead(ctx context.Context, p *plan, m *made, newFn func() fu
 		// A value on its way to Redis is as good as one there.
 		if res, ok := u.filling.get(p.key.str); ok && u.usable(p.key.str, res.created, res.validated, res.negative, p.cfg) {
 			u.metrics.request[Remote].child().Inc()
+			u.c.traceOf(ctx).served(ServedByRemote)
 			return res, u.errOf(res)
 		}
 		res, ok, err := u.fromRemote(ctx, p, &m.lease, newFn)
@@ -110,7 +115,9 @@ func (u *UseCase[T]) fromRemote(ctx context.Context, p *plan, l *lease, newFn fu
 	}
 	if point := refreshPoint(p.cfg, u.origin(res), true); point != 0 && !res.negative && res.validated >= point && u.refreshing.claim(p.key.str, res.validated) {
 		u.refresh(ctx, *p, res.created, Remote, newFn())
+		u.c.traceOf(ctx).refreshed()
 	}
+	u.c.traceOf(ctx).served(ServedByRemote)
 	return res, true, u.errOf(res)
 }
 
@@ -176,6 +183,7 @@ func (c *Cache) redisContext(ctx context.Context) (context.Context, context.Canc
 // held back is counted as server_down; any other is n requests, timed,
 // and its error, unless the caller cancelled it.
 func (u *UseCase[T]) looked(ctx context.Context, start time.Time, err error, n int) bool {
+	u.c.traceOf(ctx).redisFailed(ctx, err)
 	if errors.Is(err, errBreakerOpen) {
 		u.metrics.disabled[Remote][reasonServerDown].child().Add(uint64(n))
 		return false
