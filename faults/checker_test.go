@@ -284,14 +284,20 @@ type series struct {
 	samples []sample
 }
 
+// A sample is a value read between from and to.
 type sample struct {
-	at    time.Time
-	value float64
+	from, to time.Time
+	value    float64
 }
 
-func (s *series) add(at time.Time, v float64) {
+// sample reads the counter with read, and records it with the times
+// before and after.
+func (s *series) sample(read func() float64) {
+	from := time.Now()
+	v := read()
+	to := time.Now()
 	s.mu.Lock()
-	s.samples = append(s.samples, sample{at, v})
+	s.samples = append(s.samples, sample{from, to, v})
 	s.mu.Unlock()
 }
 
@@ -303,17 +309,17 @@ const (
 	unknown
 )
 
-// grewDuring reports whether the counter grew between the last sample at
-// or before from and the first at or after to.
+// grewDuring reports whether the counter grew between the last sample
+// read wholly before from and the first read wholly after to.
 func (s *series) grewDuring(from, to time.Time) tristate {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := len(s.samples)
-	after := sort.Search(n, func(i int) bool { return !s.samples[i].at.Before(to) })
+	after := sort.Search(n, func(i int) bool { return !s.samples[i].from.Before(to) })
 	if after == n {
 		return unknown
 	}
-	before := sort.Search(n, func(i int) bool { return s.samples[i].at.After(from) }) - 1
+	before := sort.Search(n, func(i int) bool { return s.samples[i].to.After(from) }) - 1
 	if before < 0 {
 		return yes // no sample before it: assume the mode was on
 	}

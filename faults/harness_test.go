@@ -287,5 +287,3 @@ func eventually(d time.Duration, cond func() bool) bool {
 
 // describe formats a time of day to the ms.
 func describe(t time.Time) string { return t.Format("15:04:05.000") }
-
-

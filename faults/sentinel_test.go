@@ -13,7 +13,7 @@ import (
 
 // do runs one command on a fresh connection to addr.
 func do(addr string, args ...any) (any, error) {
-	c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, Protocol: 2})
+	c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, Protocol: 2, DisableIdentity: true})
 	defer c.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
@@ -91,7 +91,9 @@ func (g group) killPrimary(t testing.TB) time.Duration {
 // is demoted and replicates the new one.
 func (g group) failover(t testing.TB) {
 	old := g.primary(t)
+	start := time.Now()
 	g.awaitReplica(t, g.other(old))
+	ready := time.Since(start)
 	var err error
 	if !eventually(20*time.Second, func() bool {
 		_, err = do(g.Sentinel.Sentinel.Addr(), "SENTINEL", "FAILOVER", g.MasterName)
@@ -102,9 +104,12 @@ func (g group) failover(t testing.TB) {
 	if !eventually(20*time.Second, func() bool { return g.CurrentPrimary(t) != old.Addr() }) {
 		t.Fatal("SENTINEL FAILOVER did not promote the replica within 20 s")
 	}
+	promoted := time.Since(start)
 	if !eventually(20*time.Second, func() bool { return linked(old) }) {
 		t.Fatalf("the old primary %s does not replicate the new one 20 s after the failover", old.Addr())
 	}
+	t.Logf("SENTINEL FAILOVER: replica ready after %v, promoted after %v, old primary replicating after %v",
+		ready.Round(time.Millisecond), promoted.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
 }
 
 // linked reports whether s is a replica whose link to its primary is up.

@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	gcache "github.com/gcache-go/gcache/runtime"
 	"github.com/gcache-go/gcache/internal/redistest"
+	gcache "github.com/gcache-go/gcache/runtime"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -39,12 +39,12 @@ var skews = [soakInstances]time.Duration{-250 * time.Millisecond, -70 * time.Mil
 // soakFleet is four Caches, each reaching the primary and the replica of a
 // Sentinel group through proxies of its own.
 type soakFleet struct {
-	g     group
+	g       group
 	links   [soakInstances][]*link
 	routers [soakInstances]*router
-	insts [soakInstances]*instance
-	ucs   [soakInstances]*gcache.UseCase[item]
-	admin *redis.Client // to the primary, directly
+	insts   [soakInstances]*instance
+	ucs     [soakInstances]*gcache.UseCase[item]
+	admin   *redis.Client // to the primary, directly
 }
 
 func newSoakFleet(t *testing.T) *soakFleet {
@@ -175,7 +175,7 @@ func TestFaultSoak(t *testing.T) {
 		defer tick.Stop()
 		for {
 			for i, in := range f.insts {
-				chk.outages[i].add(time.Now(), in.metric("gcache_outage_hit_counter_total"))
+				chk.outages[i].sample(func() float64 { return in.metric("gcache_outage_hit_counter_total") })
 			}
 			select {
 			case <-stop:
@@ -331,7 +331,7 @@ func TestFaultSoak(t *testing.T) {
 	polls.Wait()
 	// Samples after every read's end, for the last deferred reads.
 	for i, in := range f.insts {
-		chk.outages[i].add(time.Now(), in.metric("gcache_outage_hit_counter_total"))
+		chk.outages[i].sample(func() float64 { return in.metric("gcache_outage_hit_counter_total") })
 	}
 	chk.recheck(true)
 
