@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	gcache "github.com/gcache-go/gcache/runtime"
 	"github.com/gcache-go/gcache/internal/redistest"
+	gcache "github.com/gcache-go/gcache/runtime"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
