@@ -101,11 +101,17 @@ func (f *soakFleet) faults(writing *sync.RWMutex) []fault {
 	}
 	return []fault{
 		{"SENTINEL FAILOVER", func(t *testing.T, _ int) {
-			// The writers hold off until the old primary is demoted: what
-			// it accepts after the promotion is lost, watermarks included
-			// (TestFailoverThatLosesAWatermark).
+			// The writers hold off, and the failed invalidations are
+			// written, before the failover and until the old primary is
+			// demoted: what it accepts after the promotion is lost,
+			// watermarks included (TestFailoverThatLosesAWatermark).
 			writing.Lock()
 			defer writing.Unlock()
+			for i, in := range f.insts {
+				if err := in.settle(10 * time.Second); err != nil {
+					t.Errorf("instance %d did not settle before the failover: %v", i, err)
+				}
+			}
 			f.g.failover(t)
 		}},
 		{"writes paused (CLIENT PAUSE 400 WRITE)", func(t *testing.T, _ int) {
