@@ -170,6 +170,15 @@ func TestFaultSoak(t *testing.T) {
 		neverLanded              atomic.Int64
 	)
 	var writing sync.RWMutex // held by a failover that would lose watermarks
+	var notesMu sync.Mutex
+	var notes []string
+	note := func(s string) {
+		notesMu.Lock()
+		defer notesMu.Unlock()
+		if len(notes) < 10 {
+			notes = append(notes, describe(time.Now())+" "+s)
+		}
+	}
 	stop := make(chan struct{})
 	pollCtx, stopPolls := context.WithCancel(context.Background())
 	defer stopPolls()
@@ -275,6 +284,7 @@ func TestFaultSoak(t *testing.T) {
 					got, err := uc.Get(ctx, uc.Key(b, len(b)), func(ctx context.Context) (item, error) {
 						if err := ctx.Err(); err != nil {
 							expiredRuns.Add(1)
+							note(fmt.Sprintf("instance %d: the function of %s was called %v after the call began, with its context expired", i, id, time.Since(start).Round(time.Millisecond)))
 							return item{}, err
 						}
 						return db.read(id), nil
@@ -283,6 +293,7 @@ func TestFaultSoak(t *testing.T) {
 					cancel()
 					if err != nil {
 						failedCalls.Add(1)
+						note(fmt.Sprintf("instance %d: a call of %s failed after %v: %v", i, id, end.Sub(start).Round(time.Millisecond), err))
 						continue
 					}
 					chk.read(read{instance: i, id: id, version: got.Version, start: start, end: end})
@@ -364,6 +375,11 @@ func TestFaultSoak(t *testing.T) {
 	landMu.Unlock()
 	fmt.Fprintf(&b, "calls failed: %d; function runs with an expired context: %d; database reads: %d\n",
 		failedCalls.Load(), expiredRuns.Load(), db.readCount())
+	notesMu.Lock()
+	for _, n := range notes {
+		fmt.Fprintf(&b, "  %s\n", n)
+	}
+	notesMu.Unlock()
 	for i, in := range f.insts {
 		fmt.Fprintf(&b, "instance %d (clock %+v): outage hits %.0f, Redis errors %.0f, skipped by the breaker %.0f, invalidation errors %.0f, retries landed %.0f\n",
 			i, skews[i], in.metric("gcache_outage_hit_counter_total"), in.metric("gcache_error_counter_total", "layer", "REMOTE"),

@@ -26,9 +26,10 @@ const (
 
 // tableRow is what one run of the workload measured.
 type tableRow struct {
-	calls, failed, runs int64
-	latencies           []time.Duration
-	took                time.Duration
+	calls, failed, runs, expired int64
+	latencies                    []time.Duration
+	took                         time.Duration
+	firstFailure                 string
 }
 
 func (r tableRow) percentile(p float64) time.Duration {
@@ -42,10 +43,10 @@ func (r tableRow) percentile(p float64) time.Duration {
 // in contexts made by ctxOf, and measures it.
 func runWorkload(uc *gcache.UseCase[item], db *versions, base context.Context, deadline, d time.Duration) tableRow {
 	var (
-		mu                  sync.Mutex
-		row                 tableRow
-		calls, failed, runs atomic.Int64
-		wg                  sync.WaitGroup
+		mu                           sync.Mutex
+		row                          tableRow
+		calls, failed, runs, expired atomic.Int64
+		wg                           sync.WaitGroup
 	)
 	start := time.Now()
 	stop := start.Add(d)
@@ -62,16 +63,20 @@ func runWorkload(uc *gcache.UseCase[item], db *versions, base context.Context, d
 				_, err := uc.Get(ctx, uc.Key(b, len(b)), func(ctx context.Context) (item, error) {
 					runs.Add(1)
 					if err := ctx.Err(); err != nil {
+						expired.Add(1)
 						return item{}, err
 					}
 					time.Sleep(tableFnTime)
 					return db.read(id), nil
 				})
-				lat = append(lat, time.Since(t0))
+				took := time.Since(t0)
+				lat = append(lat, took)
 				cancel()
 				calls.Add(1)
-				if err != nil {
-					failed.Add(1)
+				if err != nil && failed.Add(1) == 1 {
+					mu.Lock()
+					row.firstFailure = fmt.Sprintf("after %v: %v", took.Round(time.Millisecond), err)
+					mu.Unlock()
 				}
 			}
 			mu.Lock()
@@ -81,7 +86,7 @@ func runWorkload(uc *gcache.UseCase[item], db *versions, base context.Context, d
 	}
 	wg.Wait()
 	row.took = time.Since(start)
-	row.calls, row.failed, row.runs = calls.Load(), failed.Load(), runs.Load()
+	row.calls, row.failed, row.runs, row.expired = calls.Load(), failed.Load(), runs.Load(), expired.Load()
 	slices.Sort(row.latencies)
 	return row
 }
@@ -94,14 +99,15 @@ func runWorkload(uc *gcache.UseCase[item], db *versions, base context.Context, d
 // faults-table runs it once.
 func BenchmarkFaultTable(b *testing.B) {
 	for range b.N {
-		fmt.Println("| fault | deadline | p50 | p99 | calls failed | function runs per call | database calls/s |")
-		fmt.Println("|---|---|---|---|---|---|---|")
+		fmt.Println("| fault | deadline | p50 | p99 | p99.9 | max | calls failed | function runs per call | database calls/s |")
+		fmt.Println("|---|---|---|---|---|---|---|---|---|")
+		var notes []string
 		for _, d := range deadlines {
 			s := newSetup(b, false, gcache.DefaultRedisTimeout)
 			in := newInstance(b, s.client, gcache.Config{})
 			uc := tableUseCase(b, in)
 			row := runWorkload(uc, newVersions(), context.Background(), d, tableFault)
-			printRow("caching off", d, row, row.calls)
+			notes = printRow("caching off", d, row, row.calls, notes)
 		}
 		for _, tr := range troubles {
 			for _, d := range deadlines {
@@ -113,9 +119,12 @@ func BenchmarkFaultTable(b *testing.B) {
 				heal := tr.inject(b, s)
 				before := db.readCount()
 				row := runWorkload(uc, db, enabled, d, tableFault)
-				printRow(tr.name, d, row, db.readCount()-before)
+				notes = printRow(tr.name, d, row, db.readCount()-before, notes)
 				heal()
 			}
+		}
+		for _, n := range notes {
+			fmt.Println(n)
 		}
 	}
 }
@@ -129,9 +138,22 @@ func tableUseCase(b *testing.B, in *instance) *gcache.UseCase[item] {
 	return uc
 }
 
-func printRow(name string, d time.Duration, row tableRow, dbCalls int64) {
-	fmt.Printf("| %s | %v | %s | %s | %d of %d | %.3f | %.0f |\n", name, d, ms(row.percentile(.5)), ms(row.percentile(.99)),
-		row.failed, row.calls, float64(row.runs)/float64(row.calls), float64(dbCalls)/row.took.Seconds())
+// printRow prints a row of the table, and returns notes with a note on
+// its failures added.
+func printRow(name string, d time.Duration, row tableRow, dbCalls int64, notes []string) []string {
+	fmt.Printf("| %s | %v | %s | %s | %s | %s | %d of %d | %.4f | %.0f |\n", name, d, short(row.percentile(.5)), short(row.percentile(.99)),
+		short(row.percentile(.999)), short(row.latencies[len(row.latencies)-1]), row.failed, row.calls, float64(row.runs)/float64(row.calls), float64(dbCalls)/row.took.Seconds())
+	if row.failed > 0 {
+		notes = append(notes, fmt.Sprintf("- %s, %v: %d failed, %d of them in the function, entered with an expired context; the first %s", name, d, row.failed, row.expired, row.firstFailure))
+	}
+	return notes
 }
 
-func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/1e6) }
+// short rounds d to three significant digits.
+func short(d time.Duration) string {
+	for r := time.Duration(1); ; r *= 10 {
+		if d < 1000*r {
+			return d.Round(r).String()
+		}
+	}
+}
