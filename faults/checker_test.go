@@ -38,6 +38,10 @@ type checker struct {
 	keys sync.Map // id → *history
 
 	reads, outageReads atomic.Int64
+	// The longest time after another instance's invalidation returned
+	// (or landed) at which a read began and still saw an older version:
+	// within the propagation bound, and past it in the outage mode.
+	lag, outageLag atomic.Int64
 
 	mu       sync.Mutex
 	deferred []read
@@ -220,6 +224,7 @@ func (c *checker) judge(r read, final bool) (v verdict, why string, outage bool)
 			from = inv.landed
 		}
 		if !r.start.After(from.Add(c.prop)) {
+			raiseTo(&c.lag, int64(r.start.Sub(from)))
 			continue
 		}
 		desc := fmt.Sprintf("v%d was invalidated by instance %d, returning at %s (failed: %t, landed: %s)",
@@ -238,8 +243,14 @@ func (c *checker) judge(r read, final bool) (v verdict, why string, outage bool)
 			return stale, desc + ", more than the propagation bound before, outside the outage mode", false
 		}
 		outage = true
+		raiseTo(&c.outageLag, int64(r.start.Sub(from)))
 	}
 	return v, "", outage
+}
+
+func raiseTo(v *atomic.Int64, to int64) {
+	for cur := v.Load(); to > cur && !v.CompareAndSwap(cur, to); cur = v.Load() {
+	}
 }
 
 func describeLanding(inv *invalidation) string {
@@ -258,6 +269,8 @@ func (c *checker) report() (stats checkStats, text string) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "reads checked: %d (%d judged under the outage bound, %d checked late, %d unresolved)\n",
 		stats.reads, stats.outageReads, stats.deferredReads, stats.unresolved)
+	fmt.Fprintf(&b, "an older version seen after another instance's invalidation: up to %v after it (bound %v); in the outage mode up to %v after it (bound %v)\n",
+		time.Duration(c.lag.Load()).Round(time.Millisecond), c.prop, time.Duration(c.outageLag.Load()).Round(time.Millisecond), c.outage)
 	fmt.Fprintf(&b, "stale reads: %d\n", stats.stale)
 	for _, s := range stats.staleSamples {
 		fmt.Fprintf(&b, "  %s\n", s)
