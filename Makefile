@@ -46,7 +46,7 @@ soak:
 	cd faults && $(GO) test -count=1 -v -run '^TestFaultSoak$$' -timeout 30m . -args -soak 10m | tee ../bench/results/soak.txt
 	@! grep -q -e '^--- FAIL' -e '^FAIL' bench/results/soak.txt
 
-## faults-table: latency, failures, function runs and database load per Redis fault and caller deadline, against caching off (about 4 minutes)
+## faults-table: latency, failures, function runs and database load per Redis fault and caller deadline, against caching off (about 2.5 minutes)
 faults-table:
 	cd faults && $(GO) test -count=1 -run '^$$' -bench '^BenchmarkFaultTable$$' -benchtime=1x -timeout 30m . | tee ../bench/results/faults.txt
 	@! grep -q -e '^--- FAIL' -e '^FAIL' bench/results/faults.txt
