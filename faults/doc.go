@@ -15,6 +15,11 @@
 //   - outage_test.go: a hot tracked key read through a black hole: the
 //     database load and the age of what is served stay within
 //     Config.OutageStaleness.
+//   - breaker_test.go: calls their callers cancel do not open the
+//     breaker; calls whose deadlines run out do.
+//   - failover_test.go: a failover that loses a watermark Invalidate
+//     reported written: neither instance serves the old value after it.
+//   - findings_test.go (-tags findings): guarantees shown broken.
 //   - table_test.go: BenchmarkFaultTable, the latency and load table of
 //     BENCHMARKS.md (make faults-table).
 package faults
