@@ -74,6 +74,17 @@ func TestShortDeadlineJoiningALongerLoad(t *testing.T) {
 // 1.9 s after its own Invalidate of v4 returned nil). Guarantee 2 says the
 // invalidating instance never returns such a value once Invalidate
 // returned; guarantee 7 says a failover is treated as lost watermarks.
+//
+// Where: runtime/watermarks.go, watermarks.checkedAgainst takes a value
+// read from Redis after a watermark landed as checked against it by Redis
+// until wm.lost is raised; runtime/events.go, subscriber.beat and
+// subscriber.measure raise it (watermarks.lose) only when they read a new
+// run id, which they read once in runIDEvery (10) measurements of
+// syncEvery (100 ms): a second after the switch at best. In between, an
+// invalidation written to the old primary after the promotion (and lost
+// with it) still vouches for reads from the new primary, which has the
+// value and not the watermark, and the value read there is served and
+// kept in the local tier, on every instance, the invalidating one too.
 func TestFaultSoakWritingThroughFailover(t *testing.T) {
 	holdWritesForFailover = false
 	defer func() { holdWritesForFailover = true }()
