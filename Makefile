@@ -5,7 +5,7 @@ GO ?= go
 .PHONY: test lint generate check-generated check-deploy bench bench-runtime bench-peers fuzz
 
 # Modules of their own, tested with the library.
-MODULES := examples/userservice bench grpcgcache e2e gcacheotel
+MODULES := examples/userservice bench grpcgcache e2e gcacheotel faults
 
 ## test: vet, check generated files, the dashboard and alerts, and run every test under the race detector
 test: lint check-generated check-deploy
@@ -39,7 +39,17 @@ check-deploy:
 ## bench: every benchmark but the scale workload: raw output in bench/results/, tables in BENCHMARKS.md (about 12 minutes)
 bench: bench-runtime bench-peers bench-redis
 
-.PHONY: bench-redis bench-scale
+.PHONY: bench-redis bench-scale soak faults-table
+
+## soak: the fault soak for 10 minutes: four skewed instances over a Sentinel group through toxiproxy, every fault in turn, every read checked for staleness
+soak:
+	cd faults && $(GO) test -count=1 -v -run '^TestFaultSoak$$' -timeout 30m . -args -soak 10m | tee ../bench/results/soak.txt
+	@! grep -q -e '^--- FAIL' -e '^FAIL' bench/results/soak.txt
+
+## faults-table: latency, failures, function runs and database load per Redis fault and caller deadline, against caching off (about 2.5 minutes)
+faults-table:
+	cd faults && $(GO) test -count=1 -run '^$$' -bench '^BenchmarkFaultTable$$' -benchtime=1x -timeout 30m . | tee ../bench/results/faults.txt
+	@! grep -q -e '^--- FAIL' -e '^FAIL' bench/results/faults.txt
 
 ## bench-runtime: the runtime's hot paths and the generated decorator
 bench-runtime:
