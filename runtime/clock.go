@@ -38,12 +38,9 @@ import (
 const driftPPM = 500
 
 // The offset is measured again every syncEvery, so that the error it
-// takes from drift stays within 50 µs; the server's run id, to notice a
-// restart, is read with one measurement in runIDEvery.
-const (
-	syncEvery  = 100 * time.Millisecond
-	runIDEvery = 10
-)
+// takes from drift stays within 50 µs; the servers' run ids, to notice a
+// restart or a failover, are read with each measurement.
+const syncEvery = 100 * time.Millisecond
 
 // clock tells the local and the fleet time.
 type clock struct {

@@ -227,7 +227,7 @@ func (s *subscriber) receive(ctx context.Context, ps *redis.PubSub) error {
 func (s *subscriber) beat(ctx context.Context) {
 	t := time.NewTicker(heartbeatEvery)
 	defer t.Stop()
-	lastSync, syncs := time.Now(), 0
+	lastSync := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
@@ -235,9 +235,9 @@ func (s *subscriber) beat(ctx context.Context) {
 		case <-t.C:
 		}
 		if time.Since(lastSync) >= syncEvery {
-			lastSync, syncs = time.Now(), syncs+1
+			lastSync = time.Now()
 			// A failure shows in the subscription too.
-			_ = s.measure(ctx, syncs%runIDEvery == 0)
+			_ = s.sync(ctx)
 		}
 		s.send(ctx)
 	}
@@ -255,24 +255,15 @@ func (s *subscriber) send(ctx context.Context) {
 	}
 }
 
-// sync measures the fleet clock and notices a server that restarted.
-func (s *subscriber) sync(ctx context.Context) error { return s.measure(ctx, true) }
-
-// measure measures the fleet clock and, with runID, notices a server that
-// restarted.
-func (s *subscriber) measure(ctx context.Context, withRunID bool) error {
+// sync measures the fleet clock and notices a server that restarted or
+// failed over.
+func (s *subscriber) sync(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, s.c.cfg.RedisTimeout)
 	defer cancel()
-	var runIDs map[string]string
-	err := s.c.clk.measure(ctx, func(ctx context.Context) (time.Time, error) {
-		var t time.Time
-		var err error
-		t, runIDs, err = s.c.remote.timeAndRunID(ctx, withRunID)
-		return t, err
-	})
-	if err != nil || !withRunID {
+	if err := s.c.clk.measure(ctx, s.c.remote.time); err != nil {
 		return err
 	}
+	runIDs := s.c.remote.runIDs(ctx)
 	restarted := s.sawRestart(runIDs)
 	if restarted {
 		// Its watermarks are gone: what was checked against them may be

@@ -39,6 +39,11 @@ func (u *UseCase[T]) load(ctx context.Context, p *plan, newFn func() func(contex
 		res, err, shared := u.flight.do(ctx, p.key.str, func(ctx context.Context) (loaded[T], error) {
 			return u.lead(ctx, p, &m, newFn)
 		})
+		if errors.Is(err, errWaitedEnough) {
+			// The load it joined is slow for this caller's deadline.
+			m.byFn, shared = true, false
+			res, err = u.produce(ctx, p, newFn())
+		}
 		if shared && (err == nil || res.negative) && !u.usable(p.key.str, res.created, res.validated, res.negative, p.cfg) {
 			continue
 		}

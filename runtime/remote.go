@@ -483,77 +483,74 @@ func (r *remote) publishers(ctx context.Context) []publisher {
 	return ps
 }
 
-// timeAndRunID returns Redis's clock and, with runID, the run ids of the
-// servers that answered, by address ("" for the one server of a
-// standalone or Sentinel Redis): one that changes has restarted or failed
-// over. On a cluster the masters are asked at once: the time is the first
-// answer's, so that a frozen master does not hold the clock up; the run
-// ids are every answering master's.
-func (r *remote) timeAndRunID(ctx context.Context, runID bool) (time.Time, map[string]string, error) {
+// time returns Redis's clock: on a cluster, the first master's to
+// answer, asked at once, so that a frozen master does not hold it up.
+func (r *remote) time(ctx context.Context) (time.Time, error) {
 	if r.cluster == nil {
-		t, id, err := timeAndRunID(ctx, r.client, runID)
-		if err != nil || !runID {
-			return t, nil, err
-		}
-		return t, map[string]string{"": id}, nil
+		return r.client.Time(ctx).Result()
 	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	type answer struct {
-		addr, id string
-		t        time.Time
-		err      error
+		t   time.Time
+		err error
 	}
 	masters := r.masterClients(ctx)
 	answers := make(chan answer, len(masters))
 	for _, m := range masters {
 		go func() {
-			t, id, err := timeAndRunID(ctx, m, runID)
-			answers <- answer{m.Options().Addr, id, t, err}
+			t, err := m.Time(ctx).Result()
+			answers <- answer{t, err}
 		}()
 	}
-	var t time.Time
-	ids := map[string]string{}
 	err := errors.New("gcache: no cluster master answers")
 	for range masters {
 		a := <-answers
-		if a.err != nil {
-			continue
+		if a.err == nil {
+			return a.t, nil
 		}
-		if t.IsZero() {
-			t, err = a.t, nil
-			if !runID {
-				break
-			}
-		}
-		ids[a.addr] = a.id
+		err = a.err
 	}
-	if !runID {
-		ids = nil
-	}
-	return t, ids, err
+	return time.Time{}, err
 }
 
-func timeAndRunID(ctx context.Context, c redis.Cmdable, withRunID bool) (time.Time, string, error) {
-	if !withRunID {
-		t, err := c.Time(ctx).Result()
-		return t, "", err
+// runIDs returns the run ids of the servers that answer, by address (""
+// for the one server of a standalone or Sentinel Redis): one that changes
+// has restarted or failed over. A cluster's masters are asked at once.
+func (r *remote) runIDs(ctx context.Context) map[string]string {
+	ids := map[string]string{}
+	if r.cluster == nil {
+		if id, err := runID(ctx, r.client); err == nil {
+			ids[""] = id
+		}
+		return ids
 	}
-	var t *redis.TimeCmd
-	var info *redis.StringCmd
-	_, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
-		t = p.Time(ctx)
-		info = p.Info(ctx, "server")
-		return nil
-	})
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, m := range r.masterClients(ctx) {
+		wg.Go(func() {
+			if id, err := runID(ctx, m); err == nil {
+				mu.Lock()
+				ids[m.Options().Addr] = id
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return ids
+}
+
+func runID(ctx context.Context, c redis.Cmdable) (string, error) {
+	info, err := c.Info(ctx, "server").Result()
 	if err != nil {
-		return time.Time{}, "", err
+		return "", err
 	}
-	runID := ""
-	for line := range strings.Lines(info.Val()) {
+	for line := range strings.Lines(info) {
 		if v, ok := strings.CutPrefix(line, "run_id:"); ok {
-			runID = strings.TrimSpace(v)
+			return strings.TrimSpace(v), nil
 		}
 	}
-	return t.Val(), runID, nil
+	return "", nil
 }
 
 // unlink unlinks, on every master, the keys that match one of patterns and
