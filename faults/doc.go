@@ -19,7 +19,8 @@
 //     breaker; calls whose deadlines run out do.
 //   - failover_test.go: a failover that loses a watermark Invalidate
 //     reported written: neither instance serves the old value after it.
-//   - findings_test.go (-tags findings): guarantees shown broken.
+//   - joiner_test.go: a caller that joins a slower caller's load is
+//     served within its own deadline.
 //   - table_test.go: BenchmarkFaultTable, the latency and load table of
 //     BENCHMARKS.md (make faults-table).
 package faults

@@ -54,7 +54,8 @@ func (u *UseCase[T]) check(key *Key, rd read, readAt int64, negative bool) (res 
 		// Learn of another instance's invalidation before its event comes.
 		u.c.wm.raiseMs(entity, rd.wm)
 	}
-	if rd.badWM || rd.wm*1e6 >= res.created || u.c.wm.check(entity, res.created, readAt, u.c.clk.local()) == stale {
+	if rd.badWM || rd.wm*1e6 >= res.created || u.c.wm.lostBy(entity, rd.wm, res.created) ||
+		u.c.wm.check(entity, res.created, readAt, u.c.clk.local()) == stale {
 		return loaded[T]{}, false, nil
 	}
 	return res, true, nil

@@ -173,6 +173,16 @@ func (w *watermarks) checkedAgainst(wm *watermark, validated int64) bool {
 	return wm.landed && validated > wm.freshAfter && wm.freshAfter > w.lost.Load()
 }
 
+// lostBy reports whether a value made at created (fleet ns), read from a
+// Redis whose watermark of entity is redisMs, is older than a watermark
+// this process knows landed there and Redis no longer holds: a failover
+// to a replica that had not received it. Such a read was checked against
+// nothing.
+func (w *watermarks) lostBy(entity string, redisMs, created int64) bool {
+	wm, ok := w.entries.GetIfPresent(entity)
+	return ok && wm.landed && wm.ns/1e6 > redisMs && wm.ns >= created
+}
+
 // refuses reports whether a tracked value must not be written to Redis: a
 // value of entity made at created (fleet ns) by a call that began at local
 // time validated, before an invalidation this process knows of (which may
