@@ -38,8 +38,11 @@ type Config struct {
 	// Redis configures the remote tier. Leave it and RedisClient nil for a
 	// local-only cache; setting both is an error.
 	Redis *RedisConfig
-	// RedisClient is a client of your own for the remote tier. Close does
-	// not close it.
+	// RedisClient is a client of your own for the remote tier: a
+	// *redis.Client, a Sentinel failover client or a *redis.ClusterClient.
+	// A *redis.Ring is refused: its shards have no pub/sub of their own to
+	// carry the invalidations and heartbeats, and no way to tell that one
+	// restarted. Close does not close it.
 	RedisClient redis.UniversalClient
 
 	// Registerer receives the metrics; default prometheus.DefaultRegisterer.
@@ -192,6 +195,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Redis != nil && c.RedisClient != nil {
 		return c, errors.New("gcache: Config sets both Redis and RedisClient; set one")
+	}
+	if _, ring := c.RedisClient.(*redis.Ring); ring {
+		return c, errors.New("gcache: Config.RedisClient is a *redis.Ring, which gcache does not support: use a Redis Cluster for sharding")
 	}
 	if c.Redis != nil {
 		if err := c.Redis.validate(); err != nil {

@@ -26,9 +26,6 @@ type remote struct {
 
 	cluster *redis.ClusterClient // nil unless the client is one
 	masters sync.Map             // on a cluster: master address → *breaker
-	// sharded is true for a client that spreads keys over servers, a
-	// cluster or a ring: a command of several keys must not span them.
-	sharded bool
 	// batches is the breaker of batch reads and writes on a sharded
 	// client, which span servers: apart, so that a batch that meets a
 	// server down does not hold off the calls that have a server of
@@ -39,8 +36,6 @@ type remote struct {
 func newRemote(client redis.UniversalClient, timeout time.Duration, bc breakerConfig) *remote {
 	r := &remote{client: client, timeout: timeout, breaker: breaker{breakerConfig: bc}, batches: breaker{breakerConfig: bc}}
 	r.cluster, _ = client.(*redis.ClusterClient)
-	_, ring := client.(*redis.Ring)
-	r.sharded = r.cluster != nil || ring
 	return r
 }
 
@@ -155,7 +150,7 @@ func (r *remote) call(ctx context.Context, key string, op func(context.Context) 
 
 // callBatch is call for an operation on many keys.
 func (r *remote) callBatch(ctx context.Context, op func(context.Context) error) error {
-	if !r.sharded {
+	if r.cluster == nil {
 		return r.call(ctx, "", op)
 	}
 	ctx, cancel := r.bounded(ctx)
@@ -372,7 +367,7 @@ func (r *remote) raiseWatermarks(ctx context.Context, wmKeys, ids []string, ns i
 		}
 		return a
 	}
-	if !r.sharded {
+	if r.cluster == nil {
 		err = r.call(ctx, wmKeys[0], func(ctx context.Context) error {
 			vals, err := raiseWatermarks.Run(ctx, r.client, wmKeys, args(channel, ids)...).Int64Slice()
 			copy(inForce, vals)
@@ -626,7 +621,7 @@ func (r *remote) getMany(ctx context.Context, keys []string) (vals [][]byte, err
 	for from := 0; from < len(keys) && err == nil; from += batchChunk {
 		chunk, got := keys[from:min(from+batchChunk, len(keys))], vals[from:]
 		err = r.callBatch(ctx, func(ctx context.Context) error {
-			if !r.sharded {
+			if r.cluster == nil {
 				res, err := r.client.MGet(ctx, chunk...).Result()
 				for i, v := range res {
 					if s, ok := v.(string); ok {

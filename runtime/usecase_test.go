@@ -639,11 +639,14 @@ func TestUseCaseRegistration(t *testing.T) {
 func TestNewRejectsBadConfig(t *testing.T) {
 	client := redis.NewClient(&redis.Options{Addr: "x:1"})
 	defer client.Close()
+	ring := redis.NewRing(&redis.RingOptions{Addrs: map[string]string{"a": "x:1", "b": "x:2"}})
+	defer ring.Close()
 	for _, tc := range []struct {
 		cfg  Config
 		want string
 	}{
 		{Config{Redis: &RedisConfig{Addrs: []string{"x:1"}}, RedisClient: client}, "both"},
+		{Config{RedisClient: ring}, "Ring"},
 		{Config{KeyPrefix: "a b"}, "KeyPrefix"},
 		{Config{KeyPrefix: "a::b"}, "KeyPrefix"},
 		{Config{KeyPrefix: ":a"}, "KeyPrefix"},

@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// TestJoinerAfterInvalidateUnderLease is a check that holds: a caller
+// TestJoinerAfterInvalidateUnderLease: a caller
 // that starts after an Invalidate returned, joins a load under a lease
 // that began before it, and waits out half its deadline, calls the
 // function itself and gets the new value; the leader's older value, which
