@@ -18,6 +18,7 @@ import (
 // reflection for the same types: a generated use case and a hand-written
 // one of the same type read each other's values.
 func TestFingerprintsMatchTheRuntime(t *testing.T) {
+	t.Parallel()
 	// By package and use case.
 	want := map[string]reflect.Type{
 		"basic.GetUser":                  reflect.TypeFor[*basic.User](),

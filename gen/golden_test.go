@@ -18,6 +18,7 @@ var fixtures = []string{"basic", "generic", "embedded", "aliases", "shapes", "co
 func TestGolden(t *testing.T) {
 	for _, name := range fixtures {
 		t.Run(name, func(t *testing.T) {
+			t.Parallel() // each loads its packages through go list, a process of its own
 			res, err := Generate(filepath.Join("..", "testdata", name), ".")
 			if err != nil {
 				t.Fatal(err)
@@ -50,6 +51,7 @@ func TestGolden(t *testing.T) {
 // TestDeterministic generates twice and compares: map orders and the like
 // must not leak into the output.
 func TestDeterministic(t *testing.T) {
+	t.Parallel()
 	for range 3 {
 		a, err := Generate(filepath.Join("..", "testdata", "keys"), ".")
 		if err != nil {
