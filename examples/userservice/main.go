@@ -27,6 +27,7 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gcache-go/gcache/config"
 	"github.com/gcache-go/gcache/runtime"
@@ -140,6 +141,14 @@ func newService(ctx context.Context, s settings) (svc *service, err error) {
 		return nil, err
 	}
 	svc.closers = append(svc.closers, cache.Close)
+	// Start serving once the cache hears the fleet's invalidations, a few
+	// ms after New when Redis answers: a tracked value of a call made
+	// before is not cached, as an invalidation may have been missed. A
+	// Redis that is down delays the start by a second, then the service
+	// runs on its local tier and the database.
+	ready, cancel := context.WithTimeout(ctx, time.Second)
+	_ = cache.Settle(ready)
+	cancel()
 	if svc.repo, err = NewRepositoryCache(repo, cache); err != nil {
 		return nil, err
 	}
