@@ -560,7 +560,8 @@ func TestDelete(t *testing.T) {
 }
 
 func TestBadBytesAreACountedMiss(t *testing.T) {
-	h := withRedis(t, Config{})
+	// Redis has time to answer on a busy machine: every read decodes.
+	h := withRedis(t, Config{RedisTimeout: 5 * time.Second})
 	type V struct{ A, B string }
 	uc := useCase[V](t, h.c, UseCaseSpec{Name: "uc", Default: KeyConfig{Remote: LayerConfig{TTL: time.Minute, Ramp: 100}}})
 	other := sealEnvelope(codecCBOR, 1, 12345, []byte{0xa0})
@@ -578,6 +579,7 @@ func TestBadBytesAreACountedMiss(t *testing.T) {
 		if err != nil || v != want {
 			t.Errorf("bad value %d: Get = %v, %v", i, v, err)
 		}
+		h.settle() // the miss writes to Redis in the background
 		got, _ := h.redis.Client().Get(context.Background(), key.str).Bytes()
 		if _, payload, err := openEnvelope(got, codecCBOR, uc.fp, 1<<20); err != nil || len(payload) == 0 {
 			t.Errorf("bad value %d was not overwritten: %q", i, got)
