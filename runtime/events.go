@@ -176,6 +176,7 @@ var hooks struct {
 	session atomic.Pointer[func(*Cache)] // before a session subscribes
 	message atomic.Pointer[func(*Cache)] // before a message is applied
 	forget  atomic.Pointer[func()]       // after trim forgets an entity
+	lease   atomic.Pointer[func()]       // when a call begins to wait for a lease
 }
 
 // hook runs the hook h points to, if any.

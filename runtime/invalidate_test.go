@@ -251,6 +251,7 @@ func TestUnreadableWatermarkIsStale(t *testing.T) {
 	uc := useCase[string](t, h.c, UseCaseSpec{Name: "Get", KeyType: "T", Tracked: true, Default: remoteOnly})
 	src := &versioned{}
 	uc.Get(enabled, keyOf(uc, "1"), src.fn)
+	h.settle() // the value is in Redis
 	h.redis.Client().Set(context.Background(), "{urn:T:1}#watermark", "garbage", 0)
 	uc.Get(enabled, keyOf(uc, "1"), src.fn)
 	if src.calls.Load() != 2 {

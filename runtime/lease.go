@@ -148,6 +148,7 @@ func (w *leaseWait[T]) sleep(waitCtx context.Context) bool {
 	if w.since.IsZero() {
 		w.since = time.Now()
 		w.u.c.traceOf(waitCtx).leaseWaited()
+		hook(&hooks.lease, func(f func()) { f() })
 	}
 	t := time.NewTimer(w.pause)
 	defer t.Stop()
