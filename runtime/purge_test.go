@@ -49,6 +49,7 @@ func TestPurgeReachesRedisAndOtherInstances(t *testing.T) {
 		plain.Get(enabled, keyOf(plain, id), src.fn)
 		other.Get(enabled, keyOf(other, id), src.fn)
 	}
+	b.settle() // the values are in Redis
 	rdb := a.redis.Client()
 	rdb.Set(ctx, "{urn:user_id:3}#Tracked#lease", "token", time.Minute)
 	rdb.Set(ctx, "{urn:user_id:3#Other}#lease", "token", time.Minute)
