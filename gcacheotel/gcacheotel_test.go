@@ -189,6 +189,9 @@ func TestSpans(t *testing.T) {
 	// a records keys, b does not.
 	a := newCache(t, srv.Addr(), gcache.Config{Tracer: gcacheotel.New(tr.tp, gcacheotel.Options{RecordKeys: true})})
 	b := newCache(t, srv.Addr(), gcache.Config{Tracer: gcacheotel.New(tr.tp, gcacheotel.Options{})})
+	// A new Cache caches tracked values once it hears the events.
+	settle(t, a)
+	settle(t, b)
 	both := gcache.KeyConfig{Local: gcache.LayerConfig{TTL: time.Minute, Ramp: 100}, Remote: gcache.LayerConfig{TTL: time.Minute, Ramp: 100}, NegativeTTL: time.Minute}
 	spec := gcache.UseCaseSpec{Name: "Get", KeyType: "user_id", Tracked: true, Negative: errNotFound, Default: both}
 	getA, getB := useCase(t, a, spec), useCase(t, b, spec)
