@@ -34,7 +34,8 @@ func (h *harness) peer(cfg Config) *harness {
 // counted.
 func TestEarlyRefresh(t *testing.T) {
 	clock := clocktest.New()
-	h := withRedis(t, Config{Clock: clock.Now})
+	// Redis has time to answer on a busy machine: the refresh's write lands.
+	h := withRedis(t, Config{Clock: clock.Now, RedisTimeout: 5 * time.Second})
 	cfg := KeyConfig{Local: LayerConfig{TTL: 10 * time.Second, Ramp: 100}, Remote: LayerConfig{TTL: 10 * time.Second, Ramp: 100}, RefreshAt: 0.5}
 	uc := useCase[int64](t, h.c, UseCaseSpec{Name: "uc", Default: cfg})
 	key := keyOf(uc, "1")
@@ -91,6 +92,7 @@ func TestEarlyRefresh(t *testing.T) {
 		t.Errorf("refresh_counter{result=ok} = %v, want 1", got)
 	}
 	// The refreshed value reached Redis too.
+	h.settle()
 	if res, ok := uc.getRemote(enabled, &plan{key: &key, cfg: &cfg}); !ok || res.val != 2 {
 		t.Errorf("Redis holds %v (found %v), want the refreshed 2", res.val, ok)
 	}
