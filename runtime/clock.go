@@ -103,11 +103,11 @@ func (c *clock) toLocal(fleet int64) int64 {
 	return fleet
 }
 
-// created returns the created_at of a call that starts now, taken early
-// by the error bound; ok is false when the fleet time is not known.
-func (c *clock) created() (int64, bool) {
-	now, err, ok := c.fleet()
-	return now - err, ok
+// late returns the fleet time of a local time on the late side of its
+// error, what a watermark is; ok is false before the offset is known.
+func (c *clock) late(local int64) (int64, bool) {
+	fleet, err, ok := c.toFleet(local)
+	return fleet + err, ok
 }
 
 // fixed makes the fleet clock the local clock, for a Cache without Redis.

@@ -81,7 +81,7 @@ func (h *harness) waitLive() {
 // invalidation.
 func (c *Cache) live() bool {
 	_, _, synced := c.clk.fleet()
-	return synced && c.wm.current(c.clk.local())
+	return synced && c.clk.local()-c.wm.asOf.Load() <= int64(eventLag)
 }
 
 // pastClockError sleeps until a call that starts now reads as begun after

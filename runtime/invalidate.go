@@ -123,8 +123,7 @@ func (c *Cache) sendWatermarks(ctx context.Context, inv invalidation) error {
 		}
 	}
 	// The watermark, on the late side of the clock's error.
-	fleet, clockErr, _ := c.clk.toFleet(inv.at)
-	wm := fleet + clockErr
+	wm, _ := c.clk.late(inv.at)
 	wmKeys := make([]string, len(inv.ids))
 	for i, id := range inv.ids {
 		wmKeys[i] = watermarkKey(c.entity(inv.keyType, id))

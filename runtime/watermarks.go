@@ -131,11 +131,11 @@ func (wm *watermark) latest(clk *clock) int64 {
 	if wm.at == 0 {
 		return wm.ns
 	}
-	fleet, err, ok := clk.toFleet(wm.at)
+	at, ok := clk.late(wm.at)
 	if !ok {
 		return math.MaxInt64
 	}
-	return max(wm.ns, fleet+err)
+	return max(wm.ns, at)
 }
 
 // alwaysCurrent marks the view as current for good: no other instance can
@@ -200,8 +200,8 @@ func (w *watermarks) madeBeforeUnlanded(created int64) bool {
 		return true
 	}
 	if at := w.unlandedAt.Load(); at != 0 {
-		fleet, err, ok := w.clk.toFleet(at)
-		return !ok || created <= fleet+err
+		fleet, ok := w.clk.late(at)
+		return !ok || created <= fleet
 	}
 	return false
 }
@@ -271,8 +271,8 @@ func (w *watermarks) fold(wm *watermark) {
 	if wm.at == 0 {
 		return
 	}
-	if fleet, err, ok := w.clk.toFleet(wm.at); ok {
-		wm.ns, wm.at = max(wm.ns, fleet+err), 0
+	if at, ok := w.clk.late(wm.at); ok {
+		wm.ns, wm.at = max(wm.ns, at), 0
 	}
 }
 
@@ -349,10 +349,6 @@ func (w *watermarks) localOf(fleet int64) int64 {
 
 // lose records that Redis may have lost its watermarks at local time ns.
 func (w *watermarks) lose(ns int64) { raiseTo(&w.lost, ns) }
-
-// current reports whether the events are known to have arrived up to
-// eventLag before local time now.
-func (w *watermarks) current(now int64) bool { return now-w.asOf.Load() <= int64(eventLag) }
 
 // gap records a gap in the events that ended at local time ns: every
 // tracked entry last known fresh at or before it is stale, and no value
