@@ -69,7 +69,9 @@ func TestTrimKeepsAnUnlandedInvalidation(t *testing.T) {
 // watermark as expired. The floor an expired watermark raised used to guard
 // stores only, not the values handed to joiners.
 func TestJoinerAfterTrimLoadsAgain(t *testing.T) {
-	h := withRedis(t, Config{})
+	// A hundred invalidations of 1,000 entities each: give a starved machine
+	// time for them, as the test is about trim, not about Redis's speed.
+	h := withRedis(t, Config{RedisTimeout: 10 * time.Second})
 	uc := useCase[string](t, h.c, trackedSpec("Profile", allLayers))
 	ctx := context.Background()
 	src := &versioned{hold: make(chan chan struct{}, 1)}
