@@ -2,15 +2,20 @@
 
 GO ?= go
 
-.PHONY: test lint generate check-generated check-deploy bench bench-runtime bench-peers fuzz
+.PHONY: test modules lint generate check-generated check-deploy bench bench-runtime bench-peers fuzz
 
 # Modules of their own, tested with the library.
 MODULES := examples/userservice bench grpcgcache e2e gcacheotel faults
 
 ## test: vet, check generated files, the dashboard and alerts, and run every test under the race detector
-test: lint check-generated check-deploy
+test: modules lint check-generated check-deploy
 	$(GO) test -race -count=1 ./...
 	for m in $(MODULES); do (cd $$m && $(GO) test -race -count=1 ./...) || exit 1; done
+
+## modules: download every module of gcache's build list, tests of its dependencies included: the e2e test's
+## fixture module runs go mod tidy with GOPROXY=off and needs them all in the module cache
+modules:
+	$(GO) mod download all
 
 ## lint: gofmt and go vet, the generator's golden files included
 lint:

@@ -21,7 +21,9 @@ import (
 // The shop's module requires gcache at v0.0.0, replaced by this
 // repository, and starts from this repository's go.sum: the module proxy
 // has no version of this working tree, so the go command runs with
-// GOPROXY=off and finds every module in the module cache.
+// GOPROXY=off and finds every module in the module cache. go mod tidy
+// needs the modules of the dependencies' tests too, which building gcache
+// never downloads: `make modules` (part of `make test`) fetches them.
 func TestAdoptInAModule(t *testing.T) {
 	root, err := filepath.Abs("..")
 	if err != nil {
