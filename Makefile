@@ -2,15 +2,27 @@
 
 GO ?= go
 
-.PHONY: test modules lint generate check-generated check-deploy bench bench-runtime bench-peers fuzz
+.PHONY: test test-root modules lint generate check-generated check-deploy bench bench-runtime bench-peers fuzz
 
-# Modules of their own, tested with the library.
-MODULES := examples/userservice bench grpcgcache e2e gcacheotel faults
+# Modules of their own, tested with the library; the longest tests first.
+MODULES := faults e2e gcacheotel bench examples/userservice grpcgcache
 
-## test: vet, check generated files, the dashboard and alerts, and run every test under the race detector
-test: modules lint check-generated check-deploy
+# One target per module's tests, so that make can run them side by side.
+MODULE_TESTS := $(MODULES:%=test-module-%)
+.PHONY: $(MODULE_TESTS)
+
+## test: vet, check generated files, the dashboard and alerts, and run every test under the race detector.
+## The parts run side by side (-j3): most tests wait on Redis, timeouts and child processes rather than on the
+## CPU, and each part's output is printed whole when it ends (-O).
+test: modules
+	$(MAKE) --no-print-directory -j3 -O test-root $(MODULE_TESTS) lint check-generated check-deploy
+
+## test-root: the main module's tests
+test-root:
 	$(GO) test -race -count=1 ./...
-	for m in $(MODULES); do (cd $$m && $(GO) test -race -count=1 ./...) || exit 1; done
+
+$(MODULE_TESTS): test-module-%:
+	cd $* && $(GO) test -race -count=1 ./...
 
 ## modules: download every module of gcache's build list, tests of its dependencies included: the e2e test's
 ## fixture module runs go mod tidy with GOPROXY=off and needs them all in the module cache
