@@ -110,6 +110,7 @@ var (
 // ---- gcache, through the generated decorator ----
 
 type gcacheInstance struct {
+	c    *gcache.Cache
 	d    *UserStoreCache
 	read func(ctx context.Context, id string) (*User, error) // the mode's method
 }
@@ -136,8 +137,11 @@ func buildGcache(alwaysTracked bool) func(testing.TB, mode, *source) instance {
 		if err != nil {
 			tb.Fatal(err)
 		}
-		g := &gcacheInstance{d: d, read: d.GetUser}
+		g := &gcacheInstance{c: c, d: d, read: d.GetUser}
 		switch {
+		case m == remote && alwaysTracked:
+			g.read = d.GetUserRemoteTracked
+			waitSubscribed(tb, d)
 		case m == remote:
 			g.read = d.GetUserRemote
 		case m == tracked || alwaysTracked:
@@ -156,7 +160,15 @@ func (g *gcacheInstance) invalidate(ctx context.Context, id, _ string) error {
 	return g.d.UpdateUser(ctx, id, nil)
 }
 
-func (g *gcacheInstance) settle(testing.TB, int) {} // it writes before it returns
+// settle waits for the writes to Redis that the calls made in the background.
+func (g *gcacheInstance) settle(tb testing.TB, _ int) {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := g.c.Settle(ctx); err != nil {
+		tb.Fatalf("settle: %v", err)
+	}
+}
 
 // waitSubscribed waits until gcache uses tracked local entries, which it
 // does once its invalidation events are subscribed to: two reads in a row

@@ -85,6 +85,10 @@ func (b backend) GetUserRemote(ctx context.Context, id string) (*User, error) {
 	return b.src.load(ctx, id)
 }
 
+func (b backend) GetUserRemoteTracked(ctx context.Context, id string) (*User, error) {
+	return b.src.load(ctx, id)
+}
+
 func (b backend) UpdateUser(ctx context.Context, id string, u *User) error { return nil }
 
 // Key spaces. Ids are decimal strings; the hot set is ids 1..hotKeys.

@@ -61,6 +61,13 @@ type UserStore interface {
 	//gcache:ttl remote=10m
 	GetUserRemote(ctx context.Context, id string) (*User, error)
 
+	// GetUserRemoteTracked is GetUserRemote with invalidation: the remote
+	// hit that also reads the entity's watermark.
+	//
+	//gcache:cache key_type=user_id id=id use_case=GetUserRemoteTracked track
+	//gcache:ttl remote=10m
+	GetUserRemoteTracked(ctx context.Context, id string) (*User, error)
+
 	// UpdateUser writes a user and invalidates every tracked entry of it.
 	//
 	//gcache:invalidate key_type=user_id id=id

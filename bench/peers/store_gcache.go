@@ -12,11 +12,12 @@ import (
 // UserStoreCache is a caching decorator of UserStore, made from its //gcache:
 // annotations. Methods without annotations call the wrapped UserStore.
 type UserStoreCache struct {
-	next           UserStore
-	getUser        *gcache.UseCase[*User]
-	getUserRemote  *gcache.UseCase[*User]
-	getUserTracked *gcache.UseCase[*User]
-	updateUser     *gcache.Invalidator
+	next                 UserStore
+	getUser              *gcache.UseCase[*User]
+	getUserRemote        *gcache.UseCase[*User]
+	getUserRemoteTracked *gcache.UseCase[*User]
+	getUserTracked       *gcache.UseCase[*User]
+	updateUser           *gcache.Invalidator
 }
 
 // NewUserStoreCache returns a decorator of next that caches through c.
@@ -45,6 +46,18 @@ func NewUserStoreCache(next UserStore, c *gcache.Cache) (*UserStoreCache, error)
 	if err != nil {
 		return nil, gcache.RegisterError("NewUserStoreCache", err)
 	}
+	getUserRemoteTracked, err := gcache.NewUseCase[*User](c, gcache.UseCaseSpec{
+		Name:    "GetUserRemoteTracked",
+		KeyType: "user_id",
+		Tracked: true,
+		Default: gcache.KeyConfig{
+			Remote: gcache.LayerConfig{TTL: 10 * time.Minute, Ramp: 100},
+		},
+		Fingerprint: 0x2a33b04db294d657,
+	})
+	if err != nil {
+		return nil, gcache.RegisterError("NewUserStoreCache", err)
+	}
 	getUserTracked, err := gcache.NewUseCase[*User](c, gcache.UseCaseSpec{
 		Name:    "GetUserTracked",
 		KeyType: "user_id",
@@ -63,11 +76,12 @@ func NewUserStoreCache(next UserStore, c *gcache.Cache) (*UserStoreCache, error)
 		return nil, gcache.RegisterError("NewUserStoreCache", err)
 	}
 	return &UserStoreCache{
-		next:           next,
-		getUser:        getUser,
-		getUserRemote:  getUserRemote,
-		getUserTracked: getUserTracked,
-		updateUser:     updateUser,
+		next:                 next,
+		getUser:              getUser,
+		getUserRemote:        getUserRemote,
+		getUserRemoteTracked: getUserRemoteTracked,
+		getUserTracked:       getUserTracked,
+		updateUser:           updateUser,
 	}, nil
 }
 
@@ -115,6 +129,29 @@ func (c *UserStoreCache) GetUserRemote(ctx context.Context, id string) (*User, e
 
 // getUserRemoteKey renders the id and arguments of GetUserRemote calls after b.
 func (*UserStoreCache) getUserRemoteKey(b []byte, id string) ([]byte, int, error) {
+	b = gcache.AppendString(b, id)
+	return b, len(b), nil
+}
+
+// GetUserRemoteTracked serves the wrapped GetUserRemoteTracked through the cache: use case GetUserRemoteTracked, key type user_id.
+func (c *UserStoreCache) GetUserRemoteTracked(ctx context.Context, id string) (*User, error) {
+	if !c.getUserRemoteTracked.Enabled(ctx) {
+		return c.next.GetUserRemoteTracked(ctx, id)
+	}
+	key, idLen, err := c.getUserRemoteTrackedKey(make([]byte, 0, 128), id)
+	if err != nil {
+		c.getUserRemoteTracked.KeyError(err)
+		return c.next.GetUserRemoteTracked(ctx, id)
+	}
+	return c.getUserRemoteTracked.GetRendered(ctx, key, idLen, func() func(context.Context) (*User, error) {
+		return func(ctx context.Context) (*User, error) {
+			return c.next.GetUserRemoteTracked(ctx, id)
+		}
+	})
+}
+
+// getUserRemoteTrackedKey renders the id and arguments of GetUserRemoteTracked calls after b.
+func (*UserStoreCache) getUserRemoteTrackedKey(b []byte, id string) ([]byte, int, error) {
 	b = gcache.AppendString(b, id)
 	return b, len(b), nil
 }
