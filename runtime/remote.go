@@ -192,14 +192,17 @@ var errBreakerOpen = errors.New("gcache: Redis is skipped after repeated failure
 // classify names the kind of a Redis error; "" is no error. A miss
 // (redis.Nil) is no error.
 func classify(err error) errKind {
-	var redisErr redis.Error
-	var netErr net.Error
-	switch {
-	case err == nil, errors.Is(err, redis.Nil):
+	if err == nil || errors.Is(err, redis.Nil) {
 		return ""
-	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
+	}
+	// The targets of errors.As escape: declared here, they cost a call
+	// that succeeded nothing.
+	var netErr net.Error
+	if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &netErr) && netErr.Timeout() {
 		return errTimeout
-	case errors.As(err, &redisErr):
+	}
+	var redisErr redis.Error
+	if errors.As(err, &redisErr) {
 		return errRedis
 	}
 	return errConnection
