@@ -119,6 +119,15 @@ func duration(ns float64) string {
 	return fmt.Sprintf("%.1f ns", ns)
 }
 
+// metric prints a custom metric's value: a time per operation (a unit
+// such as cpu-ns/op) as a duration, any other to four digits.
+func metric(unit string, v float64) string {
+	if strings.HasSuffix(unit, "-ns/op") {
+		return duration(v)
+	}
+	return strconv.FormatFloat(v, 'g', 4, 64)
+}
+
 // count prints a whole number with thousands separators.
 func count(v float64) string {
 	s := strconv.FormatFloat(v, 'f', 0, 64)
@@ -174,7 +183,7 @@ func render(order []string, tables map[string]*table, cpu string) string {
 				m := t.medians[c]
 				fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |", name, duration(m["ns/op"]), ratio(m["ns/op"], gc), ratio(m["ns/op"], fl), count(m["B/op"]), count(m["allocs/op"]))
 				for _, u := range extra {
-					fmt.Fprintf(&b, " %s |", strconv.FormatFloat(m[u], 'g', 4, 64))
+					fmt.Fprintf(&b, " %s |", metric(u, m[u]))
 				}
 				b.WriteString("\n")
 			}

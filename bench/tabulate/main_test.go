@@ -55,3 +55,20 @@ func TestTabulateRounds(t *testing.T) {
 		}
 	}
 }
+
+func TestMetric(t *testing.T) {
+	for _, tc := range []struct {
+		unit string
+		v    float64
+		want string
+	}{
+		{"cpu-ns/op", 38_040, "38.0 µs"},
+		{"cpu-ns/op", 950, "950.0 ns"},
+		{"calls/op", 1, "1"},
+		{"loads/op", 0.0001939, "0.0001939"},
+	} {
+		if got := metric(tc.unit, tc.v); got != tc.want {
+			t.Errorf("metric(%q, %v) = %q, want %q", tc.unit, tc.v, got, tc.want)
+		}
+	}
+}
