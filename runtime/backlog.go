@@ -43,6 +43,7 @@ func (b *backlog) start(ctx context.Context) {
 	for range backlogWorkers {
 		b.workers.Go(func() {
 			for t := range b.jobs {
+				hook(&hooks.write, func(f func()) { f() })
 				t.job(ctx)
 				b.mu.Lock()
 				delete(b.inFlight, t.ticket)

@@ -177,6 +177,7 @@ var hooks struct {
 	message atomic.Pointer[func(*Cache)] // before a message is applied
 	forget  atomic.Pointer[func()]       // after trim forgets an entity
 	lease   atomic.Pointer[func()]       // when a call begins to wait for a lease
+	write   atomic.Pointer[func()]       // before a background write runs
 }
 
 // hook runs the hook h points to, if any.

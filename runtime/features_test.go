@@ -28,6 +28,50 @@ func (h *harness) peer(cfg Config) *harness {
 	return p
 }
 
+// TestRefreshLandsAfterTheWriteItReplaces: the miss's write of value 1
+// waits in the backlog (a starved worker) while a refresh makes value 2.
+// The held write must not land after the refresh's and put 1 back in
+// Redis: an untracked write is a plain SET, and the last to land wins.
+func TestRefreshLandsAfterTheWriteItReplaces(t *testing.T) {
+	clock := clocktest.New()
+	h := withRedis(t, Config{Clock: clock.Now, RedisTimeout: 5 * time.Second})
+	cfg := KeyConfig{Local: LayerConfig{TTL: 10 * time.Second, Ramp: 100}, Remote: LayerConfig{TTL: 10 * time.Second, Ramp: 100}, RefreshAt: 0.5}
+	uc := useCase[int64](t, h.c, UseCaseSpec{Name: "uc", Default: cfg})
+	key := keyOf(uc, "1")
+
+	held, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	hold := func() { once.Do(func() { close(held); <-release }) }
+	hooks.write.Store(&hold)
+	defer hooks.write.Store(nil)
+	var value atomic.Int64
+	value.Store(1)
+	fn := func(context.Context) (int64, error) { return value.Load(), nil }
+	if v, err := uc.Get(enabled, key, fn); v != 1 || err != nil {
+		t.Fatalf("first call: %d, %v", v, err)
+	}
+	<-held // the miss's write of 1 waits
+	value.Store(2)
+	clock.Advance(6 * time.Second) // past the refresh point
+	if v, err := uc.Get(enabled, key, fn); v != 1 || err != nil {
+		t.Fatalf("hit past the refresh point: %d, %v", v, err)
+	}
+	refreshed := func() bool {
+		return h.metric("gcache_refresh_counter_total", "use_case", "uc", "layer", "LOCAL", "result", "ok") >= 1
+	}
+	// A refresh that does not wait for the held write is done within a
+	// second; one that waits is not, and the held write goes then.
+	for end := time.Now().Add(time.Second); !refreshed() && time.Now().Before(end); {
+		time.Sleep(5 * time.Millisecond)
+	}
+	close(release)
+	eventually(t, "the refresh is counted", refreshed)
+	h.settle()
+	if res, ok := uc.getRemote(enabled, &plan{key: &key, cfg: &cfg}); !ok || res.val != 2 {
+		t.Errorf("Redis holds %v (found %v), want the refreshed 2: the older write landed after it", res.val, ok)
+	}
+}
+
 // TestEarlyRefresh: past the refresh point a hit is served the value it
 // finds at once while one background call refreshes it, however many hits
 // come meanwhile; a refresh that fails leaves the old value served, and is

@@ -119,6 +119,10 @@ func (u *UseCase[T]) refreshNow(ctx context.Context, p *plan, created int64, fn 
 		return refreshError
 	}
 	if p.remote {
+		// The write of the value this refresh replaces may still wait in
+		// the backlog: landing after this one, it would put the older value
+		// back in Redis (an untracked write is a plain SET).
+		u.c.writes.barrier(ctx)
 		handedOff = true
 		u.fill(ctx, p.key, p.cfg, res, l)
 	}
