@@ -40,8 +40,13 @@ func TestRefreshLandsAfterTheWriteItReplaces(t *testing.T) {
 	key := keyOf(uc, "1")
 
 	held, release := make(chan struct{}), make(chan struct{})
-	var once sync.Once
-	hold := func() { once.Do(func() { close(held); <-release }) }
+	var holding atomic.Bool // the first write waits; the other workers go on
+	hold := func() {
+		if holding.CompareAndSwap(false, true) {
+			close(held)
+			<-release
+		}
+	}
 	hooks.write.Store(&hold)
 	defer hooks.write.Store(nil)
 	var value atomic.Int64

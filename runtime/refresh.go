@@ -121,8 +121,14 @@ func (u *UseCase[T]) refreshNow(ctx context.Context, p *plan, created int64, fn 
 	if p.remote {
 		// The write of the value this refresh replaces may still wait in
 		// the backlog: landing after this one, it would put the older value
-		// back in Redis (an untracked write is a plain SET).
-		u.c.writes.barrier(ctx)
+		// back in Redis (an untracked write is a plain SET). A refresh that
+		// cannot wait for it, its time up, writes nothing, and gives its
+		// lease back in the background.
+		if !u.c.writes.barrier(ctx) {
+			handedOff = true
+			u.releaseLater(l)
+			return refreshError
+		}
 		handedOff = true
 		u.fill(ctx, p.key, p.cfg, res, l)
 	}
