@@ -120,33 +120,46 @@ func runMatrixCell(t *testing.T, tr trouble, d time.Duration) {
 		t.Fatal(err)
 	}
 	db := newVersions()
-	// Healthy first: the clock is learned and connections are open.
-	var warm calls
-	for i := range 3 {
-		warm.call(uc, db, fmt.Sprint("warm", i), time.Second)
-	}
-	warm.check(t, "before the trouble")
-	if err := in.settle(5 * time.Second); err != nil {
-		t.Fatal(err)
-	}
-	if errs := in.metric("gcache_error_counter_total", "layer", "REMOTE"); errs != 0 {
-		t.Fatalf("%v Redis errors before the trouble", errs)
+	// Healthy first: the clock is learned and connections are open. On a
+	// starved machine a healthy Redis can still miss the 200 ms budget:
+	// warm up until a round goes by without a Redis error (which also
+	// leaves the breaker with no failures in a row), and count the
+	// trouble's errors from there.
+	errs0 := 0.0
+	for round := 0; ; round++ {
+		var warm calls
+		for i := range 3 {
+			warm.call(uc, db, fmt.Sprint("warm", round, "-", i), time.Second)
+		}
+		warm.check(t, "before the trouble")
+		if err := in.settle(5 * time.Second); err != nil {
+			t.Fatal(err)
+		}
+		errs := in.metric("gcache_error_counter_total", "layer", "REMOTE")
+		if errs == errs0 {
+			break
+		}
+		if round == 20 {
+			t.Fatalf("%v Redis errors before the trouble, in 20 rounds of 3 calls", errs)
+		}
+		errs0 = errs
 	}
 
+	skipped0 := in.metric("gcache_disabled_counter_total", "reason", "server_down")
 	heal := tr.inject(t, s)
 	looks0, misses0 := in.redisLooks(), in.metric("gcache_miss_counter_total", "layer", "REMOTE")
 	var inRow calls
 	opened, looksToOpen := false, 0.0
 	for i := range 20 {
 		inRow.call(uc, db, fmt.Sprint("row", i), d)
-		if !opened && in.metric("gcache_disabled_counter_total", "reason", "server_down") > 0 {
+		if !opened && in.metric("gcache_disabled_counter_total", "reason", "server_down") > skipped0 {
 			opened, looksToOpen = true, in.redisLooks()-looks0
 		}
 	}
 	inRow.check(t, "calls in a row")
 	looks := in.redisLooks() - looks0
-	errs := in.metric("gcache_error_counter_total", "layer", "REMOTE")
-	skipped := in.metric("gcache_disabled_counter_total", "reason", "server_down")
+	errs := in.metric("gcache_error_counter_total", "layer", "REMOTE") - errs0
+	skipped := in.metric("gcache_disabled_counter_total", "reason", "server_down") - skipped0
 	misses := in.metric("gcache_miss_counter_total", "layer", "REMOTE") - misses0
 	if tr.breaks {
 		if !opened {
