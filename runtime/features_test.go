@@ -39,16 +39,7 @@ func TestRefreshLandsAfterTheWriteItReplaces(t *testing.T) {
 	uc := useCase[int64](t, h.c, UseCaseSpec{Name: "uc", Default: cfg})
 	key := keyOf(uc, "1")
 
-	held, release := make(chan struct{}), make(chan struct{})
-	var holding atomic.Bool // the first write waits; the other workers go on
-	hold := func() {
-		if holding.CompareAndSwap(false, true) {
-			close(held)
-			<-release
-		}
-	}
-	hooks.write.Store(&hold)
-	defer hooks.write.Store(nil)
+	held, release := holdFirstWrite(t)
 	var value atomic.Int64
 	value.Store(1)
 	fn := func(context.Context) (int64, error) { return value.Load(), nil }
@@ -69,7 +60,7 @@ func TestRefreshLandsAfterTheWriteItReplaces(t *testing.T) {
 	for end := time.Now().Add(time.Second); !refreshed() && time.Now().Before(end); {
 		time.Sleep(5 * time.Millisecond)
 	}
-	close(release)
+	release()
 	eventually(t, "the refresh is counted", refreshed)
 	h.settle()
 	if res, ok := uc.getRemote(enabled, &plan{key: &key, cfg: &cfg}); !ok || res.val != 2 {

@@ -36,18 +36,7 @@ func TestStalledRefreshDoesNotTripTheBreaker(t *testing.T) {
 	}
 	h.settle()
 
-	held, release := make(chan struct{}), make(chan struct{})
-	var holding atomic.Bool // the first write waits; the other workers go on
-	hold := func() {
-		if holding.CompareAndSwap(false, true) {
-			close(held)
-			<-release
-		}
-	}
-	hooks.write.Store(&hold)
-	defer hooks.write.Store(nil)
-	var released sync.Once
-	defer released.Do(func() { close(release) })
+	held, release := holdFirstWrite(t)
 	other := keyOf(uc, "other")
 	if _, err := uc.Get(enabled, other, fn); err != nil {
 		t.Fatal(err)
@@ -72,7 +61,7 @@ func TestStalledRefreshDoesNotTripTheBreaker(t *testing.T) {
 		t.Fatal(err)
 	}
 	skipped := h.metric("gcache_disabled_counter_total", "use_case", "uc", "reason", "server_down")
-	released.Do(func() { close(release) })
+	release()
 	h.settle()
 	if timeouts > 0 || open || skipped > 0 {
 		t.Errorf("refreshes stalled behind an unrelated held write counted %v Redis timeouts; breaker open: %v; calls that skipped Redis: %v (Redis is healthy)", timeouts, open, skipped)
@@ -101,18 +90,7 @@ func TestStalledLeasedRefreshGivesItsLeaseBack(t *testing.T) {
 		t.Fatalf("the miss left its lease behind")
 	}
 
-	held, release := make(chan struct{}), make(chan struct{})
-	var holding atomic.Bool // the first write waits; the other workers go on
-	hold := func() {
-		if holding.CompareAndSwap(false, true) {
-			close(held)
-			<-release
-		}
-	}
-	hooks.write.Store(&hold)
-	defer hooks.write.Store(nil)
-	var released sync.Once
-	defer released.Do(func() { close(release) })
+	held, release := holdFirstWrite(t)
 	if _, err := uc.Get(enabled, keyOf(uc, "other"), fn); err != nil {
 		t.Fatal(err)
 	}
@@ -132,9 +110,31 @@ func TestStalledLeasedRefreshGivesItsLeaseBack(t *testing.T) {
 		pttl = rc.PTTL(context.Background(), leaseKey(key.str)).Val()
 		return pttl <= 0
 	})
-	released.Do(func() { close(release) })
+	release()
 	h.settle()
 	if pttl > 0 {
 		t.Errorf("the refresh's lease is left in Redis for another %v: no instance refreshes the key meanwhile", pttl)
 	}
+}
+
+// holdFirstWrite holds the next background write that runs, as a starved
+// worker would, while the other workers go on. held is closed once it
+// waits; release lets it go, as the test's end does at the latest.
+func holdFirstWrite(t *testing.T) (held <-chan struct{}, release func()) {
+	waiting, proceed := make(chan struct{}), make(chan struct{})
+	var holding atomic.Bool
+	hold := func() {
+		if holding.CompareAndSwap(false, true) {
+			close(waiting)
+			<-proceed
+		}
+	}
+	hooks.write.Store(&hold)
+	var once sync.Once
+	release = func() { once.Do(func() { close(proceed) }) }
+	t.Cleanup(func() {
+		release()
+		hooks.write.Store(nil)
+	})
+	return waiting, release
 }
