@@ -124,12 +124,11 @@ func (u *UseCase[T]) refreshNow(ctx context.Context, p *plan, created int64, fn 
 		// back in Redis (an untracked write is a plain SET). A refresh that
 		// cannot wait for it, its time up, writes nothing, and gives its
 		// lease back in the background.
+		handedOff = true // by the fill, or to the backlog
 		if !u.c.writes.barrier(ctx) {
-			handedOff = true
 			u.releaseLater(l)
 			return refreshError
 		}
-		handedOff = true
 		u.fill(ctx, p.key, p.cfg, res, l)
 	}
 	return refreshOK
